@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build, the tests and the demo need. Idempotent:
+# it does nothing when every package is already installed. Needs root.
+set -euo pipefail
+
+packages=(
+	clang-19 llvm-19 libbpf-dev linux-libc-dev bpftool # bpf2go (make generate)
+	miredo miredo-server                            # a real Teredo client, server and relay
+	iproute2 iptables tcpdump iperf3 iputils-ping   # namespace lab
+	bird2                                           # anycast announcement tests
+	prometheus                                      # promtool
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: need root to install: ${missing[*]}" >&2
+	exit 1
+fi
+# No service may start on install (miredo, bird, prometheus ship units).
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod +x /usr/sbin/policy-rc.d
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
