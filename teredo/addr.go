@@ -16,10 +16,10 @@ var Prefix = netip.MustParsePrefix("2001::/32")
 //	bit:  0  1  2  3  4  5  6  7  8  9 10 11 12 13 14 15
 //	     |C |z |  Random1  |U |G |        Random2        |
 const (
-	FlagCone     uint16 = 0x8000 // C: client believes it is behind a cone NAT
-	FlagReserved uint16 = 0x4000 // z: must be zero when built, ignored on receipt
+	FlagCone      uint16 = 0x8000 // C: client believes it is behind a cone NAT
+	FlagReserved  uint16 = 0x4000 // z: must be zero when built, ignored on receipt
 	FlagUniversal uint16 = 0x0200 // U: must be zero when built, ignored on receipt
-	FlagGroup    uint16 = 0x0100 // G: must be zero when built, ignored on receipt
+	FlagGroup     uint16 = 0x0100 // G: must be zero when built, ignored on receipt
 	// FlagRandomMask covers Random1 (0x3C00) and Random2 (0x00FF), the 12 bits RFC 5991
 	// fills with random data.
 	FlagRandomMask uint16 = 0x3CFF
@@ -170,4 +170,23 @@ func ServerPrefix(server netip.Addr) netip.Prefix {
 	s := as4(server)
 	copy(ip[4:8], s[:])
 	return netip.PrefixFrom(netip.AddrFrom16(ip), 64)
+}
+
+// MatchesSource reports whether ip is a Teredo address whose embedded mapped
+// IPv4 address and port equal from, the IPv4/UDP source of the datagram that
+// carried it: the check a relay applies to every packet it receives from a
+// client [RFC 4380 §5.4.2] and a server applies in its rule 5 [RFC 4380 §5.3.1].
+func MatchesSource(ip *[16]byte, from netip.AddrPort) bool {
+	if !IsTeredo(ip) || from.Port() != ^binary.BigEndian.Uint16(ip[10:12]) {
+		return false
+	}
+	a := from.Addr()
+	if !a.Is4() {
+		if !a.Is4In6() {
+			return false
+		}
+		a = a.Unmap()
+	}
+	v := a.As4()
+	return v[0] == ^ip[12] && v[1] == ^ip[13] && v[2] == ^ip[14] && v[3] == ^ip[15]
 }

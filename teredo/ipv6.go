@@ -177,9 +177,9 @@ func PutRA(b []byte, server, dst netip.Addr, mtu uint32) int {
 	m[0] = ICMPv6RouterAdvert
 	binary.BigEndian.PutUint32(m[12:16], RARetransTimer)
 	o := m[raHeaderLen:]
-	o[0], o[1] = 3, pioLen/8 // Prefix Information, length in units of 8 bytes
-	o[2] = 64                // prefix length
-	o[3] = 0x40              // A (autonomous address configuration)
+	o[0], o[1] = 3, pioLen/8                        // Prefix Information, length in units of 8 bytes
+	o[2] = 64                                       // prefix length
+	o[3] = 0x40                                     // A (autonomous address configuration)
 	binary.BigEndian.PutUint32(o[4:8], 0xffffffff)  // valid lifetime
 	binary.BigEndian.PutUint32(o[8:12], 0xffffffff) // preferred lifetime
 	p := ServerPrefix(server).Addr().As16()
@@ -222,6 +222,7 @@ func ParseRA(ipv6 []byte, ra *RA) error {
 		!IsLinkLocal(src) || ICMPv6Checksum(src, dst, m) != 0 {
 		return ErrNotRA
 	}
+	var out RA
 	prefixes := 0
 	for o := m[raHeaderLen:]; len(o) > 0; {
 		if len(o) < 2 || o[1] == 0 || len(o) < int(o[1])*8 {
@@ -234,18 +235,19 @@ func ParseRA(ipv6 []byte, ra *RA) error {
 				return ErrNotRA
 			}
 			prefixes++
-			ra.Prefix = netip.PrefixFrom(netip.AddrFrom16([16]byte(o[16:32])), int(o[2]))
+			out.Prefix = netip.PrefixFrom(netip.AddrFrom16([16]byte(o[16:32])), int(o[2]))
 		case 5:
 			if n != mtuOptLen {
 				return ErrNotRA
 			}
-			ra.MTU = binary.BigEndian.Uint32(o[4:8])
+			out.MTU = binary.BigEndian.Uint32(o[4:8])
 		}
 		o = o[n:]
 	}
-	if prefixes != 1 || ra.Prefix.Bits() != 64 || !Prefix.Contains(ra.Prefix.Addr()) {
+	if prefixes != 1 || out.Prefix.Bits() != 64 || !Prefix.Contains(out.Prefix.Addr()) {
 		return ErrNotRA
 	}
-	ra.Src, ra.Dst = netip.AddrFrom16(*src), netip.AddrFrom16(*dst)
+	out.Src, out.Dst = netip.AddrFrom16(*src), netip.AddrFrom16(*dst)
+	*ra = out
 	return nil
 }

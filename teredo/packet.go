@@ -146,6 +146,11 @@ func (p *Packet) Decode(b []byte) error {
 			p.HasOrigin = true
 			p.Origin = decodeMapped(b[off+2 : off+OriginLen])
 			off += OriginLen
+			if len(b) > off && b[off] == 0 {
+				// another indicator after the origin indication: out of order
+				*p = Packet{}
+				return ErrNotTeredo
+			}
 		}
 	} else if b[0]>>4 != 6 {
 		return ErrNotTeredo

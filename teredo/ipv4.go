@@ -1,0 +1,218 @@
+package teredo
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/netip"
+)
+
+// IPv4/UDP constants for the Teredo encapsulation.
+const (
+	IPv4HeaderLen = 20 // without options
+	UDPHeaderLen  = 8
+	// EncapLen is the IPv4+UDP overhead PutIPv4UDP writes.
+	EncapLen   = IPv4HeaderLen + UDPHeaderLen
+	ProtoUDP   = 17
+	DefaultTTL = 64
+)
+
+// IPv4 header errors.
+var (
+	// ErrFragment: the IPv4 packet is a fragment (MF set or offset non-zero).
+	// IPv4Header.Decode still fills the header so the caller can count or pass it.
+	ErrFragment = errors.New("teredo: ipv4 fragment")
+	// ErrChecksum: the IPv4 header checksum is wrong.
+	ErrChecksum = errors.New("teredo: bad ipv4 header checksum")
+	// ErrNotRA: the packet is not a valid Router Advertisement.
+	ErrNotRA = errors.New("teredo: not a valid router advertisement")
+)
+
+// IPv4Header is a decoded IPv4 header. It is caller-owned and reused.
+type IPv4Header struct {
+	HeaderLen int // IHL in bytes (20..60)
+	TotalLen  int // total length field
+	TOS       uint8
+	ID        uint16
+	Flags     uint8  // the 3 flag bits (0x2 DF, 0x1 MF)
+	FragOff   uint16 // fragment offset in 8-byte units
+	TTL       uint8
+	Protocol  uint8
+	Src, Dst  [4]byte
+}
+
+// IPv4 flag bits as in IPv4Header.Flags.
+const (
+	IPv4FlagDF = 0x2
+	IPv4FlagMF = 0x1
+)
+
+// Decode parses and validates the IPv4 header at the start of b: version 4,
+// IHL >= 5, IHL*4 <= total length <= len(b) (bytes after total length, such as
+// Ethernet padding, are allowed), and the header checksum. It returns
+// ErrTruncated, ErrBadVersion, ErrLength, ErrChecksum, or ErrFragment for a
+// valid header of a fragment (the fields are filled in that case).
+func (h *IPv4Header) Decode(b []byte) error {
+	*h = IPv4Header{}
+	if len(b) < IPv4HeaderLen {
+		return ErrTruncated
+	}
+	if b[0]>>4 != 4 {
+		return ErrBadVersion
+	}
+	hl := int(b[0]&0x0f) * 4
+	if hl < IPv4HeaderLen {
+		return ErrLength
+	}
+	if len(b) < hl {
+		return ErrTruncated
+	}
+	tl := int(binary.BigEndian.Uint16(b[2:4]))
+	if tl < hl || tl > len(b) {
+		return ErrLength
+	}
+	if fold(sum(b[:hl], 0)) != 0xffff {
+		return ErrChecksum
+	}
+	ff := binary.BigEndian.Uint16(b[6:8])
+	*h = IPv4Header{
+		HeaderLen: hl,
+		TotalLen:  tl,
+		TOS:       b[1],
+		ID:        binary.BigEndian.Uint16(b[4:6]),
+		Flags:     uint8(ff >> 13),
+		FragOff:   ff & 0x1fff,
+		TTL:       b[8],
+		Protocol:  b[9],
+		Src:       [4]byte(b[12:16]),
+		Dst:       [4]byte(b[16:20]),
+	}
+	if h.IsFragment() {
+		return ErrFragment
+	}
+	return nil
+}
+
+// IsFragment reports whether the header describes a fragment.
+func (h *IPv4Header) IsFragment() bool { return h.Flags&IPv4FlagMF != 0 || h.FragOff != 0 }
+
+// SrcAddr returns the source address as a netip.Addr.
+func (h *IPv4Header) SrcAddr() netip.Addr { return netip.AddrFrom4(h.Src) }
+
+// DstAddr returns the destination address as a netip.Addr.
+func (h *IPv4Header) DstAddr() netip.Addr { return netip.AddrFrom4(h.Dst) }
+
+// UDPHeader is a decoded UDP header. It is caller-owned and reused.
+type UDPHeader struct {
+	SrcPort, DstPort uint16
+	Length           int // UDP length field (header + payload)
+	Checksum         uint16
+}
+
+// Decode parses the UDP header at the start of b, which holds the UDP datagram
+// as bounded by the IPv4 total length. It checks 8 <= length <= len(b) and
+// returns ErrTruncated or ErrLength. The payload is b[8:Length]. The checksum is
+// not verified (see UDPChecksum).
+func (u *UDPHeader) Decode(b []byte) error {
+	*u = UDPHeader{}
+	if len(b) < UDPHeaderLen {
+		return ErrTruncated
+	}
+	l := int(binary.BigEndian.Uint16(b[4:6]))
+	if l < UDPHeaderLen || l > len(b) {
+		return ErrLength
+	}
+	*u = UDPHeader{
+		SrcPort:  binary.BigEndian.Uint16(b[0:2]),
+		DstPort:  binary.BigEndian.Uint16(b[2:4]),
+		Length:   l,
+		Checksum: binary.BigEndian.Uint16(b[6:8]),
+	}
+	return nil
+}
+
+// PutIPv4UDP writes a 20-byte IPv4 header (no options, DF clear [RFC 4380
+// §5.1.2], protocol UDP, header checksum filled) and an 8-byte UDP header
+// (checksum 0, "not computed", which IPv4 allows) into b[0:28] for a UDP
+// payload of payloadLen bytes that the caller places at b[28:]. len(b) >= 28 and
+// payloadLen <= 65507. SetUDPChecksum can fill the UDP checksum afterwards.
+func PutIPv4UDP(b []byte, src, dst netip.AddrPort, payloadLen int, id uint16, ttl uint8) {
+	_ = b[EncapLen-1]
+	s, d := as4(src.Addr()), as4(dst.Addr())
+	b[0], b[1] = 0x45, 0
+	binary.BigEndian.PutUint16(b[2:4], uint16(EncapLen+payloadLen))
+	binary.BigEndian.PutUint16(b[4:6], id)
+	b[6], b[7] = 0, 0 // flags (DF clear) and fragment offset
+	b[8], b[9] = ttl, ProtoUDP
+	b[10], b[11] = 0, 0
+	copy(b[12:16], s[:])
+	copy(b[16:20], d[:])
+	binary.BigEndian.PutUint16(b[10:12], ^fold(sum(b[:IPv4HeaderLen], 0)))
+	u := b[IPv4HeaderLen:EncapLen]
+	binary.BigEndian.PutUint16(u[0:2], src.Port())
+	binary.BigEndian.PutUint16(u[2:4], dst.Port())
+	binary.BigEndian.PutUint16(u[4:6], uint16(UDPHeaderLen+payloadLen))
+	u[6], u[7] = 0, 0
+}
+
+// UDPChecksum returns the UDP checksum over the IPv4 pseudo-header (src, dst,
+// protocol 17, len(udp)) and udp, the whole UDP datagram with its checksum
+// field as it is. To compute a checksum the field must be zero; the result is
+// then never 0 (0 is sent as 0xffff, RFC 768). To verify a received datagram
+// whose checksum field is non-zero, compare the result computed over the
+// datagram as received with 0: a correct datagram yields 0.
+func UDPChecksum(src, dst [4]byte, udp []byte) uint16 {
+	var s uint32
+	s += uint32(src[0])<<8 | uint32(src[1])
+	s += uint32(src[2])<<8 | uint32(src[3])
+	s += uint32(dst[0])<<8 | uint32(dst[1])
+	s += uint32(dst[2])<<8 | uint32(dst[3])
+	s += ProtoUDP
+	s += uint32(len(udp))
+	c := ^fold(sum(udp, s))
+	if c == 0 && binary.BigEndian.Uint16(udp[6:8]) == 0 {
+		return 0xffff
+	}
+	return c
+}
+
+// SetUDPChecksum fills the UDP checksum of an IPv4+UDP packet without IPv4
+// options, as written by PutIPv4UDP followed by its payload; the UDP datagram
+// is pkt[20:total length].
+func SetUDPChecksum(pkt []byte) {
+	tl := int(binary.BigEndian.Uint16(pkt[2:4]))
+	udp := pkt[IPv4HeaderLen:tl]
+	udp[6], udp[7] = 0, 0
+	binary.BigEndian.PutUint16(udp[6:8], UDPChecksum([4]byte(pkt[12:16]), [4]byte(pkt[16:20]), udp))
+}
+
+// sum adds b as big-endian 16-bit words to s (one's complement sum, not folded).
+func sum(b []byte, s uint32) uint32 {
+	acc := uint64(s)
+	for len(b) >= 8 {
+		acc += uint64(binary.BigEndian.Uint32(b[0:4])) + uint64(binary.BigEndian.Uint32(b[4:8]))
+		b = b[8:]
+	}
+	if len(b) >= 4 {
+		acc += uint64(binary.BigEndian.Uint32(b[0:4]))
+		b = b[4:]
+	}
+	if len(b) >= 2 {
+		acc += uint64(binary.BigEndian.Uint16(b[0:2]))
+		b = b[2:]
+	}
+	if len(b) == 1 {
+		acc += uint64(b[0]) << 8
+	}
+	// fold 64 -> 32 bits; 32-bit words summed give the same one's complement
+	// 16-bit sum once folded.
+	acc = (acc >> 32) + (acc & 0xffffffff)
+	acc = (acc >> 32) + (acc & 0xffffffff)
+	return uint32(acc)
+}
+
+// fold folds a 32-bit one's complement sum to 16 bits.
+func fold(s uint32) uint16 {
+	s = (s >> 16) + (s & 0xffff)
+	s = (s >> 16) + (s & 0xffff)
+	return uint16(s)
+}
