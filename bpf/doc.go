@@ -1,0 +1,102 @@
+// Package bpf holds the relay's XDP steering program (steer.c) and its Go
+// loader.
+//
+// # What is steered
+//
+// The program runs on every frame an interface receives and redirects into
+// the AF_XDP socket registered for the receiving RX queue (XSKMAP slot
+// rx_queue_index, through bpf_redirect_map with XDP_PASS as fallback):
+//
+//   - IPv4 UDP to one of the relay addresses (up to MaxAddrs, a hash map
+//     that SetAddrs replaces) and the relay port (load-time constant,
+//     DefaultPort 3544), not fragmented, with sane IPv4 and UDP lengths;
+//     IPv4 options (IHL > 5) are skipped;
+//   - IPv6 whose destination is in 2001::/32, whatever the source.
+//
+// Everything else is XDP_PASS: ARP, Neighbor Discovery, ICMP, BGP, SSH, other
+// UDP, IPv6 to other destinations, IPv4 fragments of relay traffic (the
+// kernel reassembles them), malformed or truncated headers, and steerable
+// frames while no socket is registered for the queue. The program never
+// drops and never rewrites a frame. Up to two VLAN tags (802.1Q 0x8100,
+// 802.1ad 0x88A8) are skipped; steered frames keep their tags, so the
+// consumer parses them too. The socket in a slot must be bound to the same
+// interface and queue, otherwise the kernel drops what it cannot deliver;
+// hence one Program per interface, and Attach refuses a second interface.
+//
+// Two load-time switches select the families per attachment: a relay with one
+// interface enables both; a two-armed relay loads one Program per interface,
+// with SteerIPv4 on the IPv4 (Teredo) side and SteerIPv6 on the native side.
+// The server role steers IPv4 only, with its two addresses.
+//
+// # Counters
+//
+// Every exit of the program increments exactly one per-CPU counter, keyed by
+// enum reason (steer.h, mirrored by Reason); Counters sums them over CPUs, so
+// their total is the number of frames seen. Labels (Reason.String):
+//
+//	steer_ipv4_udp            redirected: UDP to relay address and port
+//	steer_ipv6_teredo         redirected: IPv6 to 2001::/32
+//	pass_no_socket            steerable, no socket registered for the queue
+//	pass_truncated_l2         frame ends inside Ethernet header or VLAN tag
+//	pass_vlan_too_deep        more than two VLAN tags
+//	pass_arp                  ARP
+//	pass_not_ip               other EtherType
+//	pass_ipv4_disabled        IPv4 steering off on this attachment
+//	pass_ipv4_malformed       truncated header, version != 4, IHL < 5,
+//	                          header/total length beyond frame, total < header
+//	pass_ipv4_other           IPv4 not UDP (ICMP, TCP: BGP, SSH, ...)
+//	pass_ipv4_not_relay_addr  UDP to another address (also multicast)
+//	pass_ipv4_fragment        UDP fragment to a relay address (MF or offset)
+//	pass_ipv4_not_relay_port  UDP to a relay address, other destination port
+//	pass_udp_malformed        relay-bound, UDP header truncated or UDP length
+//	                          < 8 or beyond the IPv4 payload
+//	pass_ipv6_disabled        IPv6 steering off on this attachment
+//	pass_ipv6_malformed       truncated header, version != 6, payload beyond frame
+//	pass_ipv6_nd              ICMPv6 Neighbor Discovery (133-137), not to 2001::/32
+//	pass_ipv6_other           other IPv6 not to 2001::/32
+//
+// Values are append-only. TestReasonTableMatchesBTF fails when steer.h and
+// the Go table drift (names and values, read from the object's BTF), and a
+// compile-time check in loader_linux.go compares NumReasons with the
+// generated REASON_LEN.
+//
+// # Objects, constants and limits
+//
+// Maps: xsks (XSKMAP, MaxQueues = 1024 slots), relay_addrs (hash, MaxAddrs = 8
+// IPv4 keys in network byte order), counters (per-CPU array, NumReasons
+// entries). Load-time constants (volatile const, set through
+// CollectionSpec.Variables before loading so the verifier prunes disabled
+// branches): relay_port, steer_ipv4, steer_ipv6. reason_len only anchors
+// enum reason in BTF.
+//
+// # Privileges
+//
+// Load needs CAP_BPF and CAP_NET_ADMIN (or CAP_SYS_ADMIN); on kernels before
+// 5.11 it also raises RLIMIT_MEMLOCK (CAP_SYS_RESOURCE). An EPERM names the
+// missing capability. Attach needs CAP_NET_ADMIN and uses a bpf_link, so the
+// kernel detaches the program when the process exits, even on a crash.
+//
+// # Regenerating
+//
+// steer_bpfel.go and steer_bpfel.o are generated and committed, so building
+// and testing need no clang. After changing steer.c, steer.h or include/:
+//
+//	go generate ./bpf       # clang-19 and llvm-strip-19; bpf2go pinned in go.mod (tool)
+//	bpf/check-generated.sh  # regenerates in a scratch dir, fails if the committed files differ
+//
+// Output is byte-for-byte reproducible with the same clang version, in any
+// directory. include/ holds libbpf's bpf_helpers.h, bpf_helper_defs.h and
+// bpf_endian.h (libbpf 1.1.2 as packaged by Debian 12, LGPL-2.1 OR
+// BSD-2-Clause) and uapi.h, a hand-written subset of the kernel UAPI
+// (xdp_md, Ethernet/VLAN/IPv4/IPv6/UDP headers, map types), so the object
+// does not change with the host's kernel headers.
+//
+// # Tests
+//
+// Tests that load the program need root (internal/testenv.RequireRoot). They
+// run frames through BPF_PROG_TEST_RUN and check the action, the output bytes
+// and the exact counter deltas; a copy-mode AF_XDP socket bound in a private
+// network namespace makes redirects succeed. FuzzSteer compares the program
+// with a Go reference model; the miredo captures in /work/shared/testdata are
+// replayed frame by frame.
+package bpf
