@@ -1,0 +1,145 @@
+// Package xsk is the relay's AF_XDP socket layer: a UMEM of packet chunks,
+// the four rings shared with the kernel, and a batched, allocation-free data
+// path in the vocabulary of the AF_XDP documentation (Fill, Receive, Transmit,
+// Complete). Attaching the XDP program that steers packets into the socket is
+// not done here (package bpf uses link.AttachXDP and puts FD into its XSKMAP).
+//
+// # Rings
+//
+// Every (device, queue) has a fill ring (user space hands free chunks to the
+// kernel) and a completion ring (the kernel hands back chunks it finished
+// transmitting); every socket has an RX ring (received packets) and a TX ring
+// (packets to send). Each ring is single-producer/single-consumer with
+// free-running uint32 indices in memory shared with the kernel. The ring code
+// follows libxdp: the producer writes entries and then store-releases its
+// index; the consumer load-acquires the producer index, reads the entries and
+// store-releases its own index. The indices are accessed only through
+// sync/atomic (sequentially consistent in Go, and never cached in a register
+// by the compiler), and each side keeps a cached copy of the peer's index that
+// it reloads only when the cached view cannot satisfy a batch, so the shared
+// cache lines are touched once per batch. Sizes are powers of two.
+//
+// # need_wakeup
+//
+// Sockets bind with XDP_USE_NEED_WAKEUP unless SocketConfig.NoNeedWakeup is
+// set. Transmit then calls sendto(MSG_DONTWAIT) only when the kernel set
+// XDP_RING_NEED_WAKEUP in the TX ring's flags, and Receive calls
+// recvfrom(MSG_DONTWAIT) only when the RX ring is empty and the fill ring
+// carries the flag. In copy mode (every veth) the TX flag stays set and the
+// kernel sends at most 32 descriptors per sendto, answering EAGAIN while more
+// wait: Transmit repeats the kick while the kernel makes progress (up to 8
+// times) and Complete kicks again while descriptors of the socket remain on
+// its TX ring. Kick failures (EAGAIN without progress, EBUSY, ENOBUFS,
+// ENETDOWN, ENXIO, others) are counted in RingStats.KickErrors and never
+// returned: the descriptors stay on the ring and the next kick retries. Poll
+// waits for POLLIN only (POLLOUT is reported whenever the TX ring is at most
+// half full, which would make the wait a busy spin).
+//
+// # Frame ownership
+//
+// Free chunks live on a LIFO stack of addresses (O(1) both ways). A chunk is
+// always in exactly one place: the stack, the fill ring, the driver, the RX
+// ring, the caller, the TX ring or the completion ring.
+//
+//   - Fill moves chunks from the stack to the fill ring.
+//   - Receive hands received descriptors to the caller, who now owns them.
+//   - A forwarded packet goes to Transmit, on the receiving socket or any other
+//     socket of the same UMEM, with the same UMEM address or another address
+//     inside the same chunk and a new length: encapsulation moves the start
+//     back into the headroom (Addr-28, Len+28), decapsulation moves it forward.
+//     The descriptor must not cross the end of its chunk.
+//   - A dropped packet goes back with Free (any address inside the chunk).
+//   - Complete takes finished TX addresses from the completion ring and pushes
+//     their chunks (the address rounded down to the frame size) onto the stack.
+//
+// Transmit takes descriptors from the front of its argument; the ones that did
+// not fit on the TX ring still belong to the caller. Descriptors the kernel
+// would reject without ever completing them (zero length, crossing the chunk
+// end, outside the UMEM) are not put on the ring: their chunks go straight
+// back to the stack and RingStats.TxRejected counts them. A push onto a full
+// stack (necessarily a chunk freed twice) or of an address outside the UMEM is
+// refused and counted (RingStats.FreeRejected); a double free while the stack
+// is not full is not detected (that would need a per-chunk bitmap).
+//
+// A Umem and all sockets sharing it belong to one goroutine; nothing on the
+// data path locks, allocates or logs. Stats and RingStats may be called from
+// other goroutines (counters are atomics written only by the owner).
+//
+// # Where a received packet lands (headroom)
+//
+// The UMEM runs in aligned mode with 2048- or 4096-byte chunks. The kernel
+// puts a received packet at
+//
+//	chunk + UmemConfig.Headroom + XDP_PACKET_HEADROOM (256)
+//
+// in copy mode and in zero-copy mode alike (data_hard_start = chunk +
+// headroom, data = data_hard_start + 256; an XDP program that moves data
+// with bpf_xdp_adjust_head moves the descriptor with it), and the RX
+// descriptor's Addr points at that first byte. Umem.RxOffset returns the
+// offset; Frame returns the whole chunk and the packet's offset in it. The
+// root test TestVethEchoEncapDecap verifies this on veth (copy mode) on this
+// project's kernel: with Headroom 64 the packet starts at chunk+320 and the
+// 320 bytes in front of it are untouched by the kernel; with Headroom 0 it
+// starts at chunk+256. All of those bytes are the application's: Transmit
+// accepts a descriptor starting anywhere in the chunk, so the relay's 28-byte
+// IPv4+UDP encapsulation fits with Headroom 0, and the largest packet is
+// FrameSize - RxOffset bytes (1792 with 2048-byte frames and no headroom; the
+// kernel drops longer ones and counts them in Stats.RxDropped, as
+// TestVethOversizeDropped checks).
+//
+// Packets that a local stack sent over veth may carry a partial UDP checksum
+// (checksum offload); a relay that rewrites and retransmits them must not
+// assume the received UDP checksum is complete.
+//
+// # Shared UMEM
+//
+// The first Open of a Umem registers it (XDP_UMEM_REG) and creates the fill
+// and completion rings of its (device, queue). Later Opens bind with
+// XDP_SHARED_UMEM: on a (device, queue) that already has a socket of this
+// UMEM they share that queue's fill/completion pair (bound to that socket's
+// fd); on another queue or device they get their own pair, created before
+// bind as the kernel requires since Linux 5.10 (bound to any open socket of
+// the UMEM). Shared sockets inherit the first socket's copy/zero-copy mode and
+// need_wakeup setting (the kernel accepts no other bind flags for them). This
+// lets a packet received on one NIC be transmitted on another without a copy;
+// TestVethSharedUmem covers both kinds of sharing.
+//
+// # Zero-copy
+//
+// By default bind tries zero-copy and the kernel falls back to copy mode
+// silently; ZeroCopy reports the result (XDP_OPTIONS). ForceZeroCopy fails
+// instead (veth: EOPNOTSUPP), ForceCopy never tries.
+//
+// # Close
+//
+// Close unmaps the socket's rings (and its queue's fill/completion rings when
+// it was the queue's last socket) and closes the fd, so the kernel releases
+// the socket. Frames found on the RX and completion rings return to the stack;
+// in copy mode so do frames still on the fill and TX rings. When the UMEM's
+// last socket closes every frame returns (descriptors the caller still holds
+// are void then) and the next Open registers the UMEM again. The kernel
+// detaches the buffer pool from the queue in deferred work, so an immediate
+// re-open of the same queue can see EBUSY for a few milliseconds: Open retries
+// bind for up to a second. TestVethReopenAfterClose re-opens a queue
+// repeatedly. Umem.Close closes remaining sockets and unmaps the chunks.
+//
+// A queue's fill/completion rings are mapped from the fd of the socket that
+// created them; when that socket closes while another socket still uses the
+// pair, the kernel keeps the first socket (and its XSKMAP slot) alive until
+// the pair is unmapped with the queue's last socket. Point the XSKMAP slot at
+// a live socket (bpf.Program.Register) before closing the one it names.
+//
+// # Why not github.com/asavie/xdp
+//
+// The design first named asavie/xdp (v0.3.3, archived). Its source audit
+// (the project's AF_XDP reference notes, afxdp.md §3.11) rules it out for the fast path: producer/consumer
+// indices read and written as plain *uint32 (fences commented out), a sendto
+// on every Transmit and no use of the need_wakeup flags, an O(NumFrames) scan
+// of a []bool for free frames (10 µs per refill with a busy UMEM), frames
+// marked free as soon as they are received, panics on routine sendto errnos
+// (ENXIO, EINVAL), a Poll that asks for POLLOUT and busy-spins, a Close that
+// leaves the four ring mappings (so the socket stays bound: re-open fails with
+// EBUSY), a hard-coded zero UMEM headroom, no shared UMEM, and a Stats that
+// panics on a TX-only socket. This package keeps its vocabulary and fixes
+// each of those; asavie/xdp remains only as a benchmark baseline.
+package xsk

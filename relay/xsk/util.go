@@ -1,0 +1,3 @@
+package xsk
+
+func powerOfTwo(n int) bool { return n > 0 && n&(n-1) == 0 }
