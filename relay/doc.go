@@ -1,0 +1,98 @@
+// Package relay is the I/O-free Teredo relay state machine (RFC 4380 §5.4,
+// RFC 5991, RFC 6081 §4): it decides, for each frame, whether it is
+// forwarded, handed to the slow path or dropped, and it runs the slow path
+// (bubbles, pending queues, ICMPv6 errors, timers). Sockets live elsewhere:
+// the daemon's workers call Worker.Decap and Worker.Encap on AF_XDP frames
+// and implement Output with kernel sockets.
+//
+// # Data flow
+//
+//	IPv4 side (clients, servers)                          IPv6 side (native hosts)
+//	   │ UDP to relay addr:port (XDP steered)                  │ dst in 2001::/32 (XDP steered)
+//	   ▼                                                        ▼
+//	Worker.Decap(buf, off, n)                            Worker.Encap(buf, off, n)
+//	   │ IPv4/UDP/Teredo checks, peer cache ObserveRx         │ dst checks, bogons, MTU, LookupTx
+//	   ├─ ToIPv6: buf[newOff:] is the IPv6 packet            ├─ ToIPv4: IPv4+UDP written in the headroom
+//	   ├─ SlowPath ─┐                                        ├─ SlowPath ─┐
+//	   └─ Drop      │  bounded non-blocking queue            └─ Drop      │
+//	                ▼  (preallocated slots, full = counted drop)          ▼
+//	           Engine.Run: trust + release queue (FIFO) ─► Output.SendUDP(mapping)
+//	                       pending peer: queue, bubbles ─► Output.SendUDP(server:3544 / mapping)
+//	                       retries every 2 s ×3, expiry  ─► Destination Unreachable (code 3)
+//	                       hop limit / MTU               ─► Time Exceeded / Packet Too Big
+//	                       ICMPv6 errors: token bucket; to a client over UDP, to a native host via SendIPv6
+//	Engine.HandleUDP(from, payload): kernel UDP socket (reassembled fragments), same rules as Decap,
+//	                       forwarded packets via Output.SendIPv6.
+//
+// # Decapsulation (client → native, RFC 4380 §5.4.2)
+//
+// The input frame holds an IPv4 packet at off. The IPv6 packet is not moved:
+// the verdict points past the outer headers. Trailers (RFC 6081 §4) and
+// frame padding are cut by the returned length.
+//
+//	off                 off+20          off+28          off+28(+8)                  off+28(+8)+40+plen
+//	 │ IPv4 header (20+) │ UDP header (8)│[origin (8)]    │ IPv6 header │ IPv6 payload │[trailers]│
+//	 └───────────────────┴───────────────┴────────────────┴─────────────┴──────────────┴──────────┘
+//	                                                      ▲ newOff               newLen ┘
+//
+// An origin indication or authentication indicator is dropped (only Teredo
+// servers send them, to their clients); the diagram shows where it would
+// sit. Checks, in order: IPv4 header (version, IHL, lengths, checksum, not a
+// fragment), UDP to the relay address and port with a consistent length and
+// checksum, Teredo demultiplexing, IPv6 version and length (40 + payload
+// length ≤ UDP payload), no 01xxxxxx trailer, a Teredo source whose embedded
+// mapping equals the outer source (or, with AcceptSymmetricNAT, a bubble to
+// the relay's cookie for that source, or a packet from the mapping the peer
+// was trusted at), then:
+//
+//   - bubbles are consumed: a known peer becomes trusted (slow path: Trust,
+//     queue released in FIFO order); never forwarded, never answered;
+//   - destinations in 2001::/32 (loop guard), multicast or non-global are
+//     dropped;
+//   - unknown peers are dropped unless AcceptUnknownPeers; a pending peer is
+//     forwarded and trusted;
+//   - hop limit ≤ 1 goes to the slow path for Time Exceeded, else it is
+//     decremented.
+//
+// # Encapsulation (native → client, RFC 4380 §5.4.1)
+//
+// The input frame holds an IPv6 packet at off with at least 28 bytes of
+// headroom (the AF_XDP frame headroom). For a trusted peer whose last
+// reception is younger than PeerValidity (30 s), the IPv4 and UDP headers
+// are written in place in front of it:
+//
+//	before:  off-28                off
+//	          │ headroom (≥ 28)     │ IPv6 header (40) │ payload │
+//	after:   newOff=off-28   off-8 off
+//	          │ IPv4 (20)   │ UDP (8)│ IPv6 header (40) │ payload │     newLen = n + 28
+//	            src relay IPv4, dst mapping IPv4, DF clear, TTL 64, header checksum
+//	            UDP src relay port, dst mapping port, checksum 0 (RFC 768: not computed)
+//
+// Checks, in order: IPv6 version and length, destination not multicast and
+// in 2001::/32, source not Teredo (loop guard) and global, mapped IPv4
+// global unicast (RFC 4380 §5.2.4 list plus ExtraBogons), mapped port not 0,
+// mapped IPv4 not the relay itself, server IPv4 global unicast, size ≤ MTU
+// (else Packet Too Big), hop limit > 1 (else Time Exceeded). The cone bit is
+// ignored (RFC 5991 §3.2): a peer that is not trusted and valid is queued
+// (bounded by the cache) and verified: an indirect bubble to its server:3544
+// and a direct bubble to its embedded mapping, repeated every 2 s up to 3
+// times, then the entry and its queue are deleted and the sender of the
+// first queued packet gets Destination Unreachable code 3. At most 4 bubble
+// rounds go to one peer in 300 s without an answer, across expiries.
+//
+// # Bubble cookies
+//
+// Bubbles are sent from fe80::<HMAC-SHA256(key, peer Teredo address)[:8]>
+// (U/G bits cleared). The client's direct bubble answers to that address; a
+// bubble from an unexpected mapping is accepted (AcceptSymmetricNAT) only when
+// it is addressed to the right cookie. The key is in Config.Key; keep it
+// across restarts with LoadOrCreateKey.
+//
+// # Concurrency and counters
+//
+// One Worker per fast-path goroutine; workers share only the peer cache and
+// the slow-path queue. Each owner (worker, HandleUDP path, slow path) writes
+// its own atomic counters with Store(Load()+1); Engine.Counters sums them.
+// Every drop increments one DropReason counter whose String is a stable
+// snake_case metric label.
+package relay

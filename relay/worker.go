@@ -1,0 +1,273 @@
+package relay
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"github.com/teredorelay/teredorelay/cache"
+	"github.com/teredorelay/teredorelay/teredo"
+)
+
+// Worker runs the fast path for one RX queue. It owns its parser state and
+// counters; it never allocates, logs or takes a lock of its own (the peer
+// cache takes a shard read lock). A Worker is not safe for concurrent use.
+type Worker struct {
+	e      *Engine
+	c      pathCounters
+	pkt    teredo.Packet
+	ip4    teredo.IPv4Header
+	udp    teredo.UDPHeader
+	cookie *cookie
+	ipID   uint16
+}
+
+// drop counts r and returns the Drop verdict.
+func (w *Worker) drop(r DropReason) (Verdict, int, int) {
+	w.c.drop(r)
+	return Drop, 0, 0
+}
+
+// Decap handles an IPv4 packet from the IPv4 side (client → native, RFC 4380
+// §5.4.2): buf is the whole frame, the packet is buf[off:off+n] and starts
+// with the IPv4 header. On ToIPv6 the IPv6 packet is buf[newOff:newOff+newLen]
+// (newOff = off + IPv4 header + UDP header + Teredo indicators; nothing is
+// copied; RFC 6081 trailers and frame padding are cut off) with its hop limit
+// decremented.
+func (w *Worker) Decap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
+	c := &w.c
+	bump(&c.decapPackets)
+	bumpN(&c.decapBytes, n)
+	if off < 0 || n < 0 || off > len(buf)-n {
+		return w.drop(DropIPv4Malformed)
+	}
+	b := buf[off : off+n]
+	if err := w.ip4.Decode(b); err != nil {
+		switch err {
+		case teredo.ErrFragment:
+			return w.drop(DropIPv4Fragment)
+		case teredo.ErrChecksum:
+			return w.drop(DropIPv4Checksum)
+		}
+		return w.drop(DropIPv4Malformed)
+	}
+	if w.ip4.Protocol != teredo.ProtoUDP {
+		return w.drop(DropNotUDP)
+	}
+	if w.ip4.Dst != w.e.relay4 {
+		return w.drop(DropWrongDestination)
+	}
+	hl := w.ip4.HeaderLen
+	dgram := b[hl:w.ip4.TotalLen]
+	if err := w.udp.Decode(dgram); err != nil {
+		return w.drop(DropUDPMalformed)
+	}
+	if w.udp.DstPort != w.e.cfg.Port {
+		return w.drop(DropWrongDestination)
+	}
+	dgram = dgram[:w.udp.Length]
+	if w.udp.Checksum != 0 && w.e.cfg.VerifyUDPChecksum &&
+		teredo.UDPChecksum(w.ip4.Src, w.ip4.Dst, dgram) != 0 {
+		return w.drop(DropUDPChecksum)
+	}
+	from := netip.AddrPortFrom(netip.AddrFrom4(w.ip4.Src), w.udp.SrcPort)
+	v, newOff, newLen = w.decapPayload(buf, off+hl+teredo.UDPHeaderLen, w.udp.Length-teredo.UDPHeaderLen, from)
+	if v == ToIPv6 {
+		bump(&c.decapForwarded)
+		bumpN(&c.decapForwardedBytes, newLen)
+	}
+	return v, newOff, newLen
+}
+
+// embeddedMapping decodes the mapped address and port of a Teredo address.
+func embeddedMapping(a *[16]byte) netip.AddrPort {
+	port := ^binary.BigEndian.Uint16(a[10:12])
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{^a[12], ^a[13], ^a[14], ^a[15]}), port)
+}
+
+// decapPayload applies the Teredo reception rules to the UDP payload at
+// buf[off:off+n] received from from. On ToIPv6 the packet is at
+// buf[newOff:newOff+newLen]; forwarding counters are left to the caller.
+func (w *Worker) decapPayload(buf []byte, off, n int, from netip.AddrPort) (Verdict, int, int) {
+	c := &w.c
+	e := w.e
+	p := &w.pkt
+	if err := p.Decode(buf[off : off+n]); err != nil {
+		switch err {
+		case teredo.ErrBadVersion, teredo.ErrLength:
+			return w.drop(DropIPv6Malformed)
+		}
+		return w.drop(DropTeredoMalformed)
+	}
+	if p.HasAuth {
+		return w.drop(DropAuthHeader)
+	}
+	if p.HasOrigin {
+		return w.drop(DropOriginIndication)
+	}
+	if len(p.Trailer) != 0 && teredo.CheckTrailers(p.Trailer) != nil {
+		return w.drop(DropTrailerDiscard)
+	}
+	ip := p.IPv6
+	src, dst := teredo.SrcPtr(ip), teredo.DstPtr(ip)
+	if !teredo.IsTeredo(src) {
+		return w.drop(DropSrcNotTeredo)
+	}
+	mismatch := embeddedMapping(src) != from
+	if mismatch && !e.cfg.AcceptSymmetricNAT {
+		return w.drop(DropMappingMismatch)
+	}
+	if teredo.IsBubble(ip) {
+		// Bubbles are consumed here: never forwarded, never answered with
+		// an ICMPv6 error (vector T13), never a reason to create state.
+		if mismatch && !w.cookie.matches(src, dst) {
+			return w.drop(DropBadCookie)
+		}
+		switch e.peers.ObserveRx(src, from, len(ip), e.now()) {
+		case cache.RxTrusted:
+			bump(&c.bubblesReceived)
+			return Drop, 0, 0
+		case cache.RxUnknown:
+			return w.drop(DropUnknownPeer)
+		}
+		bump(&c.bubblesReceived)
+		if w.notify(evTrust, src, from) {
+			return SlowPath, 0, 0
+		}
+		return Drop, 0, 0
+	}
+	switch {
+	case teredo.IsMulticast(dst):
+		return w.drop(DropDstMulticast)
+	case teredo.IsTeredo(dst):
+		return w.drop(DropDstTeredoLoop)
+	case !globalUnicast6(dst):
+		return w.drop(DropDstNotServed)
+	}
+	switch e.peers.ObserveRx(src, from, len(ip), e.now()) {
+	case cache.RxTrusted:
+	case cache.RxTrustedQueued:
+		// Trusted at exactly this mapping, with packets queued while its
+		// trust was stale: the slow path releases them.
+		w.notify(evTrust, src, from)
+	case cache.RxUnknown:
+		if mismatch {
+			return w.drop(DropMappingMismatch)
+		}
+		if !e.cfg.AcceptUnknownPeers {
+			return w.drop(DropUnknownPeer)
+		}
+		w.notify(evLearn, src, from)
+	default: // RxPending, RxMappingChanged
+		if mismatch {
+			return w.drop(DropMappingMismatch)
+		}
+		w.notify(evTrust, src, from)
+	}
+	hop := ip[7]
+	if hop <= 1 {
+		return w.handoff(evTimeExceeded, src, from, ip[:min(len(ip), quoteMax)])
+	}
+	ip[7] = hop - 1
+	return ToIPv6, off + p.Offset, len(ip)
+}
+
+// globalUnicast6 reports whether a (not multicast, not Teredo) is a
+// destination the relay serves: not unspecified, loopback, link-local,
+// site-local or IPv4-mapped.
+func globalUnicast6(a *[16]byte) bool {
+	if a[0] == 0xfe && a[1]&0x80 == 0x80 { // fe80::/10 link-local, fec0::/10 site-local
+		return false
+	}
+	if a[0] == 0 { // ::/8: unspecified, loopback, IPv4-compatible and IPv4-mapped
+		return false
+	}
+	return true
+}
+
+// notify posts a packet-less event (trust, learn) to the slow path.
+func (w *Worker) notify(kind eventKind, key *[16]byte, from netip.AddrPort) bool {
+	if w.e.q.post(kind, key, from, nil) {
+		bump(&w.c.slowPathNotices)
+		return true
+	}
+	bump(&w.c.slowPathNoticesLost)
+	return false
+}
+
+// handoff copies pkt to the slow path and returns SlowPath, or counts a
+// slow-path queue drop.
+func (w *Worker) handoff(kind eventKind, key *[16]byte, from netip.AddrPort, pkt []byte) (Verdict, int, int) {
+	if !w.e.q.post(kind, key, from, pkt) {
+		return w.drop(DropSlowPathQueue)
+	}
+	bump(&w.c.slowPathHandoffs)
+	return SlowPath, 0, 0
+}
+
+// Encap handles an IPv6 packet from the native side (native → client, RFC
+// 4380 §5.4.1): buf is the whole frame, the packet is buf[off:off+n] and at
+// least 28 bytes of headroom precede it. For a trusted, valid peer the
+// IPv4 and UDP headers are written in place in buf[off-28:off] and the
+// result is buf[newOff:newOff+newLen] (ToIPv4). Anything else is dropped or
+// handed to the slow path.
+func (w *Worker) Encap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
+	c := &w.c
+	e := w.e
+	bump(&c.encapPackets)
+	bumpN(&c.encapBytes, n)
+	if off < 0 || n < 0 || off > len(buf)-n {
+		return w.drop(DropIPv6Malformed)
+	}
+	if off < teredo.EncapLen {
+		return w.drop(DropNoHeadroom)
+	}
+	ip := buf[off : off+n]
+	if n < teredo.IPv6HeaderLen || ip[0]>>4 != 6 {
+		return w.drop(DropIPv6Malformed)
+	}
+	l := teredo.IPv6HeaderLen + teredo.PayloadLen(ip)
+	if l > n {
+		return w.drop(DropIPv6Malformed)
+	}
+	ip = ip[:l] // frame padding is not part of the packet
+	src, dst := teredo.SrcPtr(ip), teredo.DstPtr(ip)
+	switch {
+	case teredo.IsMulticast(dst):
+		return w.drop(DropDstMulticast)
+	case !teredo.IsTeredo(dst):
+		return w.drop(DropDstNotTeredo)
+	case teredo.IsTeredo(src):
+		return w.drop(DropSrcTeredoLoop)
+	case teredo.IsMulticast(src) || !globalUnicast6(src):
+		return w.drop(DropSrcInvalid)
+	}
+	// RFC 4380 §5.4.1: the mapped IPv4 MUST be global unicast; the server
+	// IPv4 is checked too since indirect bubbles go there.
+	mapped := [4]byte{^dst[12], ^dst[13], ^dst[14], ^dst[15]}
+	if (dst[10] == 0xff && dst[11] == 0xff) || !e.bogons.GlobalUnicast4(mapped) {
+		return w.drop(DropDstMappedBogon)
+	}
+	if mapped == e.relay4 {
+		return w.drop(DropDstSelf)
+	}
+	if !e.bogons.GlobalUnicast4([4]byte(dst[4:8])) {
+		return w.drop(DropDstServerBogon)
+	}
+	if l > e.cfg.MTU {
+		return w.handoff(evTooBig, dst, netip.AddrPort{}, ip[:quoteMax])
+	}
+	hop := ip[7]
+	if hop <= 1 {
+		return w.handoff(evTimeExceeded, dst, netip.AddrPort{}, ip[:min(l, quoteMax)])
+	}
+	ip[7] = hop - 1
+	if mapping, ok := e.peers.LookupTx(dst, l, e.now(), e.validFor); ok {
+		newOff = off - teredo.EncapLen
+		teredo.PutIPv4UDP(buf[newOff:off], e.relayAP, mapping, l, w.ipID, e.cfg.TTL)
+		w.ipID++
+		bump(&c.encapForwarded)
+		bumpN(&c.encapForwardedBytes, l+teredo.EncapLen)
+		return ToIPv4, newOff, l + teredo.EncapLen
+	}
+	return w.handoff(evEncap, dst, netip.AddrPort{}, ip)
+}
