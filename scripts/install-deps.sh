@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
 	clang-19 llvm-19 libbpf-dev linux-libc-dev bpftool # bpf2go (make generate)
 	miredo miredo-server                            # a real Teredo client, server and relay
-	iproute2 iptables tcpdump iperf3 iputils-ping   # namespace lab
+	iproute2 iptables tcpdump iperf3 iputils-ping curl # namespace lab
 	bird2                                           # anycast announcement tests
 	prometheus                                      # promtool
 )

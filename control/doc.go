@@ -1,0 +1,25 @@
+// Package control serves teredo-relayd's control API (types and client in
+// control/api) on a unix socket with mode 0660: status, statistics with
+// rates, the peer table, drain/undrain and reload. relayctl is its client.
+//
+// # For the daemon
+//
+// The daemon implements Backend: the metrics.Source it already feeds the
+// Prometheus collector with, plus Info, RangePeers, LookupPeer, Drain,
+// Undrain and Reload. Then:
+//
+//	srv := control.NewServer(control.Config{Backend: b, Logger: log})
+//	go srv.Run(ctx, cfg.API.Socket)   // creates the socket 0660, samples rates, serves
+//
+// RangePeers walks the peer cache (cache.Cache.Range) and fills the reused
+// *api.Peer with the fields the cache holds: Address, State, ObservedMapping,
+// LastRx/LastTx, Bubbles, counters, queued packets/bytes, Queue (-1 if
+// unknown). The server decodes the Teredo fields itself, filters, and keeps
+// only the best Limit entries in a bounded heap, so a request costs one walk
+// of the table (bounded by its capacity) and O(Limit) memory.
+//
+// Drain must be idempotent and persist across restarts as the daemon sees fit;
+// Reload returns the new configuration's result (a rejected file is an
+// api.ReloadResult with Error set, not a Go error; a Go error means the reload
+// could not be attempted).
+package control

@@ -1,0 +1,147 @@
+package metrics
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Namespace is the prefix of every metric the Collector exports.
+const Namespace = "teredo_relay"
+
+// Kind is a metric type as written in docs/metrics.md.
+type Kind string
+
+// Metric kinds.
+const (
+	Counter Kind = "counter"
+	Gauge   Kind = "gauge"
+)
+
+// Def describes one exported metric. Defs is the single source of truth for
+// the Collector's descriptors, docs/metrics.md and the tests that check the
+// dashboard and alert rules against the collector.
+type Def struct {
+	Name   string // full name, with Namespace
+	Kind   Kind
+	Help   string
+	Labels []string
+	// LabelValues documents the closed value set of each label (for the docs).
+	LabelValues map[string]string
+}
+
+func (d Def) desc() *prometheus.Desc {
+	return prometheus.NewDesc(d.Name, d.Help, d.Labels, nil)
+}
+
+func n(name string) string { return Namespace + "_" + name }
+
+// Label value sets used in several metrics.
+const (
+	DirectionV4ToV6 = "v4_to_v6"
+	DirectionV6ToV4 = "v6_to_v4"
+	LayerXDP        = "xdp"
+	LayerRelay      = "relay"
+	BubbleDirect    = "direct"
+	BubbleIndirect  = "indirect"
+	SourceXDP       = "xdp"
+	SourceAFXDP     = "afxdp"
+)
+
+// Ring event label values, one per XDP_STATISTICS field.
+const (
+	EventRxDropped            = "rx_dropped"
+	EventRxInvalidDescs       = "rx_invalid_descs"
+	EventTxInvalidDescs       = "tx_invalid_descs"
+	EventRxRingFull           = "rx_ring_full"
+	EventRxFillRingEmptyDescs = "rx_fill_ring_empty_descs"
+	EventTxRingEmptyDescs     = "tx_ring_empty_descs"
+)
+
+const reasonOpen = "drop reason enum of the layer: relay package for relay, bpf package for xdp"
+
+// The exported metrics, in documentation order.
+var (
+	defPackets = Def{Name: n("packets_total"), Kind: Counter,
+		Help:   "Packets forwarded by the relay, by direction (v4_to_v6: Teredo client to native IPv6, v6_to_v4: native IPv6 to Teredo client).",
+		Labels: []string{"direction"}, LabelValues: map[string]string{"direction": "v4_to_v6, v6_to_v4"}}
+	defBytes = Def{Name: n("bytes_total"), Kind: Counter,
+		Help:   "Bytes of IPv6 packets forwarded by the relay (encapsulation excluded), by direction.",
+		Labels: []string{"direction"}, LabelValues: map[string]string{"direction": "v4_to_v6, v6_to_v4"}}
+	defDrops = Def{Name: n("drops_total"), Kind: Counter,
+		Help:   "Packets dropped, by layer (xdp: steering program, relay: Go engine) and reason.",
+		Labels: []string{"layer", "reason"}, LabelValues: map[string]string{"layer": "xdp, relay", "reason": reasonOpen}}
+	defXDPPackets = Def{Name: n("xdp_packets_total"), Kind: Counter,
+		Help:   "Packets seen by the XDP steering program, by verdict action and reason.",
+		Labels: []string{"action", "reason"}, LabelValues: map[string]string{"action": "redirect, pass, drop, tx, aborted", "reason": "bpf package reason enum"}}
+	defPeers = Def{Name: n("peers"), Kind: Gauge,
+		Help:   "Peers in the peer cache, by state.",
+		Labels: []string{"state"}, LabelValues: map[string]string{"state": "pending, trusted"}}
+	defPeersCapacity = Def{Name: n("peers_capacity"), Kind: Gauge,
+		Help: "Capacity of the peer cache (maximum number of peers)."}
+	defEvictions = Def{Name: n("peer_evictions_total"), Kind: Counter,
+		Help:   "Peers removed from the peer cache, by reason.",
+		Labels: []string{"reason"}, LabelValues: map[string]string{"reason": "cache package eviction reasons, e.g. expired, lru, pending_timeout"}}
+	defQueuedBytes = Def{Name: n("peer_queued_bytes"), Kind: Gauge,
+		Help: "Bytes of packets queued for pending peers, waiting for the peer to be trusted."}
+	defQueuedPackets = Def{Name: n("peer_queued_packets"), Kind: Gauge,
+		Help: "Packets queued for pending peers."}
+	defQueueLimit = Def{Name: n("peer_queue_limit_bytes"), Kind: Gauge,
+		Help: "Bound on the bytes queued for all pending peers together."}
+	defBubbles = Def{Name: n("bubbles_sent_total"), Kind: Counter,
+		Help:   "Teredo bubbles sent, by kind (direct: to the peer's mapped address; indirect: through the peer's Teredo server).",
+		Labels: []string{"kind"}, LabelValues: map[string]string{"kind": "direct, indirect"}}
+	defBubbleRetries = Def{Name: n("bubble_retries_total"), Kind: Counter,
+		Help: "Bubbles re-sent because a pending peer had not answered."}
+	defBubbleExpiries = Def{Name: n("bubble_expiries_total"), Kind: Counter,
+		Help: "Pending peers given up after the last bubble retry went unanswered."}
+	defICMPv6 = Def{Name: n("icmpv6_errors_sent_total"), Kind: Counter,
+		Help:   "ICMPv6 error messages sent, by type.",
+		Labels: []string{"type"}, LabelValues: map[string]string{"type": "destination_unreachable, packet_too_big, time_exceeded, parameter_problem"}}
+	defRateLimited = Def{Name: n("ratelimit_suppressed_total"), Kind: Counter,
+		Help:   "Packets not sent because a rate limiter refused them, by limiter.",
+		Labels: []string{"limiter"}, LabelValues: map[string]string{"limiter": "relay package limiter names, e.g. bubble, icmpv6"}}
+	defRateLimit = Def{Name: n("ratelimit_packets_per_second"), Kind: Gauge,
+		Help:   "Configured sustained rate of a rate limiter, in packets per second.",
+		Labels: []string{"limiter"}, LabelValues: map[string]string{"limiter": "as in teredo_relay_ratelimit_suppressed_total"}}
+	defRingEvents = Def{Name: n("afxdp_ring_events_total"), Kind: Counter,
+		Help:   "AF_XDP socket ring events (XDP_STATISTICS), by interface, queue and event.",
+		Labels: []string{"interface", "queue", "event"},
+		LabelValues: map[string]string{"interface": "NIC name", "queue": "RX queue id",
+			"event": "rx_dropped, rx_invalid_descs, tx_invalid_descs, rx_ring_full, rx_fill_ring_empty_descs, tx_ring_empty_descs"}}
+	defQueueInfo = Def{Name: n("queue_info"), Kind: Gauge,
+		Help:   "Always 1 for each AF_XDP queue; labels give the XDP attach mode and the socket mode.",
+		Labels: []string{"interface", "queue", "xdp_mode", "socket_mode"},
+		LabelValues: map[string]string{"interface": "NIC name", "queue": "RX queue id",
+			"xdp_mode": "native, generic, offload", "socket_mode": "zero_copy, copy"}}
+	defQueueRx = Def{Name: n("queue_rx_packets_total"), Kind: Counter,
+		Help:   "Packets received from an AF_XDP queue by its worker.",
+		Labels: []string{"interface", "queue"}, LabelValues: map[string]string{"interface": "NIC name", "queue": "RX queue id"}}
+	defQueueTx = Def{Name: n("queue_tx_packets_total"), Kind: Counter,
+		Help:   "Packets transmitted on an AF_XDP queue by its worker.",
+		Labels: []string{"interface", "queue"}, LabelValues: map[string]string{"interface": "NIC name", "queue": "RX queue id"}}
+	defReady = Def{Name: n("ready"), Kind: Gauge,
+		Help: "1 when the relay is fit to attract traffic (data plane up and not draining), else 0."}
+	defDraining = Def{Name: n("draining"), Kind: Gauge,
+		Help: "1 when an operator has drained the relay, else 0."}
+	defReloadOK = Def{Name: n("config_last_reload_successful"), Kind: Gauge,
+		Help: "1 when the last configuration reload succeeded, else 0."}
+	defReloadTime = Def{Name: n("config_last_reload_success_timestamp_seconds"), Kind: Gauge,
+		Help: "Unix time of the last successful configuration load."}
+	defReloads = Def{Name: n("config_reloads_total"), Kind: Counter,
+		Help:   "Configuration reloads attempted, by result.",
+		Labels: []string{"result"}, LabelValues: map[string]string{"result": "success, failure"}}
+	defStartTime = Def{Name: n("start_time_seconds"), Kind: Gauge,
+		Help: "Unix time the daemon started."}
+	defBuildInfo = Def{Name: n("build_info"), Kind: Gauge,
+		Help:   "Always 1; labels give the build's version, VCS revision and Go version.",
+		Labels: []string{"version", "revision", "goversion"}}
+	defSourceUp = Def{Name: n("scrape_source_success"), Kind: Gauge,
+		Help:   "1 when the last scrape read a counter source without error, else 0.",
+		Labels: []string{"source"}, LabelValues: map[string]string{"source": "xdp: BPF counters, afxdp: XDP_STATISTICS"}}
+)
+
+// Defs lists every metric the Collector exports.
+var Defs = []Def{
+	defPackets, defBytes, defDrops, defXDPPackets,
+	defPeers, defPeersCapacity, defEvictions, defQueuedBytes, defQueuedPackets, defQueueLimit,
+	defBubbles, defBubbleRetries, defBubbleExpiries, defICMPv6, defRateLimited, defRateLimit,
+	defRingEvents, defQueueInfo, defQueueRx, defQueueTx,
+	defReady, defDraining, defReloadOK, defReloadTime, defReloads, defStartTime, defBuildInfo, defSourceUp,
+}

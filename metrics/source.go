@@ -1,0 +1,129 @@
+package metrics
+
+import "time"
+
+// Source is what the daemon implements to feed the Collector. Every method
+// returns a snapshot taken at call time; none may block on the data plane.
+type Source interface {
+	// RelayCounters returns the Go engine's counters summed over all workers
+	// and the slow path.
+	RelayCounters() RelayCounters
+	// XDPCounters returns the steering program's per-reason packet counts
+	// summed over CPUs, one entry per reason (zeros included).
+	XDPCounters() ([]XDPCount, error)
+	// PeerStats returns the peer cache's occupancy and eviction counters.
+	PeerStats() PeerStats
+	// Queues returns one entry per AF_XDP socket (interface, RX queue).
+	Queues() []Queue
+	// State returns readiness, drain and configuration state.
+	State() State
+}
+
+// Count is one value of a counter labelled by a closed enum: Label is the
+// enum value's stable snake_case name.
+type Count struct {
+	Label string `json:"label"`
+	Value uint64 `json:"value"`
+}
+
+// RelayCounters are the Go engine's counters (fast-path workers, kernel UDP
+// socket path and slow path together).
+type RelayCounters struct {
+	// Packets and bytes forwarded, by direction. V4ToV6 is client → native
+	// (decapsulated), V6ToV4 is native → client (encapsulated). Bytes count
+	// the IPv6 packet (without the IPv4/UDP encapsulation).
+	V4ToV6Packets, V4ToV6Bytes uint64
+	V6ToV4Packets, V6ToV4Bytes uint64
+	// Drops by reason (relay drop reason enum), every reason listed.
+	Drops []Count
+	// Bubbles sent to open a path to a peer: direct to the mapped address, or
+	// indirect through the peer's Teredo server [RFC 4380 §5.4.2].
+	BubblesDirect, BubblesIndirect uint64
+	// BubbleRetries counts bubbles re-sent because a pending peer did not
+	// answer; BubbleExpiries counts pending peers given up after the last retry.
+	BubbleRetries, BubbleExpiries uint64
+	// ICMPv6Errors counts ICMPv6 error messages sent, by type
+	// (destination_unreachable, packet_too_big, time_exceeded, parameter_problem).
+	ICMPv6Errors []Count
+	// RateLimited counts packets (bubbles, ICMPv6 errors, ...) not sent because a
+	// rate limiter refused them, by limiter name.
+	RateLimited []Count
+}
+
+// XDPCount is the number of packets the steering program handled for one
+// reason. Action is the XDP verdict the reason leads to: "redirect", "pass",
+// "drop", "tx" or "aborted". Packets with Action "drop" are also reported as
+// drops with layer="xdp".
+type XDPCount struct {
+	Reason  string
+	Action  string
+	Packets uint64
+}
+
+// PeerStats is the peer cache's occupancy.
+type PeerStats struct {
+	Capacity        uint64
+	Pending         uint64
+	Trusted         uint64
+	QueuedPackets   uint64 // packets held for pending peers
+	QueuedBytes     uint64
+	QueueLimitBytes uint64  // global bound on QueuedBytes
+	Evictions       []Count // by reason (e.g. expired, lru, pending_timeout)
+}
+
+// RingStats are the XDP_STATISTICS counters of one AF_XDP socket.
+type RingStats struct {
+	RxDropped            uint64
+	RxInvalidDescs       uint64
+	TxInvalidDescs       uint64
+	RxRingFull           uint64
+	RxFillRingEmptyDescs uint64
+	TxRingEmptyDescs     uint64
+}
+
+// Queue is one AF_XDP socket bound to an interface RX queue.
+type Queue struct {
+	Interface string
+	ID        int
+	// XDPMode is the attach mode in use on the interface: "native" or "generic"
+	// (or "offload").
+	XDPMode  string
+	ZeroCopy bool
+	Ring     RingStats
+	// RingErr is set when XDP_STATISTICS could not be read; Ring is then ignored.
+	RingErr error
+	// Packets received from and transmitted to this queue by its worker.
+	RxPackets, TxPackets uint64
+}
+
+// SocketMode names the AF_XDP socket mode: "zero_copy" or "copy".
+func (q Queue) SocketMode() string {
+	if q.ZeroCopy {
+		return "zero_copy"
+	}
+	return "copy"
+}
+
+// RateLimit is one configured rate limit.
+type RateLimit struct {
+	Limiter          string  // same name as in RelayCounters.RateLimited
+	PacketsPerSecond float64 // sustained rate allowed
+}
+
+// State is the daemon's control state.
+type State struct {
+	Ready    bool
+	Draining bool
+	// NotReady lists why the daemon is not ready (empty when Ready).
+	NotReady  []string
+	StartTime time.Time
+	// Reloads and ReloadFailures count configuration reloads attempted and failed.
+	Reloads, ReloadFailures uint64
+	// LastReloadSuccessful is the result of the last reload (true when none
+	// was attempted: the start-up configuration loaded).
+	LastReloadSuccessful bool
+	// LastReloadSuccess is when the configuration was last loaded successfully
+	// (start-up counts).
+	LastReloadSuccess time.Time
+	RateLimits        []RateLimit
+}
