@@ -1,0 +1,208 @@
+//go:build linux
+
+package lab
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/netip"
+	"os"
+	"os/user"
+	"strings"
+	"time"
+)
+
+// miredoUser is the unprivileged user the Miredo daemons switch to. Debian
+// builds with --enable-miredo-user (default "miredo"); without that user,
+// "nobody" works as well.
+func miredoUser() string {
+	if _, err := user.Lookup("miredo"); err == nil {
+		return "miredo"
+	}
+	return "nobody"
+}
+
+// MiredoServerConfig is the miredo-server.conf the lab uses.
+func MiredoServerConfig() string {
+	return fmt.Sprintf("ServerBindAddress %s\nServerBindAddress2 %s\n", ServerIPv4, ServerIPv4Second)
+}
+
+// MiredoClientConfig is the miredo.conf of the lab's Teredo client.
+func MiredoClientConfig() string {
+	return fmt.Sprintf("RelayType client\nInterfaceName %s\nServerAddress %s\n", ClientInterface, ServerIPv4)
+}
+
+// MiredoRelayConfig is the miredo.conf of Miredo as the relay under test:
+// cone mode (indirect bubbles only), bound to the relay address and port.
+func MiredoRelayConfig() string {
+	return fmt.Sprintf("RelayType cone\nInterfaceName teredo\nBindAddress %s\nBindPort %d\n", RelayIPv4, TeredoPort)
+}
+
+// startMiredo writes conf and starts prog in the foreground inside node.
+// Each instance gets its own PID file: the default /run/miredo.pid is shared
+// by every namespace (they share the file system) and a second instance
+// would refuse to start.
+func (l *Lab) startMiredo(name string, node Node, prog, conf string) (*process, error) {
+	confPath := l.dir + "/" + name + ".conf"
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		return nil, fmt.Errorf("write %s config: %w", name, err)
+	}
+	argv := []string{prog, "-f", "-c", confPath, "-p", l.dir + "/" + name + ".pid", "-u", miredoUser()}
+	p, err := startProcess(l.dir, name, l.Namespace(node), argv)
+	if err != nil {
+		return nil, err
+	}
+	l.addProcess(p)
+	l.logf("started %s in %s (pid %d)", name, l.Namespace(node), p.cmd.Process.Pid)
+	return p, nil
+}
+
+// waitBound waits until a UDP socket is bound to ap inside node, failing
+// early if p exits.
+func (l *Lab) waitBound(ctx context.Context, p *process, node Node, ap netip.AddrPort, timeout time.Duration) error {
+	err := waitFor(ctx, timeout, fmt.Sprintf("%s bound to udp %v", p.name, ap), func() (bool, error) {
+		if p.exited() {
+			return false, fmt.Errorf("%s exited: %v", p.name, p.err)
+		}
+		var bound bool
+		err := l.Do(node, func() error {
+			var err error
+			bound, err = udpBound(ap)
+			return err
+		})
+		return bound, err
+	})
+	if err != nil {
+		return fmt.Errorf("%w\n%s log:\n%s", err, p.name, p.logTail(2000))
+	}
+	return nil
+}
+
+// udpBound reports whether the calling thread's namespace has a UDP socket
+// bound to ap (/proc/thread-self/net/udp, addresses in host byte order).
+func udpBound(ap netip.AddrPort) (bool, error) {
+	f, err := os.Open("/proc/thread-self/net/udp")
+	if err != nil {
+		return false, fmt.Errorf("read udp sockets: %w", err)
+	}
+	defer f.Close()
+	a := ap.Addr().As4()
+	var want [4]byte
+	binary.NativeEndian.PutUint32(want[:], binary.BigEndian.Uint32(a[:]))
+	key := fmt.Sprintf("%s:%04X", strings.ToUpper(hex.EncodeToString(want[:])), ap.Port())
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		fields := strings.Fields(s.Text())
+		if len(fields) > 1 && fields[1] == key {
+			return true, nil
+		}
+	}
+	return false, s.Err()
+}
+
+func (l *Lab) startServer(ctx context.Context) error {
+	p, err := l.startMiredo("server", Server, "miredo-server", MiredoServerConfig())
+	if err != nil {
+		return err
+	}
+	for _, a := range []netip.Addr{ServerIPv4, ServerIPv4Second} {
+		if err := l.waitBound(ctx, p, Server, netip.AddrPortFrom(a, TeredoPort), 10*time.Second); err != nil {
+			return fmt.Errorf("miredo-server: %w", err)
+		}
+	}
+	return nil
+}
+
+func (l *Lab) startRelay(ctx context.Context) error {
+	if err := l.fillRelaydEnv(); err != nil {
+		return err
+	}
+	if l.opts.Relay == RelayTeredod {
+		return l.startRelayd(ctx)
+	}
+	p, err := l.startMiredo("relay", Relay, "miredo", MiredoRelayConfig())
+	if err != nil {
+		return err
+	}
+	l.relay = p
+	// Miredo binds its UDP socket after it has set up the TUN device and its
+	// 2001::/32 route, so a bound socket means the relay is ready.
+	if err := l.waitBound(ctx, p, Relay, netip.AddrPortFrom(RelayIPv4, TeredoPort), 10*time.Second); err != nil {
+		return fmt.Errorf("miredo relay: %w", err)
+	}
+	return nil
+}
+
+func (l *Lab) startClient(ctx context.Context) error {
+	p, err := l.startMiredo("client", Client, "miredo", MiredoClientConfig())
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	err = waitFor(ctx, l.opts.QualifyTimeout, "Miredo client qualification", func() (bool, error) {
+		if p.exited() {
+			return false, fmt.Errorf("miredo client exited: %v", p.err)
+		}
+		var got netip.Addr
+		err := l.Do(Client, func() error {
+			var err error
+			got, err = teredoAddrOn(ClientInterface)
+			return err
+		})
+		if err != nil || !got.IsValid() {
+			return false, err
+		}
+		l.clientAddr = got
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w\nclient log:\n%s\nserver log:\n%s", err, p.logTail(2000), l.ProcessLog("server"))
+	}
+	l.logf("client qualified as %v in %v", l.clientAddr, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// teredoAddrOn returns the address in ClientPrefix on iface, if any.
+func teredoAddrOn(iface string) (netip.Addr, error) {
+	ifc, err := net.InterfaceByName(iface)
+	if err != nil {
+		var nerr *net.OpError
+		if errors.As(err, &nerr) || strings.Contains(err.Error(), "no such network interface") {
+			return netip.Addr{}, nil // not created yet
+		}
+		return netip.Addr{}, fmt.Errorf("interface %s: %w", iface, err)
+	}
+	addrs, err := ifc.Addrs()
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("addresses of %s: %w", iface, err)
+	}
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(ipn.IP)
+		if ok && ClientPrefix.Contains(ip) {
+			return ip, nil
+		}
+	}
+	return netip.Addr{}, nil
+}
+
+// fileExists reports whether path exists.
+func fileExists(path string) (bool, error) {
+	_, err := os.Stat(path)
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return false, err
+}
