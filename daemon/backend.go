@@ -1,0 +1,277 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/teredorelay/teredorelay/bpf"
+	"github.com/teredorelay/teredorelay/cache"
+	"github.com/teredorelay/teredorelay/control"
+	"github.com/teredorelay/teredorelay/control/api"
+	"github.com/teredorelay/teredorelay/dataplane"
+	"github.com/teredorelay/teredorelay/metrics"
+	"github.com/teredorelay/teredorelay/relay"
+)
+
+var (
+	_ control.Backend = (*Daemon)(nil)
+	_ metrics.Source  = (*Daemon)(nil)
+)
+
+// DataplaneCounters returns every worker's counters summed.
+func (d *Daemon) DataplaneCounters() dataplane.Counters {
+	var sum dataplane.Counters
+	for _, w := range d.workers {
+		c := w.Counters()
+		sum.Add(&c)
+	}
+	return sum
+}
+
+// RelayCounters implements metrics.Source: the engine's counters plus the
+// data plane's drop reasons (labels from both enums, disjoint).
+func (d *Daemon) RelayCounters() metrics.RelayCounters {
+	if d.engine == nil {
+		return metrics.RelayCounters{}
+	}
+	c := d.engine.Counters()
+	dp := d.DataplaneCounters()
+	out := metrics.RelayCounters{
+		V4ToV6Packets:   c.DecapForwarded,
+		V4ToV6Bytes:     c.DecapForwardedBytes,
+		V6ToV4Packets:   c.EncapForwarded + c.QueueReleases + c.SlowPathSends,
+		V6ToV4Bytes:     c.EncapForwardedBytes,
+		BubblesDirect:   c.BubblesSentDirect,
+		BubblesIndirect: c.BubblesSentIndirect,
+		BubbleRetries:   c.BubbleRetries,
+		BubbleExpiries:  c.PeerExpiries,
+	}
+	for r := relay.DropReason(0); r < relay.NumDropReasons; r++ {
+		out.Drops = append(out.Drops, metrics.Count{Label: r.String(), Value: c.Drops[r]})
+	}
+	for r := dataplane.Reason(0); r < dataplane.NumReasons; r++ {
+		if r.IsDrop() {
+			out.Drops = append(out.Drops, metrics.Count{Label: r.String(), Value: dp.Events[r]})
+		}
+	}
+	var suppressed uint64
+	for k := relay.ICMPv6Kind(0); k < relay.NumICMPv6Kinds; k++ {
+		out.ICMPv6Errors = append(out.ICMPv6Errors, metrics.Count{Label: icmpv6Label(k), Value: c.ICMPv6Sent[k]})
+		suppressed += c.ICMPv6Suppressed[k]
+	}
+	out.RateLimited = []metrics.Count{{Label: "icmpv6", Value: suppressed}}
+	return out
+}
+
+// icmpv6Label maps the relay's kinds to the metric's documented labels.
+func icmpv6Label(k relay.ICMPv6Kind) string {
+	switch k {
+	case relay.ICMPv6DestUnreachable:
+		return "destination_unreachable"
+	case relay.ICMPv6PacketTooBig:
+		return "packet_too_big"
+	case relay.ICMPv6TimeExceeded:
+		return "time_exceeded"
+	}
+	return k.String()
+}
+
+// XDPCounters implements metrics.Source, summed over the interfaces.
+func (d *Daemon) XDPCounters() ([]metrics.XDPCount, error) {
+	var sum bpf.Counters
+	for _, s := range d.sides {
+		if s.prog == nil {
+			continue
+		}
+		c, err := s.prog.Counters()
+		if err != nil {
+			return nil, fmt.Errorf("read XDP counters of %s: %w", s.name, err)
+		}
+		for i := range sum {
+			sum[i] += c[i]
+		}
+	}
+	var out []metrics.XDPCount
+	for _, r := range bpf.Reasons() {
+		action := "pass"
+		if r.Steered() {
+			action = "redirect"
+		}
+		out = append(out, metrics.XDPCount{Reason: r.String(), Action: action, Packets: sum[r]})
+	}
+	return out, nil
+}
+
+// PeerStats implements metrics.Source.
+func (d *Daemon) PeerStats() metrics.PeerStats {
+	if d.peers == nil {
+		return metrics.PeerStats{}
+	}
+	st := d.peers.Stats()
+	out := metrics.PeerStats{
+		Capacity:        uint64(st.Capacity),
+		Pending:         uint64(st.Pending),
+		Trusted:         uint64(st.Trusted),
+		QueuedPackets:   uint64(st.QueuedPackets),
+		QueuedBytes:     uint64(st.QueuedBytes),
+		QueueLimitBytes: uint64(d.config().Peers.QueueBytesTotal),
+	}
+	for i, v := range st.Evictions {
+		out.Evictions = append(out.Evictions, metrics.Count{Label: cache.EvictReason(i).String(), Value: v})
+	}
+	return out
+}
+
+// Queues implements metrics.Source: one entry per socket.
+func (d *Daemon) Queues() []metrics.Queue {
+	var out []metrics.Queue
+	for qi, q := range d.queues {
+		var wc dataplane.Counters
+		if qi < len(d.workers) {
+			wc = d.workers[qi].Counters()
+		}
+		for si, sock := range q.sockets {
+			s := d.sides[si]
+			mq := metrics.Queue{Interface: s.name, ID: q.id, XDPMode: s.mode.String(), ZeroCopy: sock.ZeroCopy(),
+				RxPackets: wc.RxFrames[si], TxPackets: wc.TxFrames[si]}
+			if st, err := sock.Stats(); err != nil {
+				mq.RingErr = err
+			} else {
+				mq.Ring = metrics.RingStats{
+					RxDropped: st.RxDropped, RxInvalidDescs: st.RxInvalidDescs, TxInvalidDescs: st.TxInvalidDescs,
+					RxRingFull: st.RxRingFull, RxFillRingEmptyDescs: st.RxFillRingEmptyDescs, TxRingEmptyDescs: st.TxRingEmptyDescs,
+				}
+			}
+			out = append(out, mq)
+		}
+	}
+	return out
+}
+
+// State implements metrics.Source.
+func (d *Daemon) State() metrics.State {
+	cfg := d.config()
+	st := metrics.State{
+		Ready:                d.ready.Load() && !d.draining.Load(),
+		Draining:             d.draining.Load(),
+		StartTime:            d.start,
+		Reloads:              d.reloads.Load(),
+		ReloadFailures:       d.reloadFailures.Load(),
+		LastReloadSuccessful: d.lastReloadOK.Load(),
+		LastReloadSuccess:    time.Unix(0, d.lastReload.Load()),
+		RateLimits:           []metrics.RateLimit{{Limiter: "icmpv6", PacketsPerSecond: cfg.ICMPv6.Rate}},
+	}
+	switch {
+	case !d.ready.Load():
+		st.NotReady = []string{"starting or stopping"}
+	case d.draining.Load():
+		st.NotReady = []string{"draining"}
+	}
+	return st
+}
+
+// Info implements control.Backend.
+func (d *Daemon) Info() control.Info {
+	cfg := d.config()
+	info := control.Info{Version: d.opts.Version, Revision: d.opts.Revision, Roles: []string{"relay"}}
+	for _, a := range cfg.IPv4.Addresses {
+		info.Addresses = append(info.Addresses, netip.AddrPortFrom(a, cfg.IPv4.Port).String())
+	}
+	info.Addresses = append(info.Addresses, cfg.IPv6.Address.String())
+	for _, s := range d.sides {
+		info.Interfaces = append(info.Interfaces, s.name)
+	}
+	if e := d.lastReloadErr.Load(); e != nil {
+		info.LastReloadError = *e
+	}
+	return info
+}
+
+// RangePeers implements control.Backend.
+func (d *Daemon) RangePeers(fn func(p *api.Peer) bool) {
+	if d.peers == nil {
+		return
+	}
+	var ap api.Peer
+	d.peers.Range(func(p *cache.Peer) bool {
+		d.fillPeer(&ap, p)
+		return fn(&ap)
+	})
+}
+
+// LookupPeer implements control.Backend.
+func (d *Daemon) LookupPeer(addr netip.Addr) (api.Peer, bool) {
+	if d.peers == nil || !addr.Is6() {
+		return api.Peer{}, false
+	}
+	k := addr.As16()
+	p, ok := d.peers.Get(&k)
+	if !ok {
+		return api.Peer{}, false
+	}
+	var ap api.Peer
+	d.fillPeer(&ap, &p)
+	return ap, true
+}
+
+func (d *Daemon) fillPeer(ap *api.Peer, p *cache.Peer) {
+	*ap = api.Peer{
+		Address:         p.Addr,
+		State:           p.State.String(),
+		ObservedMapping: p.Mapping,
+		LastRx:          d.wallTime(p.LastRx),
+		LastTx:          d.wallTime(p.LastTx),
+		Bubbles:         uint32(p.Bubbles),
+		RxPackets:       p.RxPackets,
+		RxBytes:         p.RxBytes,
+		TxPackets:       p.TxPackets,
+		TxBytes:         p.TxBytes,
+		QueuedPackets:   uint64(p.QueuedPackets),
+		QueuedBytes:     uint64(p.QueuedBytes),
+		Queue:           -1,
+	}
+}
+
+// wallTime converts a cache time (relay.MonotonicNow nanoseconds) to wall time.
+func (d *Daemon) wallTime(mono int64) time.Time {
+	if mono == 0 {
+		return time.Time{}
+	}
+	return d.start.Add(time.Duration(mono - d.monoAtStart))
+}
+
+// Drain implements control.Backend: readiness goes false (the announcement
+// is withdrawn by whoever watches /readyz); forwarding continues.
+func (d *Daemon) Drain(context.Context) (bool, error) {
+	changed := d.draining.CompareAndSwap(false, true)
+	if changed {
+		d.log.Info("draining: readiness withdrawn, forwarding continues")
+		_ = notify("STATUS=draining")
+	}
+	return changed, nil
+}
+
+// Undrain implements control.Backend.
+func (d *Daemon) Undrain(context.Context) (bool, error) {
+	changed := d.draining.CompareAndSwap(true, false)
+	if changed {
+		d.log.Info("undrained: ready again")
+		_ = notify("STATUS=relaying")
+	}
+	return changed, nil
+}
+
+// Reload implements control.Backend (the same code as SIGHUP).
+func (d *Daemon) Reload(context.Context) (api.ReloadResult, error) {
+	_ = notify("RELOADING=1")
+	res := d.reload()
+	_ = notify("READY=1")
+	if res.Error != "" {
+		d.log.Error("reload refused; the running configuration stays", "err", res.Error)
+	} else {
+		d.log.Info("configuration reloaded", "changed", res.Changed)
+	}
+	return res, nil
+}

@@ -1,0 +1,466 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/teredorelay/teredorelay/bpf"
+	"github.com/teredorelay/teredorelay/cache"
+	"github.com/teredorelay/teredorelay/config"
+	"github.com/teredorelay/teredorelay/control"
+	"github.com/teredorelay/teredorelay/control/api"
+	"github.com/teredorelay/teredorelay/dataplane"
+	"github.com/teredorelay/teredorelay/metrics"
+	"github.com/teredorelay/teredorelay/nexthop"
+	"github.com/teredorelay/teredorelay/relay"
+	"github.com/teredorelay/teredorelay/relay/xsk"
+)
+
+// Options are the daemon's command-line settings.
+type Options struct {
+	ConfigPath string
+	// ReadyFile is created (with the PID) once XDP is attached and every
+	// worker runs, and removed on shutdown. Empty: none.
+	ReadyFile string
+	// Level is the log level variable the logger was built with; reloads set it.
+	Level   *slog.LevelVar
+	Logger  *slog.Logger
+	Version string
+	// Revision is the VCS revision of the build, if known.
+	Revision string
+}
+
+// Daemon is a running relay: the control API and the metrics collector read
+// it through its methods (control.Backend, metrics.Source), which are safe for
+// concurrent use.
+type Daemon struct {
+	opts  Options
+	log   *slog.Logger
+	start time.Time
+	// monoAtStart converts the cache's monotonic times to wall time.
+	monoAtStart int64
+
+	cfgMu sync.Mutex
+	cfg   *config.Config
+
+	peers   *cache.Cache
+	engine  *relay.Engine
+	kernel  *dataplane.Kernel
+	hops    *nexthop.Table
+	sides   []*side
+	queues  []*queue
+	workers []*dataplane.Worker
+	senders []*dataplane.RawSender
+
+	ready, draining         atomic.Bool
+	reloads, reloadFailures atomic.Uint64
+	lastReloadOK            atomic.Bool
+	lastReload              atomic.Int64 // Unix nanoseconds of the last successful load
+	lastReloadErr           atomic.Pointer[string]
+
+	workerWG   sync.WaitGroup
+	stopWork   context.CancelFunc
+	background sync.WaitGroup
+	fatal      chan error
+}
+
+// side is one interface with its steering program.
+type side struct {
+	name     string
+	key      string // config key naming the interface
+	ifindex  int
+	v4, v6   bool // what this side steers
+	prog     *bpf.Program
+	mode     bpf.AttachMode
+	attached bool
+}
+
+// queue is one RX queue id: its UMEM(s) and one socket per side.
+type queue struct {
+	id      int
+	umems   []*xsk.Umem
+	sockets []*xsk.Socket // per side, in d.sides order
+	shared  bool
+}
+
+// Run loads the configuration, starts the relay, serves until ctx is done or
+// SIGTERM/SIGINT arrives (SIGHUP reloads), then shuts down cleanly: XDP
+// detached, sockets closed. It returns the first error that stopped it.
+func Run(ctx context.Context, opts Options) error {
+	cfg, err := config.Load(opts.ConfigPath)
+	if err != nil {
+		return err
+	}
+	if opts.Level == nil {
+		opts.Level = new(slog.LevelVar)
+	}
+	opts.Level.Set(cfg.Log.Level)
+	if opts.Logger == nil {
+		opts.Logger = NewLogger(os.Stderr, cfg.Log.Format, opts.Level)
+	}
+	d := &Daemon{opts: opts, log: opts.Logger, cfg: cfg, start: time.Now(), monoAtStart: relay.MonotonicNow(), fatal: make(chan error, 8)}
+	d.lastReloadOK.Store(true)
+	d.lastReload.Store(d.start.UnixNano())
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	err = d.startAll(ctx)
+	if err == nil {
+		err = d.serve(ctx, hup)
+	}
+	if cerr := d.shutdown(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// NewLogger returns the daemon's logger: text or JSON to w at level.
+func NewLogger(w io.Writer, format config.LogFormat, level *slog.LevelVar) *slog.Logger {
+	ho := &slog.HandlerOptions{Level: level}
+	if format == config.LogJSON {
+		return slog.New(slog.NewJSONHandler(w, ho))
+	}
+	return slog.New(slog.NewTextHandler(w, ho))
+}
+
+// serve waits for the end, handling SIGHUP.
+func (d *Daemon) serve(ctx context.Context, hup <-chan os.Signal) error {
+	for {
+		select {
+		case <-ctx.Done():
+			d.log.Info("shutting down", "cause", context.Cause(ctx))
+			return nil
+		case err := <-d.fatal:
+			return err
+		case <-hup:
+			res := d.reload()
+			if res.Error != "" {
+				d.log.Error("reload refused; the running configuration stays", "err", res.Error)
+			} else {
+				d.log.Info("configuration reloaded", "changed", res.Changed)
+			}
+		}
+	}
+}
+
+func (d *Daemon) config() *config.Config {
+	d.cfgMu.Lock()
+	defer d.cfgMu.Unlock()
+	return d.cfg
+}
+
+// startAll builds everything in dependency order. On error the caller runs
+// shutdown, which releases whatever was built.
+func (d *Daemon) startAll(ctx context.Context) error {
+	cfg := d.cfg
+	if err := d.resolveSides(cfg); err != nil {
+		return err
+	}
+	key, err := relay.LoadOrCreateKey(cfg.Bubbles.KeyFile)
+	if err != nil {
+		return fmt.Errorf("config: bubbles.key_file: %w", err)
+	}
+	if d.peers, err = cache.New(cache.Config{
+		Capacity:       cfg.Peers.Capacity,
+		PeerQueueBytes: cfg.Peers.QueueBytesPerPeer,
+		QueueBytes:     cfg.Peers.QueueBytesTotal,
+		Now:            relay.MonotonicNow,
+	}); err != nil {
+		return fmt.Errorf("create peer cache: %w", err)
+	}
+	if d.kernel, err = dataplane.OpenKernel(cfg.IPv4.Addresses, cfg.IPv4.Port); err != nil {
+		return explain(err, "open kernel sockets")
+	}
+	if d.engine, err = relay.NewEngine(relayConfig(cfg, key), d.peers, d.kernel); err != nil {
+		return fmt.Errorf("create relay engine: %w", err)
+	}
+	ports := make([]int32, len(d.sides))
+	for i, s := range d.sides {
+		ports[i] = int32(s.ifindex)
+	}
+	if d.hops, err = nexthop.Start(nexthop.Options{Ports: ports, Logger: d.log}); err != nil {
+		return explain(err, "mirror kernel routes")
+	}
+	for _, s := range d.sides {
+		if s.prog, err = bpf.Load(bpf.Config{Addrs: cfg.IPv4.Addresses, Port: cfg.IPv4.Port, SteerIPv4: s.v4, SteerIPv6: s.v6}); err != nil {
+			return explain(err, "load XDP program")
+		}
+	}
+	if err := d.openQueues(cfg); err != nil {
+		return err
+	}
+	mode, err := bpf.ParseAttachMode(string(cfg.XDP.Mode))
+	if err != nil {
+		return fmt.Errorf("config: xdp.mode: %w", err)
+	}
+	for _, s := range d.sides {
+		if s.mode, err = s.prog.Attach(s.ifindex, mode); err != nil {
+			return explain(err, fmt.Sprintf("attach XDP program to %s (%s)", s.name, s.key))
+		}
+		s.attached = true
+		d.log.Info("XDP program attached", "interface", s.name, "mode", s.mode.String(), "steer_ipv4", s.v4, "steer_ipv6", s.v6)
+	}
+	if err := d.startWorkers(ctx, cfg); err != nil {
+		return err
+	}
+	d.goBackground("relay slow path", func() error { return d.engine.Run(ctx) })
+	d.goBackground("kernel UDP socket", func() error { return d.kernel.Serve(ctx, d.engine.HandleUDP) })
+	srv := control.NewServer(control.Config{Backend: d, Logger: d.log})
+	d.goBackground("control API", func() error { return srv.Run(ctx, cfg.API.Socket) })
+	if cfg.Metrics.Listen != "" {
+		ms := metrics.NewServer(metrics.ServerConfig{
+			Addr:     cfg.Metrics.Listen,
+			Gatherer: metrics.NewRegistry(d, metrics.BuildInfo{Version: d.opts.Version, Revision: d.opts.Revision}),
+			Ready:    metrics.ReadyFromSource(d),
+		})
+		d.goBackground("metrics listener", func() error { return ms.Run(ctx) })
+	}
+	return d.markReady()
+}
+
+// resolveSides finds the interfaces; one-armed: one side steering both
+// families, two-armed: an IPv4 side and an IPv6 side.
+func (d *Daemon) resolveSides(cfg *config.Config) error {
+	type want struct {
+		key, name string
+		v4, v6    bool
+	}
+	var wants []want
+	if cfg.Interfaces.TwoArmed() {
+		wants = []want{{"interfaces.ipv4_side", cfg.Interfaces.IPv4Side, true, false}, {"interfaces.ipv6_side", cfg.Interfaces.IPv6Side, false, true}}
+	} else {
+		wants = []want{{"interfaces.one_armed", cfg.Interfaces.OneArmed, true, true}}
+	}
+	for _, w := range wants {
+		idx, err := ifindexByName(w.name)
+		if err != nil {
+			return fmt.Errorf("config: %s: %s: %w", w.key, w.name, err)
+		}
+		d.sides = append(d.sides, &side{name: w.name, key: w.key, ifindex: idx, v4: w.v4, v6: w.v6})
+	}
+	return nil
+}
+
+// openQueues creates, per queue, the UMEM(s) and one socket per side, and
+// registers each socket in its side's XSKMAP.
+func (d *Daemon) openQueues(cfg *config.Config) error {
+	ucfg := xsk.UmemConfig{
+		NumFrames: cfg.UMEM.Frames, FrameSize: cfg.UMEM.FrameSize, Headroom: cfg.UMEM.Headroom,
+		FillSize: cfg.Socket.FillRing, CompSize: cfg.Socket.CompletionRing,
+	}
+	scfg := xsk.SocketConfig{
+		RxSize: cfg.Socket.RXRing, TxSize: cfg.Socket.TXRing,
+		ForceCopy: cfg.Socket.Mode == config.SocketCopy, ForceZeroCopy: cfg.Socket.Mode == config.SocketZeroCopy,
+	}
+	for _, qid := range cfg.Queues {
+		q := &queue{id: qid}
+		d.queues = append(d.queues, q)
+		u, err := xsk.NewUmem(ucfg)
+		if err != nil {
+			return explain(err, fmt.Sprintf("allocate UMEM for queue %d (umem.frames × umem.frame_size)", qid))
+		}
+		q.umems = append(q.umems, u)
+		for i, s := range d.sides {
+			sock, err := xsk.Open(s.ifindex, qid, u, scfg)
+			if err != nil && i > 0 && cfg.UMEM.Sharing == config.SharingAuto {
+				d.log.Warn("XDP_SHARED_UMEM refused; the sides get separate UMEMs (frames are copied between them)",
+					"queue", qid, "interface", s.name, "err", err)
+				if u, err = xsk.NewUmem(ucfg); err != nil {
+					return explain(err, fmt.Sprintf("allocate UMEM for queue %d", qid))
+				}
+				q.umems = append(q.umems, u)
+				sock, err = xsk.Open(s.ifindex, qid, u, scfg)
+			} else if err == nil && i == 0 && len(d.sides) > 1 && cfg.UMEM.Sharing == config.SharingSeparate {
+				if u, err = xsk.NewUmem(ucfg); err != nil {
+					q.sockets = append(q.sockets, sock)
+					return explain(err, fmt.Sprintf("allocate UMEM for queue %d", qid))
+				}
+				q.umems = append(q.umems, u)
+			}
+			if err != nil {
+				return explain(err, fmt.Sprintf("open AF_XDP socket on %s queue %d (%s, queues)", s.name, qid, s.key))
+			}
+			q.sockets = append(q.sockets, sock)
+			if err := s.prog.Register(qid, sock.FD()); err != nil {
+				return explain(err, fmt.Sprintf("register %s queue %d in the XSKMAP", s.name, qid))
+			}
+			d.log.Info("AF_XDP socket open", "interface", s.name, "queue", qid, "zerocopy", sock.ZeroCopy())
+		}
+		q.shared = len(q.umems) == 1
+	}
+	return nil
+}
+
+// startWorkers starts one worker per queue on its own goroutine.
+func (d *Daemon) startWorkers(ctx context.Context, cfg *config.Config) error {
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	d.stopWork = cancel
+	for i, q := range d.queues {
+		ports := make([]dataplane.Port, len(d.sides))
+		for j, s := range d.sides {
+			sock := q.sockets[j]
+			ports[j] = dataplane.Port{Name: s.name, Socket: sock, UMEM: sock.Umem(), Receive: true, Alloc: allocator(sock.Umem())}
+		}
+		sender, err := dataplane.NewRawSender()
+		if err != nil {
+			return explain(err, "open raw sockets for the kernel path")
+		}
+		d.senders = append(d.senders, sender)
+		cpu := -1
+		if len(cfg.CPUs) > 0 {
+			cpu = cfg.CPUs[i]
+		}
+		w, err := dataplane.NewWorker(dataplane.WorkerConfig{
+			Queue: q.id, Ports: ports, Relay: d.engine.NewWorker(), Hops: d.hops, Kernel: sender, CPU: cpu,
+		})
+		if err != nil {
+			return fmt.Errorf("queue %d: %w", q.id, err)
+		}
+		d.workers = append(d.workers, w)
+		d.workerWG.Go(func() {
+			if err := w.Run(wctx); err != nil {
+				d.reportFatal(fmt.Errorf("worker for queue %d: %w", w.Queue(), err))
+			}
+		})
+	}
+	return nil
+}
+
+// allocator returns the UMEM's frame allocator when the xsk package offers
+// one (copies between separate UMEMs), else nil.
+func allocator(u *xsk.Umem) func() (xsk.Desc, bool) {
+	if a, ok := any(u).(interface{ Alloc() (xsk.Desc, bool) }); ok {
+		return a.Alloc
+	}
+	return nil
+}
+
+func (d *Daemon) goBackground(name string, fn func() error) {
+	d.background.Go(func() {
+		if err := fn(); err != nil {
+			d.reportFatal(fmt.Errorf("%s: %w", name, err))
+		}
+	})
+}
+
+func (d *Daemon) reportFatal(err error) {
+	select {
+	case d.fatal <- err:
+	default:
+	}
+}
+
+// markReady writes the ready file and tells systemd.
+func (d *Daemon) markReady() error {
+	if d.opts.ReadyFile != "" {
+		if err := os.WriteFile(d.opts.ReadyFile, fmt.Appendf(nil, "%d\n", os.Getpid()), 0o644); err != nil {
+			return fmt.Errorf("write ready file: %w", err)
+		}
+	}
+	d.ready.Store(true)
+	if err := notify("READY=1\nSTATUS=relaying"); err != nil {
+		d.log.Warn("sd_notify READY=1 failed", "err", err)
+	}
+	cfg := d.cfg
+	d.log.Info("teredo-relayd ready", "ipv4", cfg.IPv4.Addresses, "port", cfg.IPv4.Port, "ipv6", cfg.IPv6.Address,
+		"queues", cfg.Queues, "two_armed", cfg.Interfaces.TwoArmed())
+	return nil
+}
+
+// shutdown releases everything in reverse order: XDP first (traffic goes back
+// to the kernel), then workers, sockets, routes and the slow path.
+func (d *Daemon) shutdown() error {
+	d.ready.Store(false)
+	if err := notify("STOPPING=1"); err != nil {
+		d.log.Warn("sd_notify STOPPING=1 failed", "err", err)
+	}
+	if d.opts.ReadyFile != "" {
+		if err := os.Remove(d.opts.ReadyFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+			d.log.Warn("remove ready file", "err", err)
+		}
+	}
+	var errs []error
+	for _, s := range d.sides {
+		if s.prog != nil {
+			errs = append(errs, s.prog.Close())
+		}
+	}
+	if d.stopWork != nil {
+		d.stopWork()
+	}
+	d.workerWG.Wait()
+	for _, q := range d.queues {
+		for _, s := range q.sockets {
+			errs = append(errs, s.Close())
+		}
+		for _, u := range q.umems {
+			errs = append(errs, u.Close())
+		}
+	}
+	for _, s := range d.senders {
+		errs = append(errs, s.Close())
+	}
+	if d.kernel != nil {
+		errs = append(errs, d.kernel.Close())
+	}
+	if d.hops != nil {
+		errs = append(errs, d.hops.Close())
+	}
+	d.background.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	d.log.Info("stopped: XDP detached, sockets closed")
+	return nil
+}
+
+// relayConfig maps the file's settings to the engine's.
+func relayConfig(cfg *config.Config, key []byte) relay.Config {
+	rate := cfg.ICMPv6.Rate
+	return relay.Config{
+		IPv4Addr:           cfg.IPv4.Addresses[0],
+		Port:               cfg.IPv4.Port,
+		IPv6Addr:           cfg.IPv6.Address,
+		Key:                key,
+		AcceptUnknownPeers: cfg.AcceptUnknownPeers,
+		NoDirectBubbles:    !cfg.Bubbles.Direct,
+		AcceptSymmetricNAT: cfg.AcceptSymmetricNAT,
+		ExtraBogons:        cfg.ExtraBogons,
+		ICMPv6Rate:         rate,
+		ICMPv6Burst:        cfg.ICMPv6.Burst,
+		Now:                relay.MonotonicNow,
+	}
+}
+
+// reload re-reads the configuration file and applies the reloadable settings.
+func (d *Daemon) reload() api.ReloadResult {
+	res := api.ReloadResult{Time: time.Now()}
+	d.reloads.Add(1)
+	changed, err := d.applyReload()
+	if err != nil {
+		d.reloadFailures.Add(1)
+		d.lastReloadOK.Store(false)
+		msg := err.Error()
+		d.lastReloadErr.Store(&msg)
+		res.Error = msg
+		return res
+	}
+	d.lastReloadOK.Store(true)
+	d.lastReload.Store(res.Time.UnixNano())
+	d.lastReloadErr.Store(nil)
+	res.Successful, res.Changed = true, changed
+	return res
+}

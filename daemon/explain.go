@@ -1,0 +1,57 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// explain wraps err from step into one clear message: a permission error
+// names the capability the step needs, an address error names the key.
+func explain(err error, step string) error {
+	switch {
+	case errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES):
+		return fmt.Errorf("missing capability %s: %s: %w", capabilityFor(step), step, err)
+	case errors.Is(err, unix.EADDRNOTAVAIL):
+		return fmt.Errorf("config: ipv4.address: not assigned to an interface on this host: %s: %w", step, err)
+	case errors.Is(err, unix.EADDRINUSE):
+		return fmt.Errorf("config: ipv4.port: in use by another socket (is miredo running?): %s: %w", step, err)
+	case errors.Is(err, unix.ENOMEM) && containsAny(step, "UMEM"):
+		return fmt.Errorf("cannot lock packet memory (grant CAP_IPC_LOCK or LimitMEMLOCK=infinity, or lower umem.frames): %s: %w", step, err)
+	}
+	return fmt.Errorf("%s: %w", step, err)
+}
+
+func capabilityFor(step string) string {
+	switch {
+	case containsAny(step, "load XDP"):
+		return "CAP_BPF (or CAP_SYS_ADMIN)"
+	case containsAny(step, "attach XDP", "routes", "XSKMAP"):
+		return "CAP_NET_ADMIN"
+	case containsAny(step, "AF_XDP", "raw", "kernel sockets"):
+		return "CAP_NET_RAW"
+	case containsAny(step, "UMEM"):
+		return "CAP_IPC_LOCK"
+	}
+	return "CAP_NET_ADMIN"
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func ifindexByName(name string) (int, error) {
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return 0, errors.New("no such network interface")
+	}
+	return ifi.Index, nil
+}

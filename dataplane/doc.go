@@ -1,0 +1,31 @@
+// Package dataplane moves frames between AF_XDP sockets and the relay engine:
+// one Worker per RX queue, on its own locked OS thread, takes batches of up to
+// BatchSize descriptors, parses Ethernet (and one 802.1Q tag), gives IPv4
+// frames to relay.Worker.Decap and IPv6 frames to relay.Worker.Encap, writes
+// the next hop's Ethernet header in front of the result and puts the same
+// descriptor on the TX ring of the egress port's socket:
+//
+//	received:  chunk │ headroom │ Eth(14/18) │ IPv4 │ UDP │ IPv6 … │
+//	decap:     chunk │ … │ Eth' │ IPv6 … │                (Eth' written over the UDP header)
+//	received:  chunk │ headroom │ Eth(14/18) │ IPv6 … │
+//	encap:     chunk │ … │ Eth' │ IPv4 │ UDP │ IPv6 … │  (IPv4+UDP+Eth' in the headroom)
+//
+// Next hops come from a nexthop.Table snapshot loaded once per batch. A
+// destination whose neighbour is not resolved yet, or whose route leaves
+// through a link that is not a port, goes out through the kernel (raw
+// sockets), which also resolves the neighbour; such packets are counted.
+//
+// In a two-armed relay the IPv4-side and IPv6-side sockets of one queue are
+// served by one Worker. When they share a UMEM (XDP_SHARED_UMEM) a frame
+// received on one side is transmitted on the other without a copy; with
+// separate UMEMs it is copied into a frame of the other side's UMEM.
+//
+// The package also implements relay.Output for the slow path (Kernel): a UDP
+// socket bound to each relay address and port (it also receives what XDP
+// passes to the kernel, such as reassembled IPv4 fragments, and hands it to
+// Engine.HandleUDP) and a raw IPv6 socket.
+//
+// Per-packet code does not allocate, log or lock; every frame that is not
+// forwarded increments exactly one counter (the relay's drop reasons, or one
+// of this package's Reasons).
+package dataplane

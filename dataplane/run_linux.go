@@ -1,0 +1,63 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// Idle waits: with TX descriptors possibly still waiting for a kick (copy
+// mode sends 32 per sendto) the worker comes back soon to complete them.
+const (
+	idlePollMillis = 100
+	busyPollMillis = 1
+)
+
+// Run serves the queue until ctx is done: it locks the goroutine to its OS
+// thread (pinned to WorkerConfig.CPU when set), hands the fill rings their
+// first frames, then loops over Step, sleeping in poll(2) (POLLIN only)
+// while no frame arrives.
+func (w *Worker) Run(ctx context.Context) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if w.cpu >= 0 {
+		var set unix.CPUSet
+		set.Set(w.cpu)
+		if err := unix.SchedSetaffinity(0, &set); err != nil {
+			return fmt.Errorf("pin queue %d worker to CPU %d: %w", w.queue, w.cpu, err)
+		}
+	}
+	var stop atomic.Bool
+	defer context.AfterFunc(ctx, func() { stop.Store(true) })()
+	fds := make([]unix.PollFd, 0, MaxPorts)
+	for i := range w.nports {
+		if p := &w.ports[i]; p.Receive {
+			fds = append(fds, unix.PollFd{Fd: int32(p.Socket.FD()), Events: unix.POLLIN})
+			p.Socket.Fill(1 << 20) // as many as the fill ring takes
+		}
+	}
+	idle := 0
+	for !stop.Load() {
+		if w.Step() > 0 {
+			idle = 0
+			continue
+		}
+		// Nothing received: one more quick round lets completions and
+		// copy-mode TX kicks finish, then sleep until RX has frames.
+		timeout := busyPollMillis
+		if idle++; idle > 2 {
+			timeout = idlePollMillis
+		}
+		for i := range fds {
+			fds[i].Revents = 0
+		}
+		if _, err := unix.Poll(fds, timeout); err != nil && !errors.Is(err, unix.EINTR) {
+			return fmt.Errorf("poll queue %d: %w", w.queue, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,320 @@
+package dataplane
+
+import (
+	"errors"
+
+	"github.com/teredorelay/teredorelay/nexthop"
+	"github.com/teredorelay/teredorelay/relay"
+	"github.com/teredorelay/teredorelay/relay/xsk"
+)
+
+// BatchSize is the number of descriptors a worker takes from one RX ring per
+// step (the NAPI budget) and the size of its per-port TX batches.
+const BatchSize = 64
+
+// MaxPorts is the number of egress ports a worker knows: one (one-armed) or
+// two (two-armed: the IPv4 side and the IPv6 side).
+const MaxPorts = 2
+
+// Socket is the part of an AF_XDP socket (*xsk.Socket) a worker uses. All
+// methods are called from the worker's goroutine only.
+type Socket interface {
+	Fill(n int) int
+	Receive(descs []xsk.Desc) int
+	Transmit(descs []xsk.Desc) int
+	Complete() int
+	Free(d xsk.Desc)
+	Frame(d xsk.Desc) (buf []byte, off int)
+	FD() int
+}
+
+// Relay is the relay engine's per-worker fast path (*relay.Worker).
+type Relay interface {
+	Decap(buf []byte, off, n int) (v relay.Verdict, newOff, newLen int)
+	Encap(buf []byte, off, n int) (v relay.Verdict, newOff, newLen int)
+}
+
+// KernelPath sends a complete IP packet through the kernel's stack (routing
+// and neighbour resolution): used when the fast path cannot build the
+// Ethernet header itself. Implementations must not keep pkt and must not
+// allocate; each Worker gets its own.
+type KernelPath interface {
+	SendIPv4(pkt []byte) error
+	SendIPv6(pkt []byte) error
+}
+
+// Port is this worker's AF_XDP socket on one egress port (nexthop.Hop.Port
+// indexes Ports). A socket may be nil for a port that only transmits through
+// another worker (never the case in the daemon).
+type Port struct {
+	Name   string
+	Socket Socket
+	// UMEM identifies the socket's packet memory (the *xsk.Umem): a frame
+	// moves between ports with the same UMEM by descriptor, else by copy.
+	UMEM any
+	// Receive: the worker takes frames from this socket's RX ring.
+	Receive bool
+	// Alloc takes a free frame of this port's UMEM for a copy from another
+	// UMEM; nil when the UMEM cannot hand out frames (copies are then dropped
+	// and counted as copy_no_frame).
+	Alloc func() (xsk.Desc, bool)
+}
+
+// WorkerConfig configures a Worker.
+type WorkerConfig struct {
+	Queue  int
+	Ports  []Port
+	Relay  Relay
+	Hops   *nexthop.Table
+	Kernel KernelPath
+	// CPU pins the worker's thread (Run) to a CPU; -1 leaves it unpinned.
+	CPU int
+}
+
+// Worker serves one RX queue: its sockets on every port.
+type Worker struct {
+	queue  int
+	cpu    int
+	ports  [MaxPorts]Port
+	nports int
+	relay  Relay
+	hops   *nexthop.Table
+	kernel KernelPath
+	snap   *nexthop.Snapshot
+
+	rx    [BatchSize]xsk.Desc
+	txq   [MaxPorts][BatchSize]xsk.Desc
+	txn   [MaxPorts]int
+	batch Counters // this step's counts, published once per step
+	live  liveCounters
+}
+
+// NewWorker checks cfg and returns a worker; Run or Step drive it.
+func NewWorker(cfg WorkerConfig) (*Worker, error) {
+	if len(cfg.Ports) == 0 || len(cfg.Ports) > MaxPorts {
+		return nil, errors.New("dataplane: a worker needs one or two ports")
+	}
+	if cfg.Relay == nil || cfg.Hops == nil {
+		return nil, errors.New("dataplane: a worker needs a relay and a next-hop table")
+	}
+	w := &Worker{queue: cfg.Queue, cpu: cfg.CPU, nports: len(cfg.Ports), relay: cfg.Relay, hops: cfg.Hops, kernel: cfg.Kernel}
+	receiving := false
+	for i, p := range cfg.Ports {
+		if p.Socket == nil && p.Receive {
+			return nil, errors.New("dataplane: a receiving port needs a socket")
+		}
+		receiving = receiving || p.Receive
+		w.ports[i] = p
+	}
+	if !receiving {
+		return nil, errors.New("dataplane: a worker needs a receiving port")
+	}
+	return w, nil
+}
+
+// Queue returns the RX queue the worker serves.
+func (w *Worker) Queue() int { return w.queue }
+
+// Counters returns a snapshot of the worker's counters (any goroutine).
+func (w *Worker) Counters() Counters { return w.live.snapshot() }
+
+// Step runs one iteration: a batch from each receiving socket, TX flush,
+// completion and fill. It returns the number of frames received.
+func (w *Worker) Step() int {
+	w.snap = w.hops.Load()
+	got := 0
+	for i := range w.nports {
+		p := &w.ports[i]
+		if !p.Receive {
+			continue
+		}
+		n := p.Socket.Receive(w.rx[:])
+		for j := range n {
+			w.handle(i, w.rx[j])
+		}
+		w.batch.RxFrames[i] += uint64(n)
+		got += n
+	}
+	for i := range w.nports {
+		w.flush(i)
+	}
+	for i := range w.nports {
+		if s := w.ports[i].Socket; s != nil {
+			s.Complete()
+		}
+	}
+	for i := range w.nports {
+		if p := &w.ports[i]; p.Receive {
+			p.Socket.Fill(BatchSize * 2)
+		}
+	}
+	if got > 0 {
+		w.batch.Batches++
+	}
+	w.live.addBatch(&w.batch)
+	return got
+}
+
+// handle processes one received frame: parse L2, run the relay, forward.
+func (w *Worker) handle(in int, d xsk.Desc) {
+	src := w.ports[in].Socket
+	buf, off := src.Frame(d)
+	if buf == nil || off+int(d.Len) > len(buf) {
+		w.batch.Events[DropL2Malformed]++ // not a frame of this UMEM: nothing to free
+		return
+	}
+	l2, ok := parseL2(buf[off : off+int(d.Len)])
+	if !ok {
+		w.drop(src, d, DropL2Malformed)
+		return
+	}
+	l3, n := off+l2.hdrLen, int(d.Len)-l2.hdrLen
+	var v relay.Verdict
+	var pOff, pLen int
+	switch l2.etherType {
+	case etherTypeIPv4:
+		v, pOff, pLen = w.relay.Decap(buf, l3, n)
+	case etherTypeIPv6:
+		v, pOff, pLen = w.relay.Encap(buf, l3, n)
+	default:
+		w.drop(src, d, DropL2Unsupported)
+		return
+	}
+	switch v {
+	case relay.ToIPv6, relay.ToIPv4:
+		w.forward(in, d, buf, off, v, pOff, pLen)
+	default: // Drop and SlowPath: the relay counted it and copied what it needs.
+		src.Free(d)
+	}
+}
+
+func (w *Worker) drop(s Socket, d xsk.Desc, r Reason) {
+	w.batch.Events[r]++
+	s.Free(d)
+}
+
+// forward writes the next hop's Ethernet header in front of buf[pOff:pOff+pLen]
+// and queues the frame on the egress port.
+func (w *Worker) forward(in int, d xsk.Desc, buf []byte, off int, v relay.Verdict, pOff, pLen int) {
+	src := w.ports[in].Socket
+	var hop nexthop.Hop
+	var res nexthop.Result
+	var et uint16
+	if v == relay.ToIPv6 {
+		if pLen < 40 || pOff < 0 || pOff+pLen > len(buf) {
+			w.drop(src, d, DropNoRoute)
+			return
+		}
+		hop, res = w.snap.Lookup6((*[16]byte)(buf[pOff+24 : pOff+40]))
+		et = etherTypeIPv6
+	} else {
+		if pLen < 20 || pOff < 0 || pOff+pLen > len(buf) {
+			w.drop(src, d, DropNoRoute)
+			return
+		}
+		hop, res = w.snap.Lookup4([4]byte(buf[pOff+16 : pOff+20]))
+		et = etherTypeIPv4
+	}
+	switch res {
+	case nexthop.Resolved:
+	case nexthop.Unresolved, nexthop.OtherLink:
+		w.viaKernel(src, d, buf[pOff:pOff+pLen], v, res)
+		return
+	default:
+		w.drop(src, d, DropNoRoute)
+		return
+	}
+	if int(hop.Port) >= w.nports || hop.Port < 0 || w.ports[hop.Port].Socket == nil {
+		w.drop(src, d, DropNoEgress)
+		return
+	}
+	ll := l2Len(hop.VLAN)
+	start := pOff - ll
+	if start < 0 {
+		w.drop(src, d, DropNoHeadroom)
+		return
+	}
+	putL2(buf[start:pOff], &hop.DstMAC, &hop.SrcMAC, hop.VLAN, et)
+	out := xsk.Desc{Addr: d.Addr - uint64(off) + uint64(start), Len: uint32(ll + pLen)}
+	egress := &w.ports[hop.Port]
+	if egress.UMEM == w.ports[in].UMEM {
+		w.batch.Events[ForwardedZeroCopy]++
+		w.enqueue(int(hop.Port), out)
+		return
+	}
+	w.copyTo(int(hop.Port), src, d, buf[start:start+ll+pLen])
+}
+
+// copyTo copies pkt into a frame of the egress port's UMEM (separate UMEMs)
+// and releases the received frame.
+func (w *Worker) copyTo(port int, src Socket, d xsk.Desc, pkt []byte) {
+	egress := &w.ports[port]
+	if egress.Alloc == nil {
+		w.drop(src, d, DropCopyNoFrame)
+		return
+	}
+	nd, ok := egress.Alloc()
+	if !ok {
+		w.drop(src, d, DropCopyNoFrame)
+		return
+	}
+	buf, off := egress.Socket.Frame(nd)
+	if buf == nil || off+len(pkt) > len(buf) {
+		egress.Socket.Free(nd)
+		w.drop(src, d, DropCopyTooBig)
+		return
+	}
+	copy(buf[off:], pkt)
+	nd.Len = uint32(len(pkt))
+	src.Free(d)
+	w.batch.Events[ForwardedCopied]++
+	w.enqueue(port, nd)
+}
+
+func (w *Worker) viaKernel(src Socket, d xsk.Desc, pkt []byte, v relay.Verdict, res nexthop.Result) {
+	var err error
+	switch {
+	case w.kernel == nil:
+		err = errNoKernelPath
+	case v == relay.ToIPv6:
+		err = w.kernel.SendIPv6(pkt)
+	default:
+		err = w.kernel.SendIPv4(pkt)
+	}
+	switch {
+	case err != nil:
+		w.batch.Events[DropKernelSend]++
+	case res == nexthop.Unresolved:
+		w.batch.Events[KernelUnresolved]++
+	default:
+		w.batch.Events[KernelOtherLink]++
+	}
+	src.Free(d)
+}
+
+var errNoKernelPath = errors.New("dataplane: no kernel path")
+
+func (w *Worker) enqueue(port int, d xsk.Desc) {
+	w.txq[port][w.txn[port]] = d
+	w.txn[port]++
+	if w.txn[port] == BatchSize {
+		w.flush(port)
+	}
+}
+
+// flush transmits the port's queued descriptors; those the TX ring has no
+// room for are freed and counted.
+func (w *Worker) flush(port int) {
+	n := w.txn[port]
+	if n == 0 {
+		return
+	}
+	w.txn[port] = 0
+	s := w.ports[port].Socket
+	sent := s.Transmit(w.txq[port][:n])
+	w.batch.TxFrames[port] += uint64(sent)
+	for _, d := range w.txq[port][sent:n] {
+		s.Free(d)
+		w.batch.Events[DropTxRingFull]++
+	}
+}

@@ -1,0 +1,360 @@
+package nexthop
+
+import (
+	"net/netip"
+	"slices"
+)
+
+// Result classifies a lookup.
+type Result uint8
+
+const (
+	// Resolved: the Hop is complete; the frame can be sent on Hop.Port.
+	Resolved Result = iota
+	// NoRoute: no route, a reject route (blackhole, unreachable, prohibit,
+	// throw), or the route's link is down.
+	NoRoute
+	// Unresolved: a route through a port exists but the neighbour's MAC is not
+	// known (absent, INCOMPLETE or FAILED); the kernel must resolve it.
+	Unresolved
+	// OtherLink: the route leaves through a link that is not a port (nor a VLAN
+	// of one): only the kernel can send there.
+	OtherLink
+)
+
+var resultNames = [...]string{Resolved: "resolved", NoRoute: "no_route", Unresolved: "unresolved", OtherLink: "other_link"}
+
+// String returns the snake_case name of r.
+func (r Result) String() string {
+	if int(r) < len(resultNames) {
+		return resultNames[r]
+	}
+	return "unknown"
+}
+
+// Hop is where a packet goes: the port (index into the ports the Table was
+// given), the VLAN tag to write (0 = untagged) and the Ethernet addresses.
+type Hop struct {
+	DstMAC    [6]byte
+	SrcMAC    [6]byte
+	VLAN      uint16
+	Port      int8
+	LinkIndex int32 // kernel egress link (the port or its VLAN sub-interface)
+}
+
+// Link is the part of a kernel link the table needs.
+type Link struct {
+	Index int32
+	Name  string
+	MAC   [6]byte
+	// Up: administratively up and operationally not down.
+	Up bool
+	// VLANParent and VLANID describe an 802.1Q sub-interface (0 otherwise).
+	VLANParent int32
+	VLANID     uint16
+}
+
+// Route is one kernel route of the main table.
+type Route struct {
+	Dst      netip.Prefix
+	Priority uint32 // metric: the lowest wins among routes to the same prefix
+	Reject   bool   // blackhole, unreachable, prohibit, throw
+	Hops     []Gateway
+}
+
+// Gateway is one next hop of a route: Via is invalid for an on-link route
+// (the destination itself is the neighbour).
+type Gateway struct {
+	Via       netip.Addr
+	LinkIndex int32
+}
+
+// Neighbour is one ARP or NDP entry; Usable is false for INCOMPLETE, FAILED
+// and NONE entries and for entries without a 6-byte link-layer address.
+type Neighbour struct {
+	LinkIndex int32
+	IP        netip.Addr
+	MAC       [6]byte
+	Usable    bool
+}
+
+type routeID struct {
+	dst      netip.Prefix
+	priority uint32
+}
+
+type neighKey struct {
+	link int32
+	ip   [16]byte // IPv4 as IPv4-mapped
+}
+
+// State is the mutable mirror of the kernel's links, routes and neighbours. It
+// is owned by one goroutine; Build turns it into an immutable Snapshot.
+type State struct {
+	links  map[int32]Link
+	routes map[routeID]Route
+	neighs map[neighKey]Neighbour
+}
+
+// NewState returns an empty State.
+func NewState() *State {
+	return &State{links: map[int32]Link{}, routes: map[routeID]Route{}, neighs: map[neighKey]Neighbour{}}
+}
+
+// SetLink adds or replaces a link; DeleteLink removes it.
+func (s *State) SetLink(l Link)       { s.links[l.Index] = l }
+func (s *State) DeleteLink(idx int32) { delete(s.links, idx) }
+
+// SetRoute adds or replaces the route to r.Dst with r.Priority.
+func (s *State) SetRoute(r Route) {
+	r.Dst = r.Dst.Masked()
+	r.Hops = slices.Clone(r.Hops)
+	s.routes[routeID{r.Dst, r.Priority}] = r
+}
+
+// DeleteRoute removes the route to dst with the given priority.
+func (s *State) DeleteRoute(dst netip.Prefix, priority uint32) {
+	delete(s.routes, routeID{dst.Masked(), priority})
+}
+
+// SetNeighbour adds or replaces a neighbour; DeleteNeighbour removes it.
+func (s *State) SetNeighbour(n Neighbour) { s.neighs[keyOf(n.LinkIndex, n.IP)] = n }
+func (s *State) DeleteNeighbour(link int32, ip netip.Addr) {
+	delete(s.neighs, keyOf(link, ip))
+}
+
+// Reset forgets everything (before a full resynchronisation).
+func (s *State) Reset() {
+	clear(s.links)
+	clear(s.routes)
+	clear(s.neighs)
+}
+
+func keyOf(link int32, ip netip.Addr) neighKey {
+	return neighKey{link: link, ip: ip.Unmap().As16()}
+}
+
+// hop is a resolved route next hop template (everything but the neighbour MAC).
+type hop struct {
+	via    [16]byte // neighbour address; IPv4 as IPv4-mapped
+	onLink bool     // the neighbour is the destination itself
+	up     bool
+	port   int8 // -1: not a port
+	vlan   uint16
+	link   int32
+	srcMAC [6]byte
+}
+
+type entry struct {
+	reject bool
+	hops   []hop
+}
+
+// level holds the routes of one prefix length. Keys are the masked
+// destination: the IPv4 address, or the upper 64 bits of an IPv6 address for
+// lengths up to 64 (fast integer-keyed maps), or the whole IPv6 address.
+type level struct {
+	bits  uint8
+	short map[uint64]int32   // IPv4, and IPv6 lengths <= 64
+	long  map[[16]byte]int32 // IPv6 lengths > 64
+}
+
+// Snapshot is an immutable view of the kernel's forwarding state. Lookups are
+// safe for concurrent use and do not allocate.
+type Snapshot struct {
+	Generation uint64
+	Routes     int // routes in the snapshot, both families
+	Neighbours int // usable neighbour entries
+
+	entries  []entry
+	lv4, lv6 []level // longest prefix first
+	neighs   map[neighKey][6]byte
+}
+
+// Build returns a Snapshot of the state; ports are the ifindexes the relay
+// transmits on, in Hop.Port order.
+func (s *State) Build(ports []int32, generation uint64) *Snapshot {
+	snap := &Snapshot{
+		Generation: generation,
+		neighs:     make(map[neighKey][6]byte, len(s.neighs)),
+	}
+	for k, n := range s.neighs {
+		if n.Usable {
+			snap.neighs[k] = n.MAC
+		}
+	}
+	snap.Neighbours = len(snap.neighs)
+	best := map[netip.Prefix]Route{}
+	for _, r := range s.routes {
+		if b, ok := best[r.Dst]; !ok || r.Priority < b.Priority {
+			best[r.Dst] = r
+		}
+	}
+	var by4, by6 [129]*level
+	for dst, r := range best {
+		e := entry{reject: r.Reject}
+		for _, g := range r.Hops {
+			e.hops = append(e.hops, s.hopFor(g, ports))
+		}
+		if !e.reject && len(e.hops) == 0 {
+			continue
+		}
+		idx := int32(len(snap.entries))
+		snap.entries = append(snap.entries, e)
+		bits := dst.Bits()
+		if dst.Addr().Is4() {
+			if by4[bits] == nil {
+				by4[bits] = &level{bits: uint8(bits), short: map[uint64]int32{}}
+			}
+			by4[bits].short[uint64(be32(dst.Addr().As4()))] = idx
+			continue
+		}
+		if by6[bits] == nil {
+			by6[bits] = &level{bits: uint8(bits)}
+			if bits <= 64 {
+				by6[bits].short = map[uint64]int32{}
+			} else {
+				by6[bits].long = map[[16]byte]int32{}
+			}
+		}
+		a := dst.Addr().As16()
+		if bits <= 64 {
+			by6[bits].short[be64(a[:8])] = idx
+		} else {
+			by6[bits].long[a] = idx
+		}
+	}
+	for l := 128; l >= 0; l-- {
+		if by4[l] != nil {
+			snap.lv4 = append(snap.lv4, *by4[l])
+		}
+		if by6[l] != nil {
+			snap.lv6 = append(snap.lv6, *by6[l])
+		}
+	}
+	snap.Routes = len(snap.entries)
+	return snap
+}
+
+func (s *State) hopFor(g Gateway, ports []int32) hop {
+	h := hop{port: -1, link: g.LinkIndex, onLink: !g.Via.IsValid()}
+	if !h.onLink {
+		h.via = g.Via.Unmap().As16() // IPv4 as IPv4-mapped, like keyOf
+	}
+	l, ok := s.links[g.LinkIndex]
+	if !ok {
+		return h
+	}
+	h.up, h.srcMAC = l.Up, l.MAC
+	for i, p := range ports {
+		switch {
+		case l.Index == p:
+			h.port = int8(i)
+		case l.VLANParent == p && l.VLANID != 0:
+			h.port, h.vlan = int8(i), l.VLANID
+			if parent, ok := s.links[p]; ok && !parent.Up {
+				h.up = false
+			}
+		}
+	}
+	return h
+}
+
+func be32(a [4]byte) uint32 {
+	return uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+}
+
+func be64(b []byte) uint64 {
+	_ = b[7]
+	return uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
+		uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
+}
+
+// Lookup4 finds the next hop for an IPv4 destination.
+func (s *Snapshot) Lookup4(dst [4]byte) (Hop, Result) {
+	d := be32(dst)
+	for i := range s.lv4 {
+		lv := &s.lv4[i]
+		key := uint64(d &^ (0xffffffff >> lv.bits)) // Go shifts by >= 32 yield 0
+		if idx, ok := lv.short[key]; ok {
+			var d16 [16]byte
+			d16[10], d16[11] = 0xff, 0xff
+			copy(d16[12:], dst[:])
+			return s.resolve(&s.entries[idx], &d16)
+		}
+	}
+	return Hop{Port: -1}, NoRoute
+}
+
+// Lookup6 finds the next hop for an IPv6 destination.
+func (s *Snapshot) Lookup6(dst *[16]byte) (Hop, Result) {
+	hi := be64(dst[:8])
+	for i := range s.lv6 {
+		lv := &s.lv6[i]
+		var idx int32
+		var ok bool
+		if lv.bits <= 64 {
+			idx, ok = lv.short[hi&^(^uint64(0)>>lv.bits)]
+		} else {
+			var k [16]byte
+			copy(k[:8], dst[:8])
+			lo := be64(dst[8:]) &^ (^uint64(0) >> (lv.bits - 64))
+			for j := range 8 {
+				k[8+j] = byte(lo >> (56 - 8*j))
+			}
+			idx, ok = lv.long[k]
+		}
+		if ok {
+			return s.resolve(&s.entries[idx], dst)
+		}
+	}
+	return Hop{Port: -1}, NoRoute
+}
+
+// Lookup is Lookup4 or Lookup6 for a netip.Addr (not for the per-packet path).
+func (s *Snapshot) Lookup(dst netip.Addr) (Hop, Result) {
+	if dst.Is4() || dst.Is4In6() {
+		return s.Lookup4(dst.Unmap().As4())
+	}
+	a := dst.As16()
+	return s.Lookup6(&a)
+}
+
+func (s *Snapshot) resolve(e *entry, dst *[16]byte) (Hop, Result) {
+	if e.reject {
+		return Hop{Port: -1}, NoRoute
+	}
+	h := &e.hops[0]
+	if n := len(e.hops); n > 1 {
+		h = &e.hops[flowHash(dst)%uint32(n)]
+	}
+	out := Hop{Port: h.port, VLAN: h.vlan, SrcMAC: h.srcMAC, LinkIndex: h.link}
+	if !h.up {
+		return out, NoRoute
+	}
+	if h.port < 0 {
+		return out, OtherLink
+	}
+	k := neighKey{link: h.link, ip: h.via}
+	if h.onLink {
+		k.ip = *dst
+	}
+	mac, ok := s.neighs[k]
+	if !ok {
+		return out, Unresolved
+	}
+	out.DstMAC = mac
+	return out, Resolved
+}
+
+// flowHash spreads destinations over the hops of a multipath route (FNV-1a).
+func flowHash(dst *[16]byte) uint32 {
+	h := uint32(2166136261)
+	for _, b := range dst {
+		h = (h ^ uint32(b)) * 16777619
+	}
+	return h
+}
+
+// Empty is a snapshot with no routes: every lookup yields NoRoute.
+var Empty = (&State{}).Build(nil, 0)

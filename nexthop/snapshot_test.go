@@ -1,0 +1,184 @@
+package nexthop
+
+import (
+	"net/netip"
+	"testing"
+)
+
+var (
+	macPort0 = [6]byte{0x02, 0, 0, 0, 0, 0x10}
+	macPort1 = [6]byte{0x02, 0, 0, 0, 0, 0x11}
+	macVLAN  = [6]byte{0x02, 0, 0, 0, 0, 0x12}
+	macGW4   = [6]byte{0x02, 0, 0, 0, 0, 0xa4}
+	macGW6   = [6]byte{0x02, 0, 0, 0, 0, 0xa6}
+	macHost  = [6]byte{0x02, 0, 0, 0, 0, 0xb6}
+	macAlt   = [6]byte{0x02, 0, 0, 0, 0, 0xc4}
+)
+
+// testState: ports 10 (eth0) and 11 (eth1); 12 is eth0.100; 13 is another
+// link (not a port); 14 is a port-less down link.
+func testState() *State {
+	s := NewState()
+	s.SetLink(Link{Index: 10, Name: "eth0", MAC: macPort0, Up: true})
+	s.SetLink(Link{Index: 11, Name: "eth1", MAC: macPort1, Up: true})
+	s.SetLink(Link{Index: 12, Name: "eth0.100", MAC: macVLAN, Up: true, VLANParent: 10, VLANID: 100})
+	s.SetLink(Link{Index: 13, Name: "wg0", Up: true})
+	s.SetLink(Link{Index: 14, Name: "down0", MAC: macAlt, Up: false})
+	s.SetRoute(Route{Dst: pfx("0.0.0.0/0"), Hops: []Gateway{{Via: ip("192.0.2.254"), LinkIndex: 10}}})
+	s.SetRoute(Route{Dst: pfx("192.0.2.0/24"), Hops: []Gateway{{LinkIndex: 10}}})
+	s.SetRoute(Route{Dst: pfx("198.51.100.0/24"), Hops: []Gateway{{Via: ip("192.0.2.253"), LinkIndex: 10}}})
+	s.SetRoute(Route{Dst: pfx("198.51.100.128/25"), Hops: []Gateway{{Via: ip("192.0.2.252"), LinkIndex: 12}}})
+	s.SetRoute(Route{Dst: pfx("198.51.100.200/32"), Reject: true})
+	s.SetRoute(Route{Dst: pfx("203.0.113.0/24"), Hops: []Gateway{{Via: ip("192.0.2.254"), LinkIndex: 13}}})
+	s.SetRoute(Route{Dst: pfx("203.0.113.64/26"), Hops: []Gateway{{Via: ip("192.0.2.254"), LinkIndex: 14}}})
+	// Higher metric loses to lower.
+	s.SetRoute(Route{Dst: pfx("::/0"), Priority: 1024, Hops: []Gateway{{Via: ip("fe80::1"), LinkIndex: 11}}})
+	s.SetRoute(Route{Dst: pfx("::/0"), Priority: 2048, Hops: []Gateway{{Via: ip("fe80::99"), LinkIndex: 10}}})
+	s.SetRoute(Route{Dst: pfx("2001:db8:1::/48"), Hops: []Gateway{{LinkIndex: 11}}})
+	s.SetRoute(Route{Dst: pfx("2001:db8:1:2::/64"), Hops: []Gateway{{Via: ip("fe80::2"), LinkIndex: 11}}})
+	s.SetNeighbour(Neighbour{LinkIndex: 10, IP: ip("192.0.2.254"), MAC: macGW4, Usable: true})
+	s.SetNeighbour(Neighbour{LinkIndex: 10, IP: ip("192.0.2.253"), Usable: false}) // INCOMPLETE
+	s.SetNeighbour(Neighbour{LinkIndex: 12, IP: ip("192.0.2.252"), MAC: macAlt, Usable: true})
+	s.SetNeighbour(Neighbour{LinkIndex: 10, IP: ip("192.0.2.7"), MAC: macHost, Usable: true})
+	s.SetNeighbour(Neighbour{LinkIndex: 11, IP: ip("fe80::1"), MAC: macGW6, Usable: true})
+	s.SetNeighbour(Neighbour{LinkIndex: 11, IP: ip("2001:db8:1::5"), MAC: macHost, Usable: true})
+	return s
+}
+
+func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+func ip(s string) netip.Addr    { return netip.MustParseAddr(s) }
+
+func TestLookup(t *testing.T) {
+	snap := testState().Build([]int32{10, 11}, 1)
+	tests := []struct {
+		name   string
+		dst    string
+		result Result
+		hop    Hop
+	}{
+		{"default v4 via gateway", "8.8.8.8", Resolved, Hop{DstMAC: macGW4, SrcMAC: macPort0, Port: 0, LinkIndex: 10}},
+		{"on-link v4 resolved", "192.0.2.7", Resolved, Hop{DstMAC: macHost, SrcMAC: macPort0, Port: 0, LinkIndex: 10}},
+		{"on-link v4 absent neighbour", "192.0.2.8", Unresolved, Hop{SrcMAC: macPort0, Port: 0, LinkIndex: 10}},
+		{"gateway incomplete", "198.51.100.1", Unresolved, Hop{SrcMAC: macPort0, Port: 0, LinkIndex: 10}},
+		{"longer prefix on VLAN", "198.51.100.130", Resolved, Hop{DstMAC: macAlt, SrcMAC: macVLAN, VLAN: 100, Port: 0, LinkIndex: 12}},
+		{"reject /32 beats /25", "198.51.100.200", NoRoute, Hop{Port: -1}},
+		{"other link", "203.0.113.1", OtherLink, Hop{Port: -1, LinkIndex: 13}},
+		{"down link", "203.0.113.65", NoRoute, Hop{SrcMAC: macAlt, Port: -1, LinkIndex: 14}},
+		{"v6 default lowest metric", "2a00::1", Resolved, Hop{DstMAC: macGW6, SrcMAC: macPort1, Port: 1, LinkIndex: 11}},
+		{"v6 on-link", "2001:db8:1::5", Resolved, Hop{DstMAC: macHost, SrcMAC: macPort1, Port: 1, LinkIndex: 11}},
+		{"v6 on-link unresolved", "2001:db8:1::6", Unresolved, Hop{SrcMAC: macPort1, Port: 1, LinkIndex: 11}},
+		{"v6 /64 gateway unresolved", "2001:db8:1:2::9", Unresolved, Hop{SrcMAC: macPort1, Port: 1, LinkIndex: 11}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hop, res := snap.Lookup(ip(tt.dst))
+			if res != tt.result || hop != tt.hop {
+				t.Fatalf("Lookup(%s) = %+v, %v\nwant %+v, %v", tt.dst, hop, res, tt.hop, tt.result)
+			}
+		})
+	}
+	if snap.Routes != 10 || snap.Neighbours != 5 {
+		t.Fatalf("counts: routes %d neighbours %d", snap.Routes, snap.Neighbours)
+	}
+}
+
+func TestNoRouteWithoutDefault(t *testing.T) {
+	s := testState()
+	s.DeleteRoute(pfx("0.0.0.0/0"), 0)
+	s.DeleteRoute(pfx("::/0"), 1024)
+	s.DeleteRoute(pfx("::/0"), 2048)
+	snap := s.Build([]int32{10, 11}, 2)
+	for _, dst := range []string{"8.8.8.8", "2a00::1"} {
+		if _, res := snap.Lookup(ip(dst)); res != NoRoute {
+			t.Errorf("%s: %v, want no_route", dst, res)
+		}
+	}
+	if _, res := Empty.Lookup(ip("192.0.2.7")); res != NoRoute {
+		t.Errorf("Empty: %v", res)
+	}
+}
+
+func TestMultipathSpreadsAndIsStable(t *testing.T) {
+	s := testState()
+	s.SetNeighbour(Neighbour{LinkIndex: 10, IP: ip("192.0.2.250"), MAC: macAlt, Usable: true})
+	s.SetRoute(Route{Dst: pfx("0.0.0.0/0"), Hops: []Gateway{
+		{Via: ip("192.0.2.254"), LinkIndex: 10}, {Via: ip("192.0.2.250"), LinkIndex: 10},
+	}})
+	snap := s.Build([]int32{10, 11}, 1)
+	seen := map[[6]byte]int{}
+	for i := range 64 {
+		dst := netip.AddrFrom4([4]byte{8, 8, byte(i), 1})
+		h1, r1 := snap.Lookup(dst)
+		h2, _ := snap.Lookup(dst)
+		if r1 != Resolved || h1 != h2 {
+			t.Fatalf("%s: %v %+v / %+v", dst, r1, h1, h2)
+		}
+		seen[h1.DstMAC]++
+	}
+	if len(seen) != 2 {
+		t.Fatalf("64 destinations used %d of 2 paths: %v", len(seen), seen)
+	}
+}
+
+// TestSnapshotIsImmutable: a built snapshot does not change when the state does.
+func TestSnapshotIsImmutable(t *testing.T) {
+	s := testState()
+	old := s.Build([]int32{10, 11}, 1)
+	s.SetNeighbour(Neighbour{LinkIndex: 10, IP: ip("192.0.2.8"), MAC: macAlt, Usable: true})
+	s.DeleteNeighbour(10, ip("192.0.2.254"))
+	next := s.Build([]int32{10, 11}, 2)
+	if _, res := old.Lookup(ip("192.0.2.8")); res != Unresolved {
+		t.Fatalf("old snapshot changed: %v", res)
+	}
+	if h, res := next.Lookup(ip("192.0.2.8")); res != Resolved || h.DstMAC != macAlt {
+		t.Fatalf("new snapshot: %v %+v", res, h)
+	}
+	if _, res := next.Lookup(ip("8.8.8.8")); res != Unresolved {
+		t.Fatalf("deleted gateway neighbour: %v", res)
+	}
+}
+
+// TestTableSwap: readers of a Table see a new snapshot atomically.
+func TestTableSwap(t *testing.T) {
+	s := testState()
+	tab := NewStatic(s.Build([]int32{10, 11}, 1))
+	first := tab.Load()
+	s.SetNeighbour(Neighbour{LinkIndex: 10, IP: ip("192.0.2.253"), MAC: macAlt, Usable: true})
+	tab.current.Store(s.Build([]int32{10, 11}, 2))
+	if _, res := first.Lookup(ip("198.51.100.1")); res != Unresolved {
+		t.Fatalf("held snapshot: %v", res)
+	}
+	if h, res := tab.Load().Lookup(ip("198.51.100.1")); res != Resolved || h.DstMAC != macAlt || tab.Stats().Generation != 2 {
+		t.Fatalf("after swap: %v %+v gen %d", res, h, tab.Stats().Generation)
+	}
+}
+
+func TestLookupAllocs(t *testing.T) {
+	snap := testState().Build([]int32{10, 11}, 1)
+	d4 := [4]byte{198, 51, 100, 130}
+	d6 := ip("2001:db8:1::5").As16()
+	allocs := testing.AllocsPerRun(1000, func() {
+		snap.Lookup4(d4)
+		snap.Lookup6(&d6)
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per lookup pair", allocs)
+	}
+}
+
+func BenchmarkLookup6(b *testing.B) {
+	snap := testState().Build([]int32{10, 11}, 1)
+	d6 := ip("2a00::1").As16()
+	b.ReportAllocs()
+	for b.Loop() {
+		snap.Lookup6(&d6)
+	}
+}
+
+func BenchmarkLookup4(b *testing.B) {
+	snap := testState().Build([]int32{10, 11}, 1)
+	b.ReportAllocs()
+	for b.Loop() {
+		snap.Lookup4([4]byte{8, 8, 8, 8})
+	}
+}
