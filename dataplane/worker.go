@@ -246,7 +246,10 @@ func (w *Worker) forward(in int, d xsk.Desc, buf []byte, off int, v relay.Verdic
 }
 
 // copyTo copies pkt into a frame of the egress port's UMEM (separate UMEMs)
-// and releases the received frame.
+// and releases the received frame. Alloc's descriptor leaves the UMEM's
+// receive headroom in front of the packet (xsk.Umem.Alloc); a packet longer
+// than the room behind it (an encapsulated packet that arrived at full size)
+// starts earlier in the chunk instead, since TX needs no headroom.
 func (w *Worker) copyTo(port int, src Socket, d xsk.Desc, pkt []byte) {
 	egress := &w.ports[port]
 	if egress.Alloc == nil {
@@ -259,10 +262,15 @@ func (w *Worker) copyTo(port int, src Socket, d xsk.Desc, pkt []byte) {
 		return
 	}
 	buf, off := egress.Socket.Frame(nd)
-	if buf == nil || off+len(pkt) > len(buf) {
+	if buf == nil || len(pkt) > len(buf) {
 		egress.Socket.Free(nd)
 		w.drop(src, d, DropCopyTooBig)
 		return
+	}
+	if off+len(pkt) > len(buf) {
+		start := len(buf) - len(pkt)
+		nd.Addr = nd.Addr - uint64(off) + uint64(start)
+		off = start
 	}
 	copy(buf[off:], pkt)
 	nd.Len = uint32(len(pkt))

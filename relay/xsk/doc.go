@@ -48,6 +48,12 @@
 //     inside the same chunk and a new length: encapsulation moves the start
 //     back into the headroom (Addr-28, Len+28), decapsulation moves it forward.
 //     The descriptor must not cross the end of its chunk.
+//   - Umem.Alloc moves a chunk from the stack to the caller, for a packet the
+//     caller writes itself (two-armed relays with separate UMEMs copy a
+//     packet received on one UMEM into a frame of the other). The descriptor
+//     starts at chunk + RxOffset, as a received one would, with Len 0; from
+//     there the frame follows the same rules as a received one. An empty
+//     stack makes Alloc fail and is counted (RingStats.AllocStackEmpty).
 //   - A dropped packet goes back with Free (any address inside the chunk).
 //   - Complete takes finished TX addresses from the completion ring and pushes
 //     their chunks (the address rounded down to the frame size) onto the stack.
@@ -86,6 +92,12 @@
 // FrameSize - RxOffset bytes (1792 with 2048-byte frames and no headroom; the
 // kernel drops longer ones and counts them in Stats.RxDropped, as
 // TestVethOversizeDropped checks).
+//
+// Umem.Alloc follows the same convention: its descriptor points at
+// chunk + RxOffset, so a packet copied there has the same headroom in front
+// of it as a received one. A caller whose packet is longer than
+// FrameSize - RxOffset may move the start back into the headroom (any
+// address inside the chunk is valid for Transmit).
 //
 // Packets that a local stack sent over veth may carry a partial UDP checksum
 // (checksum offload); a relay that rewrites and retransmits them must not

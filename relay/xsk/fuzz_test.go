@@ -5,10 +5,13 @@ import "testing"
 // FuzzFrameConservation drives the socket and a fake kernel with an arbitrary
 // sequence of ring operations and checks after every step that each chunk is
 // in exactly one place: the frame stack, the fill ring, the driver, the RX
-// ring, the application, the TX ring or the completion ring.
+// ring, the application, the TX ring or the completion ring. Frames the
+// application takes with Umem.Alloc join the received ones it holds.
 func FuzzFrameConservation(f *testing.F) {
 	f.Add([]byte{0, 8, 1, 8, 2, 4, 3, 4, 4, 0, 4, 1, 5, 2, 6, 0})
 	f.Add([]byte{0, 16, 1, 3, 2, 3, 3, 2, 4, 2, 4, 3, 5, 9, 6, 1, 0, 5})
+	f.Add([]byte{7, 0, 7, 0, 4, 1, 4, 3, 0, 16, 7, 0, 5, 8, 6, 0, 7, 0, 4, 0})
+	f.Add([]byte{0, 11, 7, 0, 7, 0, 7, 0, 7, 0, 7, 0, 7, 0, 1, 8, 7, 0})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		const frames = 16
 		s, k := newFakeSocket(t, fakeSizes{frames: frames, fill: 8, comp: 8, rx: 8, tx: 8})
@@ -17,7 +20,7 @@ func FuzzFrameConservation(f *testing.F) {
 		var app []Desc      // frames the application holds
 		descs := make([]Desc, 8)
 		for i := 0; i+1 < len(ops); i += 2 {
-			op, arg := ops[i]%7, int(ops[i+1])
+			op, arg := ops[i]%8, int(ops[i+1])
 			switch op {
 			case 0:
 				s.Fill(arg % 12)
@@ -62,6 +65,23 @@ func FuzzFrameConservation(f *testing.F) {
 				}
 			case 6:
 				s.Complete()
+			case 7: // application builds a packet in a frame of its own
+				free, failed := u.FreeFrames(), s.RingStats().AllocStackEmpty
+				d, ok := u.Alloc()
+				if ok != (free > 0) {
+					t.Fatalf("Alloc ok=%v with %d free frames", ok, free)
+				}
+				if !ok {
+					if s.RingStats().AllocStackEmpty != failed+1 {
+						t.Fatal("failed Alloc not counted")
+					}
+					break
+				}
+				if int(d.Addr&u.frameMask) != u.RxOffset() || d.Len != 0 {
+					t.Fatalf("Alloc = %+v, want Len 0 at chunk+%d", d, u.RxOffset())
+				}
+				d.Len = 60
+				app = append(app, d)
 			}
 			checkConservation(t, s, k, driver, app, frames)
 		}

@@ -57,14 +57,22 @@ func (s *Socket) ZeroCopy() bool { return s.zeroCopy }
 
 // RingStats returns the Go-side ring counters without a syscall. Freed lags
 // by the Free calls since the owner's last Fill, Receive, Transmit or
-// Complete.
-func (s *Socket) RingStats() RingStats { return s.c.snapshot() }
+// Complete (Allocated likewise, see RingStats).
+func (s *Socket) RingStats() RingStats {
+	r := s.c.snapshot()
+	r.Allocated = s.umem.c.allocated.Load()
+	r.AllocStackEmpty = s.umem.c.allocStackEmpty.Load()
+	return r
+}
 
+// publishFreed publishes the Free count of this socket and the Alloc count of
+// its UMEM (both bumped as plain fields once per packet).
 func (s *Socket) publishFreed() {
 	if s.freed != 0 {
 		add(&s.c.freed, s.freed)
 		s.freed = 0
 	}
+	s.umem.publishAllocs()
 }
 
 // Fill hands up to n free frames from the frame stack to the kernel on the

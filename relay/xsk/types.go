@@ -96,6 +96,14 @@ type RingStats struct {
 	// FreeRejected counts addresses that could not go back to the frame stack:
 	// outside the UMEM, or the stack already full (a frame freed twice).
 	FreeRejected uint64
+	// Allocated and AllocStackEmpty belong to the UMEM, not to the socket:
+	// every socket of a UMEM reports the same values (do not add them up
+	// across sockets that share a UMEM). Allocated counts frames handed out
+	// by Umem.Alloc and, like Freed, lags until the owner's next Fill,
+	// Receive, Transmit or Complete on any socket of the UMEM;
+	// AllocStackEmpty counts Alloc calls that found every frame in use.
+	Allocated       uint64
+	AllocStackEmpty uint64
 }
 
 // KickErrors counts failed wake-up syscalls by errno. All of them are
@@ -129,6 +137,12 @@ type counters struct {
 	kickNetDown, kickNotBound, kickOther            atomic.Uint64
 	fillRingEmpty, frameStackEmpty, txRingFull      atomic.Uint64
 	txRejected, freeRejected                        atomic.Uint64
+}
+
+// umemCounters are the UMEM-wide events (Umem.Alloc), written by the owner
+// goroutine and reported in every socket's RingStats.
+type umemCounters struct {
+	allocated, allocStackEmpty atomic.Uint64
 }
 
 func add(c *atomic.Uint64, n uint64) { c.Store(c.Load() + n) }

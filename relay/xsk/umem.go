@@ -15,9 +15,13 @@ type Umem struct {
 	fillSize  uint32
 	compSize  uint32
 	stack     frameStack
-	sockets   []*Socket     // open sockets; the first Open registers the UMEM
-	queues    []*queueRings // fill/completion rings per bound (ifindex, queue)
-	closed    bool
+	// allocs counts Alloc calls not yet added to c.allocated (published by
+	// the next batch call of any socket, like Socket.freed).
+	allocs  uint64
+	c       umemCounters
+	sockets []*Socket     // open sockets; the first Open registers the UMEM
+	queues  []*queueRings // fill/completion rings per bound (ifindex, queue)
+	closed  bool
 }
 
 // queueRings is the fill/completion ring pair of one (ifindex, queue). The
@@ -46,6 +50,39 @@ func (u *Umem) Headroom() int { return u.headroom }
 // belong to the application (Transmit accepts a descriptor starting anywhere
 // in the chunk), and the packet may be at most FrameSize()-RxOffset() bytes.
 func (u *Umem) RxOffset() int { return u.headroom + KernelHeadroom }
+
+// Alloc takes a free chunk from the frame stack for a packet the caller
+// builds itself (a copy from another UMEM, a locally generated frame). The
+// descriptor points where the kernel would have put a received packet,
+// chunk + RxOffset(), so the same headroom lies in front of it; Len is 0 and
+// the caller sets it after writing the packet (Frame gives the memory).
+//
+// The frame now belongs to the caller, as if it had been received: it goes to
+// Transmit on any socket of this UMEM (and back to the stack through
+// Complete) or back with Free. Alloc returns false, and counts the event in
+// every socket's RingStats.AllocStackEmpty, when every chunk is in use; it
+// returns false on a closed UMEM. Like the rest of the data path it belongs
+// to the UMEM's goroutine and does not allocate.
+func (u *Umem) Alloc() (Desc, bool) {
+	if u.closed {
+		return Desc{}, false
+	}
+	chunk, ok := u.stack.pop()
+	if !ok {
+		add(&u.c.allocStackEmpty, 1)
+		return Desc{}, false
+	}
+	u.allocs++
+	return Desc{Addr: chunk + uint64(u.headroom) + KernelHeadroom}, true
+}
+
+// publishAllocs adds the unpublished Alloc count to the shared counter.
+func (u *Umem) publishAllocs() {
+	if u.allocs != 0 {
+		add(&u.c.allocated, u.allocs)
+		u.allocs = 0
+	}
+}
 
 // FreeFrames returns the number of chunks on the frame stack.
 func (u *Umem) FreeFrames() int { return u.stack.len() }

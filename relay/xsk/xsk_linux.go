@@ -321,7 +321,7 @@ func (s *Socket) Poll(timeout time.Duration) error {
 // Stats returns the kernel's XDP_STATISTICS and the Go-side ring counters. It
 // may be called from any goroutine, but not concurrently with Close.
 func (s *Socket) Stats() (Stats, error) {
-	st := Stats{Ring: s.c.snapshot()}
+	st := Stats{Ring: s.RingStats()}
 	if s.closed {
 		return st, ErrClosed
 	}

@@ -24,4 +24,4 @@ func (s *Socket) Close() error { return nil }
 func (s *Socket) Poll(timeout time.Duration) error { return ErrUnsupported }
 
 // Stats returns the Go-side counters only.
-func (s *Socket) Stats() (Stats, error) { return Stats{Ring: s.c.snapshot()}, ErrUnsupported }
+func (s *Socket) Stats() (Stats, error) { return Stats{Ring: s.RingStats()}, ErrUnsupported }
