@@ -1,10 +1,13 @@
 package relay
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"testing"
 
+	"github.com/teredorelay/teredorelay/cache"
 	"github.com/teredorelay/teredorelay/relay/relaytest"
+	"github.com/teredorelay/teredorelay/teredo"
 )
 
 // fastPathCases are frames for the zero-allocation proofs and benchmarks.
@@ -115,4 +118,92 @@ func BenchmarkDecapParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestZeroAllocsHardening: the hardening checks allocate nothing either:
+// secondary relay addresses, routing header type 0, the client rate limit
+// (tokens available and spent), and the slow path's new-peer and bubble
+// limits dropping a flood of new destinations.
+func TestZeroAllocsHardening(t *testing.T) {
+	if testing.CoverMode() != "" {
+		t.Skip("coverage instrumentation allocates")
+	}
+	second := netip.MustParseAddr("198.51.100.2")
+	h := newHarness(t, func(c *Config, _ *cache.Config) {
+		c.IPv4Addrs = []netip.Addr{second}
+		c.ClientSlowPathRate, c.ClientSlowPathBurst = 1, 10
+		c.NewPeerRate, c.NewPeerBurst = 1, 1
+	})
+	h.trustClient(clientMap)
+	pendingAddr, pendingMap := teredoPeer(7)
+	k := pendingAddr.As16()
+	h.peers.InsertPending(&k, pendingMap, h.clock.Now())
+	rh0, rh0ext := extChain("hbh", "rh0")
+	cases := []struct {
+		name   string
+		decap  bool
+		pkt    []byte
+		want   Verdict
+		reason DropReason // a drop the run must have counted, with want Drop
+	}{
+		{"decap to secondary address", true, relaytest.IPv4UDP(clientMap, netip.AddrPortFrom(second, teredo.Port),
+			relaytest.UDPPayload(clientAddr, nativeHost, 64, 1000), true), ToIPv6, 0},
+		{"decap drop rh0", true, fromClient(relaytest.IPv6(clientAddr, nativeHost, rh0, 64, rh0ext)), Drop, DropRoutingHeader0},
+		{"encap drop rh0", false, relaytest.IPv6(nativeHost, clientAddr, rh0, 64, rh0ext), Drop, DropRoutingHeader0},
+		{"decap hop limit 1, rate limited", true, fromClient(relaytest.Echo(clientAddr, nativeHost, 1, 1, 1, nil)), Drop, DropClientRateLimited},
+		// The hop-limit case spent the tokens of 203.0.113.1, the address of
+		// both peers: the pending peer's notices are all rate limited.
+		{"decap pending peer, notices rate limited", true, relaytest.IPv4UDP(pendingMap, relayAP,
+			relaytest.Echo(pendingAddr, nativeHost, 64, 1, 1, nil), true), ToIPv6, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			buf, off := relaytest.Frame(c.pkt)
+			orig := append([]byte(nil), buf...)
+			before := h.counters()
+			var v Verdict
+			allocs := testing.AllocsPerRun(1000, func() {
+				copy(buf, orig)
+				if c.decap {
+					v, _, _ = h.w.Decap(buf, off, len(c.pkt))
+				} else {
+					v, _, _ = h.w.Encap(buf, off, len(c.pkt))
+				}
+				h.drain()
+			})
+			if v != c.want {
+				t.Fatalf("verdict %v, want %v", v, c.want)
+			}
+			if c.want == Drop && h.counters().Drops[c.reason] <= before.Drops[c.reason] {
+				t.Fatalf("%v not counted", c.reason)
+			}
+			if allocs != 0 {
+				t.Fatalf("%v allocations per packet", allocs)
+			}
+		})
+	}
+	if c := h.counters(); c.SlowPathNoticesRateLimited == 0 {
+		t.Fatal("no notice was rate limited")
+	}
+
+	// Slow path: a flood of new destinations from one /64, dropped by the
+	// new-peer limit after the first, and processed without allocating.
+	pkt := relaytest.Echo(nativeHost, clientAddr, 64, 1, 1, nil)
+	buf, off := relaytest.Frame(pkt)
+	orig := append([]byte(nil), buf...)
+	port := uint16(0)
+	before := h.counters()
+	allocs := testing.AllocsPerRun(1000, func() {
+		copy(buf, orig)
+		port++
+		binary.BigEndian.PutUint16(buf[off+24+10:], ^port) // a new mapped port: a new peer
+		h.w.Encap(buf, off, len(pkt))
+		h.drain()
+	})
+	if d := h.counters().Drops[DropNewPeerRateLimited] - before.Drops[DropNewPeerRateLimited]; d < 1000 {
+		t.Fatalf("new_peer_rate_limited moved by %d", d)
+	}
+	if allocs != 0 {
+		t.Fatalf("%v allocations per rate-limited packet", allocs)
+	}
 }

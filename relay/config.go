@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/teredorelay/teredorelay/teredo"
@@ -54,7 +55,47 @@ const (
 	// bubbled in the last window, kept after the peer entry is deleted so an
 	// expired peer cannot be re-bubbled at once, RFC 4380 §5.2.6 / vector N9).
 	DefaultBudgetTableSize = 1 << 16
+	// DefaultNewPeerRate and DefaultNewPeerBurst: verifications (new pending
+	// peers) one native source /64 may start per second, and in a burst.
+	// A pending peer lives about 8 s (4 bubble rounds 2 s apart), so one
+	// host holds at most about 500 pending entries and causes at most 400
+	// bubbles per second, while a server answering many Teredo clients
+	// (each new client costs its /64 one token) is not held back.
+	DefaultNewPeerRate  = 50
+	DefaultNewPeerBurst = 100
+	// DefaultBubbleRate is the global cap on bubble datagrams per second
+	// (indirect and direct count one each; bursts up to the same number). At
+	// 68 bytes per bubble that bounds bubble output to about 2.7 Mbit/s,
+	// and still verifies 2500 new peers per second.
+	DefaultBubbleRate = 5000
+	// DefaultClientSlowPathRate and DefaultClientSlowPathBurst: slow-path
+	// events (trust/learn notices, Time Exceeded hand-offs) one client IPv4
+	// address may cause per second, and in a burst. A client needs about one
+	// per verification; a NAT with many Teredo clients behind one address
+	// still fits.
+	DefaultClientSlowPathRate  = 100
+	DefaultClientSlowPathBurst = 200
+	// DefaultRateLimitTableSize is the number of cells of each per-source
+	// table (8 bytes each, so 128 KiB per table). A source shares its cell
+	// with a colliding one with probability 1/size per busy source.
+	DefaultRateLimitTableSize = 1 << 14
+	// MaxIPv4Addrs is the number of relay IPv4 addresses Decap accepts
+	// (IPv4Addr plus IPv4Addrs), the XDP program's limit.
+	MaxIPv4Addrs = 8
 )
+
+// minRate and maxRate bound the per-second rates of the limiters, which
+// count in nanoseconds (one token per 1000 s at least, one per ns at most).
+const (
+	minRate = 1e-3
+	maxRate = 1e9
+)
+
+// maxBurst bounds every burst.
+const maxBurst = 1 << 20
+
+// maxRateLimitTableSize bounds the per-source tables (128 MiB each).
+const maxRateLimitTableSize = 1 << 24
 
 // KeySize is the size of the bubble-cookie key.
 const KeySize = 32
@@ -62,9 +103,16 @@ const KeySize = 32
 // Config configures an Engine. Zero-valued fields take the Default* values
 // above; booleans are named so that false is the default behaviour.
 type Config struct {
-	// IPv4Addr is the relay's IPv4 address: the source of everything it
-	// sends over UDP and the destination Decap accepts. Required.
+	// IPv4Addr is the relay's primary IPv4 address: the source of
+	// everything it sends over UDP (bubbles, encapsulated packets) and a
+	// destination Decap accepts. Required.
 	IPv4Addr netip.Addr
+	// IPv4Addrs are further relay IPv4 addresses Decap accepts datagrams to
+	// (for example the second address of a Teredo server on the same box);
+	// IPv4Addr may be repeated here. Together at most MaxIPv4Addrs distinct
+	// addresses. Encap never encapsulates to any of them (loop guard).
+	// Datagrams to other addresses are dropped as wrong_destination.
+	IPv4Addrs []netip.Addr
 	// Port is the relay's UDP port (default 3544).
 	Port uint16
 	// IPv6Addr is the source of the ICMPv6 errors the relay generates. It
@@ -105,10 +153,49 @@ type Config struct {
 	VerifyUDPChecksum bool
 
 	// ICMPv6Rate is the number of ICMPv6 errors per second (token bucket,
-	// default 10); ICMPv6Burst is the bucket size (default = rate). A
-	// negative rate disables ICMPv6 errors (all are counted as suppressed).
+	// default 10); ICMPv6Burst is the bucket size (default = rate). Zero
+	// means the default, not "none": to send no ICMPv6 errors at all set
+	// DisableICMPv6Errors (a negative rate, the older spelling, still
+	// disables them too). Disabled errors are counted as suppressed.
 	ICMPv6Rate  float64
 	ICMPv6Burst int
+	// DisableICMPv6Errors turns off every ICMPv6 error the relay would
+	// generate (Destination Unreachable, Packet Too Big, Time Exceeded); the
+	// packets are still dropped and counted, and each error is counted as
+	// suppressed.
+	DisableICMPv6Errors bool
+
+	// NewPeerRate limits the verifications (new pending peers, or a stale
+	// peer verified again) that native packets from one source /64 may
+	// start: per second (default 50), with bursts of NewPeerBurst (default
+	// 100). Packets over the limit are dropped as new_peer_rate_limited; a
+	// packet for a peer already being verified is queued as usual. Sources
+	// are hashed into NewPeerTableSize cells (default 16384); colliding
+	// sources share a cell. Set a large rate to lift the limit (benchmarks).
+	NewPeerRate      float64
+	NewPeerBurst     int
+	NewPeerTableSize int
+	// BubbleRate caps the bubble datagrams the relay sends per second, over
+	// all peers (default 5000; indirect and direct bubbles count one each),
+	// with bursts of BubbleBurst (default = rate, at least 2: one round). A
+	// new verification without tokens for its first round is not started
+	// and its packet is dropped as bubble_rate_limited; a retry round
+	// without tokens is skipped (Counters.BubbleRoundsRateLimited) and the
+	// peer still expires on schedule.
+	BubbleRate  float64
+	BubbleBurst int
+	// ClientSlowPathRate limits the slow-path work one client IPv4 address
+	// can cause from the UDP side: trust and learn notices (a bubble or
+	// packet from a pending, stale or unknown peer) and Time Exceeded
+	// hand-offs (hop limit 1); per second (default 100) with bursts of
+	// ClientSlowPathBurst (default 200), hashed into ClientSlowPathTableSize
+	// cells (default 16384) shared by all workers. Over the limit a bubble
+	// or hop-limit packet is dropped as client_rate_limited; a data packet
+	// is still forwarded and only its notice is skipped
+	// (Counters.SlowPathNoticesRateLimited).
+	ClientSlowPathRate      float64
+	ClientSlowPathBurst     int
+	ClientSlowPathTableSize int
 
 	// SlowPathQueueLen is the number of slow-path slots (default 1024).
 	SlowPathQueueLen int
@@ -159,8 +246,35 @@ func (c Config) withDefaults() Config {
 	if c.ICMPv6Rate == 0 {
 		c.ICMPv6Rate = DefaultICMPv6Rate
 	}
+	if c.ICMPv6Rate < 0 {
+		c.DisableICMPv6Errors = true
+	}
 	if c.ICMPv6Burst == 0 && c.ICMPv6Rate > 0 {
 		c.ICMPv6Burst = max(1, int(c.ICMPv6Rate))
+	}
+	if c.NewPeerRate == 0 {
+		c.NewPeerRate = DefaultNewPeerRate
+	}
+	if c.NewPeerBurst == 0 {
+		c.NewPeerBurst = DefaultNewPeerBurst
+	}
+	if c.NewPeerTableSize == 0 {
+		c.NewPeerTableSize = DefaultRateLimitTableSize
+	}
+	if c.BubbleRate == 0 {
+		c.BubbleRate = DefaultBubbleRate
+	}
+	if c.BubbleBurst == 0 && c.BubbleRate > 0 {
+		c.BubbleBurst = max(2, int(min(c.BubbleRate, maxBurst)))
+	}
+	if c.ClientSlowPathRate == 0 {
+		c.ClientSlowPathRate = DefaultClientSlowPathRate
+	}
+	if c.ClientSlowPathBurst == 0 {
+		c.ClientSlowPathBurst = DefaultClientSlowPathBurst
+	}
+	if c.ClientSlowPathTableSize == 0 {
+		c.ClientSlowPathTableSize = DefaultRateLimitTableSize
 	}
 	if c.SlowPathQueueLen == 0 {
 		c.SlowPathQueueLen = DefaultSlowPathQueueLen
@@ -210,10 +324,15 @@ const maxMTU = 65507
 // validate checks a Config after withDefaults.
 func (c *Config) validate() error {
 	var errs []error
-	if !c.IPv4Addr.Is4() {
-		errs = append(errs, fmt.Errorf("ipv4 address %v: must be an IPv4 address", c.IPv4Addr))
-	} else if c.IPv4Addr.IsUnspecified() || c.IPv4Addr.IsMulticast() || c.IPv4Addr.IsLoopback() {
-		errs = append(errs, fmt.Errorf("ipv4 address %v: must be a unicast address", c.IPv4Addr))
+	for _, a := range append([]netip.Addr{c.IPv4Addr}, c.IPv4Addrs...) {
+		if !a.Is4() {
+			errs = append(errs, fmt.Errorf("ipv4 address %v: must be an IPv4 address", a))
+		} else if a.IsUnspecified() || a.IsMulticast() || a.IsLoopback() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+			errs = append(errs, fmt.Errorf("ipv4 address %v: must be a unicast address", a))
+		}
+	}
+	if n := len(c.relayIPv4Addrs()); n > MaxIPv4Addrs {
+		errs = append(errs, fmt.Errorf("ipv4 addresses: %d distinct, at most %d", n, MaxIPv4Addrs))
 	}
 	if !c.IPv6Addr.Is6() || c.IPv6Addr.Is4In6() || !c.IPv6Addr.IsGlobalUnicast() {
 		errs = append(errs, fmt.Errorf("ipv6 address %v: must be a global unicast IPv6 address", c.IPv6Addr))
@@ -230,6 +349,15 @@ func (c *Config) validate() error {
 	}
 	if c.ICMPv6Rate > 0 && c.ICMPv6Burst < 1 {
 		errs = append(errs, fmt.Errorf("icmpv6 burst %d: must be at least 1", c.ICMPv6Burst))
+	}
+	errs = append(errs, checkRate("new-peer", c.NewPeerRate, c.NewPeerBurst, 1)...)
+	if c.NewPeerTableSize < 1 || c.NewPeerTableSize > maxRateLimitTableSize {
+		errs = append(errs, fmt.Errorf("new-peer table size %d: must be 1..%d", c.NewPeerTableSize, maxRateLimitTableSize))
+	}
+	errs = append(errs, checkRate("bubble", c.BubbleRate, c.BubbleBurst, 2)...)
+	errs = append(errs, checkRate("client slow-path", c.ClientSlowPathRate, c.ClientSlowPathBurst, 1)...)
+	if c.ClientSlowPathTableSize < 1 || c.ClientSlowPathTableSize > maxRateLimitTableSize {
+		errs = append(errs, fmt.Errorf("client slow-path table size %d: must be 1..%d", c.ClientSlowPathTableSize, maxRateLimitTableSize))
 	}
 	if c.SlowPathQueueLen < 1 || c.SlowPathQueueLen > 1<<20 {
 		errs = append(errs, fmt.Errorf("slow-path queue length %d: must be 1..%d", c.SlowPathQueueLen, 1<<20))
@@ -268,4 +396,28 @@ func (c *Config) validate() error {
 		return fmt.Errorf("relay config: %w", err)
 	}
 	return nil
+}
+
+// checkRate validates a rate limit (after defaults): 0.001 ≤ rate ≤ 1e9 per
+// second and minBurst ≤ burst ≤ 2^20.
+func checkRate(name string, rate float64, burst, minBurst int) []error {
+	var errs []error
+	if !(rate >= minRate && rate <= maxRate) { // also rejects NaN
+		errs = append(errs, fmt.Errorf("%s rate %g: must be %g..%g per second", name, rate, minRate, float64(maxRate)))
+	}
+	if burst < minBurst || burst > maxBurst {
+		errs = append(errs, fmt.Errorf("%s burst %d: must be %d..%d", name, burst, minBurst, maxBurst))
+	}
+	return errs
+}
+
+// relayIPv4Addrs returns the distinct relay IPv4 addresses, IPv4Addr first.
+func (c *Config) relayIPv4Addrs() []netip.Addr {
+	addrs := []netip.Addr{c.IPv4Addr}
+	for _, a := range c.IPv4Addrs {
+		if !slices.Contains(addrs, a) {
+			addrs = append(addrs, a)
+		}
+	}
+	return addrs
 }

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"bytes"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -31,13 +32,21 @@ func TestConfigDefaults(t *testing.T) {
 		"mtu":             {c.MTU, 1280},
 		"idle":            {c.IdleTimeout, 120 * time.Second},
 		"ttl":             {c.TTL, uint8(64)},
+		"new-peer rate":   {c.NewPeerRate, 50.0},
+		"new-peer burst":  {c.NewPeerBurst, 100},
+		"new-peer table":  {c.NewPeerTableSize, 1 << 14},
+		"bubble rate":     {c.BubbleRate, 5000.0},
+		"bubble burst":    {c.BubbleBurst, 5000},
+		"client rate":     {c.ClientSlowPathRate, 100.0},
+		"client burst":    {c.ClientSlowPathBurst, 200},
+		"client table":    {c.ClientSlowPathTableSize, 1 << 14},
 	}
 	for name, v := range want {
 		if v[0] != v[1] {
 			t.Errorf("default %s = %v, want %v", name, v[0], v[1])
 		}
 	}
-	if c.AcceptUnknownPeers || c.NoDirectBubbles || c.AcceptSymmetricNAT || c.VerifyUDPChecksum {
+	if c.AcceptUnknownPeers || c.NoDirectBubbles || c.AcceptSymmetricNAT || c.VerifyUDPChecksum || c.DisableICMPv6Errors {
 		t.Error("a boolean defaults to on")
 	}
 }
@@ -68,6 +77,23 @@ func TestConfigValidate(t *testing.T) {
 		{"huge mtu", func(c *Config) { c.MTU = 70000 }, "mtu"},
 		{"short idle", func(c *Config) { c.IdleTimeout = time.Second }, "idle timeout"},
 		{"slow tick", func(c *Config) { c.TimerTick = time.Minute }, "timer tick"},
+		{"ipv6 in ipv4 list", func(c *Config) { c.IPv4Addrs = []netip.Addr{relayIPv6} }, "ipv4 address"},
+		{"broadcast in ipv4 list", func(c *Config) { c.IPv4Addrs = []netip.Addr{netip.MustParseAddr("255.255.255.255")} }, "unicast"},
+		{"invalid in ipv4 list", func(c *Config) { c.IPv4Addrs = []netip.Addr{{}} }, "ipv4 address"},
+		{"nine ipv4 addresses", func(c *Config) {
+			for i := range 8 {
+				c.IPv4Addrs = append(c.IPv4Addrs, netip.AddrFrom4([4]byte{198, 51, 100, byte(10 + i)}))
+			}
+		}, "at most 8"},
+		{"negative new-peer rate", func(c *Config) { c.NewPeerRate = -1 }, "new-peer rate"},
+		{"tiny new-peer rate", func(c *Config) { c.NewPeerRate = 1e-6 }, "new-peer rate"},
+		{"negative new-peer burst", func(c *Config) { c.NewPeerBurst = -1 }, "new-peer burst"},
+		{"huge new-peer table", func(c *Config) { c.NewPeerTableSize = 1<<24 + 1 }, "new-peer table size"},
+		{"huge bubble rate", func(c *Config) { c.BubbleRate = 2e9 }, "bubble rate"},
+		{"bubble burst below a round", func(c *Config) { c.BubbleBurst = 1 }, "bubble burst"},
+		{"client rate NaN", func(c *Config) { c.ClientSlowPathRate = math.NaN() }, "client slow-path rate"},
+		{"huge client burst", func(c *Config) { c.ClientSlowPathBurst = 1<<20 + 1 }, "client slow-path burst"},
+		{"negative client table", func(c *Config) { c.ClientSlowPathTableSize = -1 }, "client slow-path table size"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -79,6 +105,21 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("error %v, want one mentioning %q", err, tc.want)
 			}
 		})
+	}
+	// Eight distinct addresses with the primary repeated are fine.
+	c := base()
+	c.IPv4Addrs = []netip.Addr{relayIPv4}
+	for i := range 7 {
+		c.IPv4Addrs = append(c.IPv4Addrs, netip.AddrFrom4([4]byte{198, 51, 100, byte(10 + i)}))
+	}
+	if c = c.withDefaults(); c.validate() != nil {
+		t.Errorf("eight addresses: %v", c.validate())
+	}
+	// A tiny bubble rate gets a burst of one round.
+	c = base()
+	c.BubbleRate = 0.5
+	if c = c.withDefaults(); c.BubbleBurst != 2 || c.validate() != nil {
+		t.Errorf("bubble rate 0.5: burst %d, %v", c.BubbleBurst, c.validate())
 	}
 	peers, _ := cache.New(cache.Config{Capacity: 16})
 	if _, err := NewEngine(base(), nil, &relaytest.Output{}); err == nil {

@@ -26,7 +26,9 @@ type pathCounters struct {
 	slowPathHandoffs    atomic.Uint64
 	slowPathNotices     atomic.Uint64
 	slowPathNoticesLost atomic.Uint64
-	drops               [NumDropReasons]atomic.Uint64
+	// slowPathNoticesLimited: notices skipped by the client rate limit.
+	slowPathNoticesLimited atomic.Uint64
+	drops                  [NumDropReasons]atomic.Uint64
 }
 
 func (c *pathCounters) drop(r DropReason) { bump(&c.drops[r]) }
@@ -44,6 +46,7 @@ func (c *pathCounters) addTo(s *Counters) {
 	s.SlowPathHandoffs += c.slowPathHandoffs.Load()
 	s.SlowPathNotices += c.slowPathNotices.Load()
 	s.SlowPathNoticesLost += c.slowPathNoticesLost.Load()
+	s.SlowPathNoticesRateLimited += c.slowPathNoticesLimited.Load()
 	for i := range c.drops {
 		s.Drops[i] += c.drops[i].Load()
 	}
@@ -62,6 +65,7 @@ type slowCounters struct {
 	queueReleases   atomic.Uint64
 	slowSends       atomic.Uint64
 	budgetEvictions atomic.Uint64
+	roundsLimited   atomic.Uint64
 	icmpSent        [NumICMPv6Kinds]atomic.Uint64
 	icmpSuppressed  [NumICMPv6Kinds]atomic.Uint64
 	drops           [NumDropReasons]atomic.Uint64
@@ -81,6 +85,7 @@ func (c *slowCounters) addTo(s *Counters) {
 	s.QueueReleases += c.queueReleases.Load()
 	s.SlowPathSends += c.slowSends.Load()
 	s.BubbleBudgetEvictions += c.budgetEvictions.Load()
+	s.BubbleRoundsRateLimited += c.roundsLimited.Load()
 	for i := range c.icmpSent {
 		s.ICMPv6Sent[i] += c.icmpSent[i].Load()
 		s.ICMPv6Suppressed[i] += c.icmpSuppressed[i].Load()
@@ -99,7 +104,8 @@ func (c *slowCounters) addTo(s *Counters) {
 // the slow path (SlowPathHandoffs), or a fast-path drop (Drops[reason]). A
 // hand-off ends in the slow path as a queued packet (QueuedPackets), a send
 // (SlowPathSends), or a slow-path drop reason (hop_limit, packet_too_big,
-// bubble_budget, peer_queue_full, queue_limit, cache_full, output_error).
+// bubble_budget, peer_queue_full, queue_limit, cache_full, output_error,
+// new_peer_rate_limited, bubble_rate_limited).
 // Queued packets end as QueueReleases or peer_expired drops (or with the
 // cache's own eviction counters when the cache evicts their peer).
 type Counters struct {
@@ -116,6 +122,10 @@ type Counters struct {
 	SlowPathHandoffs    uint64 // packets copied to the slow path (to queue, or to answer with an ICMPv6 error)
 	SlowPathNotices     uint64 // trust/learn notices posted to the slow path (side effects, no packet)
 	SlowPathNoticesLost uint64 // notices lost to a full slow-path queue (the packet itself was handled normally)
+	// SlowPathNoticesRateLimited: notices not posted because the client's
+	// IPv4 address exceeded Config.ClientSlowPathRate (the data packet
+	// itself was forwarded).
+	SlowPathNoticesRateLimited uint64
 
 	BubblesSentDirect     uint64 // direct bubbles sent to a client's mapping
 	BubblesSentIndirect   uint64 // indirect bubbles sent to a client's server:3544
@@ -128,6 +138,11 @@ type Counters struct {
 	QueueReleases         uint64 // queued packets sent after their peer became trusted
 	SlowPathSends         uint64 // native packets the slow path sent straight to an already-valid peer
 	BubbleBudgetEvictions uint64 // bubble-budget records evicted because the table was full
+	// BubbleRoundsRateLimited: retry rounds skipped because the global
+	// bubble cap (Config.BubbleRate) had no tokens; the peer still expires
+	// on schedule. (A first round without tokens is a bubble_rate_limited
+	// drop of the packet that would have started it.)
+	BubbleRoundsRateLimited uint64
 
 	ICMPv6Sent       [NumICMPv6Kinds]uint64 // ICMPv6 errors sent, by kind
 	ICMPv6Suppressed [NumICMPv6Kinds]uint64 // ICMPv6 errors the rate limiter suppressed, by kind

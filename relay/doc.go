@@ -21,6 +21,7 @@
 //	                       retries every 2 s ×3, expiry  ─► Destination Unreachable (code 3)
 //	                       hop limit / MTU               ─► Time Exceeded / Packet Too Big
 //	                       ICMPv6 errors: token bucket; to a client over UDP, to a native host via SendIPv6
+//	                       per-source and global rate limits in front of all of it (see Limits)
 //	Engine.HandleUDP(from, payload): kernel UDP socket (reassembled fragments), same rules as Decap,
 //	                       forwarded packets via Output.SendIPv6.
 //
@@ -38,8 +39,9 @@
 // An origin indication or authentication indicator is dropped (only Teredo
 // servers send them, to their clients); the diagram shows where it would
 // sit. Checks, in order: IPv4 header (version, IHL, lengths, checksum, not a
-// fragment), UDP to the relay address and port with a consistent length and
-// checksum, Teredo demultiplexing, IPv6 version and length (40 + payload
+// fragment), UDP to one of the relay addresses (Config.IPv4Addr and
+// Config.IPv4Addrs, at most 8) and the relay port with a consistent length
+// and checksum, Teredo demultiplexing, IPv6 version and length (40 + payload
 // length ≤ UDP payload), no 01xxxxxx trailer, a Teredo source whose embedded
 // mapping equals the outer source (or, with AcceptSymmetricNAT, a bubble to
 // the relay's cookie for that source, or a packet from the mapping the peer
@@ -48,11 +50,16 @@
 //   - bubbles are consumed: a known peer becomes trusted (slow path: Trust,
 //     queue released in FIFO order); never forwarded, never answered;
 //   - destinations in 2001::/32 (loop guard), multicast or non-global are
-//     dropped;
+//     dropped, and so are packets with a type 0 routing header (RFC 5095)
+//     first or after up to 4 hop-by-hop/destination options headers (a
+//     packet without extension headers pays one comparison);
 //   - unknown peers are dropped unless AcceptUnknownPeers; a pending peer is
 //     forwarded and trusted;
 //   - hop limit ≤ 1 goes to the slow path for Time Exceeded, else it is
 //     decremented.
+//
+// Trust and learn notices and Time Exceeded hand-offs are slow-path work a
+// client causes; they are limited per client IPv4 address (see Limits).
 //
 // # Encapsulation (native → client, RFC 4380 §5.4.1)
 //
@@ -69,9 +76,10 @@
 //	            UDP src relay port, dst mapping port, checksum 0 (RFC 768: not computed)
 //
 // Checks, in order: IPv6 version and length, destination not multicast and
-// in 2001::/32, source not Teredo (loop guard) and global, mapped IPv4
-// global unicast (RFC 4380 §5.2.4 list plus ExtraBogons), mapped port not 0,
-// mapped IPv4 not the relay itself, server IPv4 global unicast, size ≤ MTU
+// in 2001::/32, source not Teredo (loop guard) and global, no type 0 routing
+// header, mapped IPv4 global unicast (RFC 4380 §5.2.4 list plus
+// ExtraBogons), mapped port not 0, mapped IPv4 not one of the relay's own
+// addresses, server IPv4 global unicast, size ≤ MTU
 // (else Packet Too Big), hop limit > 1 (else Time Exceeded). The cone bit is
 // ignored (RFC 5991 §3.2): a peer that is not trusted and valid is queued
 // (bounded by the cache) and verified: an indirect bubble to its server:3544
@@ -79,6 +87,31 @@
 // times, then the entry and its queue are deleted and the sender of the
 // first queued packet gets Destination Unreachable code 3. At most 4 bubble
 // rounds go to one peer in 300 s without an answer, across expiries.
+//
+// # Limits
+//
+// The slow path handles what is new or rare, so everything that reaches it
+// from outside is bounded (teredo-spec.md §6.4, reliability threats T1, T3,
+// T5, T6); every refusal is a counted drop:
+//
+//	what                         key              default            over the limit
+//	new verifications            native src /64   50/s, burst 100    drop new_peer_rate_limited (no entry, no bubble, no ICMPv6)
+//	bubble datagrams             global           5000/s, burst 5000 first round: drop bubble_rate_limited (no entry);
+//	                                                                 retry: round skipped (BubbleRoundsRateLimited), expiry on time
+//	notices, Time Exceeded       client IPv4      100/s, burst 200   bubble, hop limit ≤ 1: drop client_rate_limited;
+//	                                                                 data: forwarded, notice skipped (SlowPathNoticesRateLimited)
+//	ICMPv6 errors                global           10/s, burst 10     suppressed (ICMPv6Suppressed); DisableICMPv6Errors: all
+//	bubble rounds per peer       Teredo address   4 per 300 s        drop bubble_budget, Destination Unreachable
+//	pending peers, queued bytes  global           cache capacity     drop cache_full, queue_limit, peer_queue_full
+//	slow-path events             global           1024 slots         drop slowpath_queue_full
+//
+// The per-source limits are GCRA token buckets (one int64 per cell) in
+// fixed tables of 16384 cells indexed by a per-engine seeded hash of the
+// key: memory is fixed at start, nothing is allocated or evicted, sources
+// that collide share a cell (rotating through sources never earns fresh
+// buckets), and the client table is shared lock-free (compare-and-swap) by
+// all workers and the HandleUDP path. Only packets that need the slow path
+// touch them: forwarding between trusted peers costs nothing more.
 //
 // # Bubble cookies
 //

@@ -37,16 +37,23 @@ const minSlotSize = 2048
 // Engine is the I/O-free relay state machine: it owns the configuration, the
 // slow path and the counters, and hands out one Worker per fast-path thread.
 type Engine struct {
-	cfg      Config
-	peers    *cache.Cache
-	out      Output
-	bogons   *teredo.Bogons
-	relay4   [4]byte
-	relayAP  netip.AddrPort
-	ipv6Src  netip.Addr
-	now      func() int64
-	validFor int64
-	q        *slowQueue
+	cfg     Config
+	peers   *cache.Cache
+	out     Output
+	bogons  *teredo.Bogons
+	relay4  [4]byte
+	relayAP netip.AddrPort
+	// relay4s holds the relay's IPv4 addresses, relay4 first; nRelay4 is
+	// how many are in use (1 unless Config.IPv4Addrs adds some).
+	relay4s [MaxIPv4Addrs][4]byte
+	nRelay4 int
+	// clientLimit bounds the slow-path work per client IPv4 address; shared
+	// by every worker and the HandleUDP path.
+	clientLimit *sourceLimiter
+	ipv6Src     netip.Addr
+	now         func() int64
+	validFor    int64
+	q           *slowQueue
 
 	mu      sync.Mutex // guards workers
 	workers []*Worker
@@ -86,7 +93,14 @@ func NewEngine(cfg Config, peers *cache.Cache, out Output) (*Engine, error) {
 		now:      cfg.Now,
 		validFor: int64(cfg.PeerValidity),
 		q:        newSlowQueue(cfg.SlowPathQueueLen, slotSize),
+
+		clientLimit: newSourceLimiter(cfg.ClientSlowPathRate, cfg.ClientSlowPathBurst, cfg.ClientSlowPathTableSize),
 	}
+	for _, a := range cfg.relayIPv4Addrs() {
+		e.relay4s[e.nRelay4] = a.As4()
+		e.nRelay4++
+	}
+	e.cfg.IPv4Addrs = append([]netip.Addr(nil), cfg.IPv4Addrs...) // the caller's slice may change
 	e.udpWorker = e.newWorker()
 	e.slow = newSlowPath(e)
 	return e, nil
@@ -97,7 +111,24 @@ func NewEngine(cfg Config, peers *cache.Cache, out Output) (*Engine, error) {
 func (e *Engine) Config() Config {
 	c := e.cfg
 	c.Key = nil
+	c.IPv4Addrs = append([]netip.Addr(nil), c.IPv4Addrs...)
+	c.ExtraBogons = append([]netip.Prefix(nil), c.ExtraBogons...)
 	return c
+}
+
+// isRelayAddr reports whether a is one of the relay's IPv4 addresses. The
+// primary address is compared first, so with one address this is a single
+// comparison.
+func (e *Engine) isRelayAddr(a [4]byte) bool {
+	if a == e.relay4 {
+		return true
+	}
+	for i := 1; i < e.nRelay4; i++ {
+		if a == e.relay4s[i] {
+			return true
+		}
+	}
+	return false
 }
 
 // Cookie returns the link-local address the relay uses as the source of
@@ -203,5 +234,9 @@ func (e *Engine) Counters() Counters {
 
 // String describes the engine for logs.
 func (e *Engine) String() string {
-	return fmt.Sprintf("teredo relay %v (icmpv6 source %v, mtu %d)", e.relayAP, e.ipv6Src, e.cfg.MTU)
+	extra := ""
+	if e.nRelay4 > 1 {
+		extra = fmt.Sprintf(" +%d addresses", e.nRelay4-1)
+	}
+	return fmt.Sprintf("teredo relay %v%s (icmpv6 source %v, mtu %d)", e.relayAP, extra, e.ipv6Src, e.cfg.MTU)
 }

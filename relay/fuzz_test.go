@@ -45,6 +45,8 @@ func FuzzDecap(f *testing.F) {
 	}
 	f.Add(fromClient(relaytest.Echo(clientAddr, nativeHost, 1, 1, 1, nil)))
 	f.Add(fromClient(relaytest.WithOrigin(serverAP, relaytest.Bubble(clientAddr, nativeHost))))
+	nh, ext := extChain("hbh", "rh0")
+	f.Add(fromClient(relaytest.IPv6(clientAddr, nativeHost, nh, 64, ext)))
 	h := newHarness(f, func(c *Config, _ *cache.Config) { c.AcceptSymmetricNAT = true })
 	h.trustClient(clientMap)
 	f.Fuzz(func(t *testing.T, pkt []byte) {
@@ -66,6 +68,8 @@ func FuzzEncap(f *testing.F) {
 	}
 	f.Add(relaytest.Echo(nativeHost, clientAddr, 1, 1, 1, nil))
 	f.Add(relaytest.UDPPayload(nativeHost, clientAddr, 64, 1400))
+	nh, ext := extChain("dst", "rh0")
+	f.Add(relaytest.IPv6(nativeHost, clientAddr, nh, 64, ext))
 	h := newHarness(f, nil)
 	h.trustClient(clientMap)
 	f.Fuzz(func(t *testing.T, pkt []byte) {

@@ -12,7 +12,7 @@ const (
 	DropIPv4Checksum                       // IPv4 header checksum wrong
 	DropIPv4Fragment                       // IPv4 fragment reached the fast path (the kernel reassembles them)
 	DropNotUDP                             // IPv4 protocol is not UDP
-	DropWrongDestination                   // not addressed to the relay IPv4 address and port
+	DropWrongDestination                   // not addressed to a relay IPv4 address (Config.IPv4Addr, IPv4Addrs) and the relay port
 	DropUDPMalformed                       // UDP length field inconsistent
 	DropUDPChecksum                        // non-zero UDP checksum that does not verify
 	DropTeredoMalformed                    // UDP payload is not Teredo (RFC 4380 §5.1.1 demux)
@@ -36,7 +36,7 @@ const (
 	DropDstNotTeredo   // native packet whose destination is outside 2001::/32
 	DropDstMappedBogon // mapped IPv4 not global unicast, or mapped port 0 (RFC 4380 §5.4.1)
 	DropDstServerBogon // embedded server IPv4 not global unicast
-	DropDstSelf        // mapped IPv4 is the relay's own address: loop guard
+	DropDstSelf        // mapped IPv4 is one of the relay's own addresses: loop guard
 
 	// Both directions, decided by the fast path and completed by the slow path.
 
@@ -52,6 +52,13 @@ const (
 	DropCacheFull     // no room for a new pending peer
 	DropPeerExpired   // queued packet deleted with its peer after the last bubble went unanswered
 	DropOutputError   // Output.SendUDP or Output.SendIPv6 failed
+
+	// Hardening (appended: the values above are stable).
+
+	DropNewPeerRateLimited // native source /64 started too many verifications (Config.NewPeerRate)
+	DropBubbleRateLimited  // global bubble cap reached: no verification started (Config.BubbleRate)
+	DropClientRateLimited  // client IPv4 caused too much slow-path work (Config.ClientSlowPathRate)
+	DropRoutingHeader0     // IPv6 routing header type 0 (RFC 5095), either direction
 
 	// NumDropReasons is the number of reasons; it sizes counter arrays.
 	NumDropReasons
@@ -93,6 +100,11 @@ var dropReasonNames = [NumDropReasons]string{
 	DropCacheFull:        "cache_full",
 	DropPeerExpired:      "peer_expired",
 	DropOutputError:      "output_error",
+
+	DropNewPeerRateLimited: "new_peer_rate_limited",
+	DropBubbleRateLimited:  "bubble_rate_limited",
+	DropClientRateLimited:  "client_rate_limited",
+	DropRoutingHeader0:     "routing_header_type0",
 }
 
 // String returns the stable snake_case label of r.

@@ -1,8 +1,10 @@
 package relay
 
 import (
+	"encoding/binary"
 	"errors"
 	"net/netip"
+	"sync/atomic"
 
 	"github.com/teredorelay/teredorelay/cache"
 	"github.com/teredorelay/teredorelay/teredo"
@@ -20,7 +22,7 @@ const quotePoolSize = 256
 // bubbles (RFC 4380 §5.4.1 case 3).
 type pendingState struct {
 	gen      uint32 // matches the live timer; older timers are ignored
-	attempts int    // bubble rounds sent so far
+	attempts int    // bubble rounds sent (or skipped by the bubble cap) so far
 	quote    int32  // quote pool index of the first queued packet, -1 if none
 }
 
@@ -53,6 +55,15 @@ type slowPath struct {
 	cookie *cookie
 	icmp   tokenBucket
 
+	// newPeers limits the verifications each native source /64 starts
+	// (Config.NewPeerRate).
+	newPeers *sourceLimiter
+	// bubbleCap is the global bubble-datagram limiter (Config.BubbleRate);
+	// a round takes bubblesPerRound tokens.
+	bubbleCap       atomic.Int64
+	bubbleParams    gcraParams
+	bubblesPerRound int64
+
 	pending    map[[16]byte]pendingState
 	maxPending int
 	timers     deque[timer]
@@ -74,19 +85,26 @@ type slowPath struct {
 func newSlowPath(e *Engine) *slowPath {
 	cfg := &e.cfg
 	maxPending := min(e.peers.Capacity(), 1<<20)
+	perRound := int64(2)
+	if cfg.NoDirectBubbles {
+		perRound = 1
+	}
 	sp := &slowPath{
-		e:           e,
-		cookie:      newCookie(cfg.Key),
-		icmp:        newTokenBucket(cfg.ICMPv6Rate, cfg.ICMPv6Burst),
-		pending:     make(map[[16]byte]pendingState, min(maxPending, 4096)),
-		maxPending:  maxPending,
-		timers:      newDeque[timer](1024),
-		budget:      make(map[[16]byte]budgetRec, min(cfg.BudgetTableSize, 4096)),
-		budgetOrder: newDeque[budgetStart](1024),
-		quotes:      make([]byte, quotePoolSize*quoteMax),
-		quoteLen:    make([]int, quotePoolSize),
-		quoteFree:   make([]int32, 0, quotePoolSize),
-		scratch:     make([]byte, max(teredo.MinMTU, cfg.MTU)+teredo.EncapLen),
+		e:               e,
+		cookie:          newCookie(cfg.Key),
+		icmp:            newTokenBucket(cfg.ICMPv6Rate, cfg.ICMPv6Burst),
+		newPeers:        newSourceLimiter(cfg.NewPeerRate, cfg.NewPeerBurst, cfg.NewPeerTableSize),
+		bubbleParams:    newGCRAParams(cfg.BubbleRate, cfg.BubbleBurst),
+		bubblesPerRound: perRound,
+		pending:         make(map[[16]byte]pendingState, min(maxPending, 4096)),
+		maxPending:      maxPending,
+		timers:          newDeque[timer](1024),
+		budget:          make(map[[16]byte]budgetRec, min(cfg.BudgetTableSize, 4096)),
+		budgetOrder:     newDeque[budgetStart](1024),
+		quotes:          make([]byte, quotePoolSize*quoteMax),
+		quoteLen:        make([]int, quotePoolSize),
+		quoteFree:       make([]int32, 0, quotePoolSize),
+		scratch:         make([]byte, max(teredo.MinMTU, cfg.MTU)+teredo.EncapLen),
 	}
 	for i := quotePoolSize - 1; i >= 0; i-- {
 		sp.quoteFree = append(sp.quoteFree, int32(i))
@@ -199,6 +217,13 @@ func (sp *slowPath) encap(k *[16]byte, pkt []byte, now int64) {
 		}
 		return
 	}
+	// A new verification: its native source /64 pays for it first, so one
+	// host cannot fill the cache with pending peers nor aim the bubbles (and
+	// the ICMPv6 errors below) at many victims.
+	if !sp.newPeers.allow(binary.BigEndian.Uint64(pkt[8:16]), now) {
+		sp.c.drop(DropNewPeerRateLimited)
+		return
+	}
 	if !sp.budgetAllows(k, now) {
 		sp.c.drop(DropBubbleBudget)
 		pkt[7]++ // quote the packet as it arrived, before the fast path's decrement
@@ -207,6 +232,12 @@ func (sp *slowPath) encap(k *[16]byte, pkt []byte, now int64) {
 	}
 	if len(sp.pending) >= sp.maxPending {
 		sp.c.drop(DropCacheFull)
+		return
+	}
+	// The first round's bubbles are taken before the entry exists: no
+	// pending peer without bubbles.
+	if !sp.takeBubbles(now) {
+		sp.c.drop(DropBubbleRateLimited)
 		return
 	}
 	// A stale trusted entry keeps its state and queue until the peer answers
@@ -245,9 +276,15 @@ func (sp *slowPath) enqueue(k *[16]byte, pkt []byte) bool {
 	return false
 }
 
-// bubble sends one bubble round to k: an indirect bubble to its server:3544
-// and, unless disabled, a direct bubble to the mapping embedded in k. The
-// source is the cookie for k, so the client's direct bubble answers to it.
+// takeBubbles takes the tokens of one bubble round from the global cap.
+func (sp *slowPath) takeBubbles(now int64) bool {
+	return sp.bubbleParams.take(&sp.bubbleCap, now, sp.bubblesPerRound)
+}
+
+// bubble sends one bubble round to k (the caller took its tokens from the
+// bubble cap): an indirect bubble to its server:3544 and, unless disabled,
+// a direct bubble to the mapping embedded in k. The source is the cookie for
+// k, so the client's direct bubble answers to it.
 func (sp *slowPath) bubble(k *[16]byte, now int64) {
 	e := sp.e
 	sp.budgetUse(k, now)
@@ -307,8 +344,12 @@ func (sp *slowPath) runTimers(now int64) {
 			sp.expire(&key, st, now)
 			continue
 		}
-		sp.bubble(&key, now)
-		bump(&sp.c.bubbleRetries)
+		if sp.takeBubbles(now) {
+			sp.bubble(&key, now)
+			bump(&sp.c.bubbleRetries)
+		} else {
+			bump(&sp.c.roundsLimited) // skipped; the expiry stays on schedule
+		}
 		st.attempts++
 		sp.pending[key] = st
 		sp.timers.push(timer{due: now + int64(e.cfg.BubbleInterval), key: key, gen: gen})
@@ -337,6 +378,10 @@ func (sp *slowPath) expire(k *[16]byte, st pendingState, now int64) {
 // (about an ICMPv6 error, a bubble, a multicast or unspecified source) and
 // errors over the rate limit are counted as suppressed.
 func (sp *slowPath) sendICMP(kind ICMPv6Kind, typ, code uint8, param uint32, invoking []byte, to netip.AddrPort, now int64) {
+	if sp.e.cfg.DisableICMPv6Errors {
+		bump(&sp.c.icmpSuppressed[kind])
+		return
+	}
 	n, err := teredo.PutICMPv6Error(sp.scratch, typ, code, param, sp.e.ipv6Src, invoking)
 	if err != nil || !sp.icmp.allow(now) {
 		bump(&sp.c.icmpSuppressed[kind])

@@ -53,7 +53,7 @@ func (w *Worker) Decap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 	if w.ip4.Protocol != teredo.ProtoUDP {
 		return w.drop(DropNotUDP)
 	}
-	if w.ip4.Dst != w.e.relay4 {
+	if !w.e.isRelayAddr(w.ip4.Dst) {
 		return w.drop(DropWrongDestination)
 	}
 	hl := w.ip4.HeaderLen
@@ -122,12 +122,16 @@ func (w *Worker) decapPayload(buf []byte, off, n int, from netip.AddrPort) (Verd
 		if mismatch && !w.cookie.matches(src, dst) {
 			return w.drop(DropBadCookie)
 		}
-		switch e.peers.ObserveRx(src, from, len(ip), e.now()) {
+		now := e.now()
+		switch e.peers.ObserveRx(src, from, len(ip), now) {
 		case cache.RxTrusted:
 			bump(&c.bubblesReceived)
 			return Drop, 0, 0
 		case cache.RxUnknown:
 			return w.drop(DropUnknownPeer)
+		}
+		if !w.clientAllowed(from, now) {
+			return w.drop(DropClientRateLimited)
 		}
 		bump(&c.bubblesReceived)
 		if w.notify(evTrust, src, from) {
@@ -142,13 +146,16 @@ func (w *Worker) decapPayload(buf []byte, off, n int, from netip.AddrPort) (Verd
 		return w.drop(DropDstTeredoLoop)
 	case !globalUnicast6(dst):
 		return w.drop(DropDstNotServed)
+	case hasRoutingHeader0(ip):
+		return w.drop(DropRoutingHeader0)
 	}
-	switch e.peers.ObserveRx(src, from, len(ip), e.now()) {
+	now := e.now()
+	switch e.peers.ObserveRx(src, from, len(ip), now) {
 	case cache.RxTrusted:
 	case cache.RxTrustedQueued:
 		// Trusted at exactly this mapping, with packets queued while its
 		// trust was stale: the slow path releases them.
-		w.notify(evTrust, src, from)
+		w.limitedNotify(evTrust, src, from, now)
 	case cache.RxUnknown:
 		if mismatch {
 			return w.drop(DropMappingMismatch)
@@ -156,15 +163,18 @@ func (w *Worker) decapPayload(buf []byte, off, n int, from netip.AddrPort) (Verd
 		if !e.cfg.AcceptUnknownPeers {
 			return w.drop(DropUnknownPeer)
 		}
-		w.notify(evLearn, src, from)
+		w.limitedNotify(evLearn, src, from, now)
 	default: // RxPending, RxMappingChanged
 		if mismatch {
 			return w.drop(DropMappingMismatch)
 		}
-		w.notify(evTrust, src, from)
+		w.limitedNotify(evTrust, src, from, now)
 	}
 	hop := ip[7]
 	if hop <= 1 {
+		if !w.clientAllowed(from, now) {
+			return w.drop(DropClientRateLimited)
+		}
 		return w.handoff(evTimeExceeded, src, from, ip[:min(len(ip), quoteMax)])
 	}
 	ip[7] = hop - 1
@@ -182,6 +192,61 @@ func globalUnicast6(a *[16]byte) bool {
 		return false
 	}
 	return true
+}
+
+// hasRoutingHeader0 reports whether the IPv6 packet ip (at least 40 bytes)
+// carries a type 0 routing header (RFC 5095: deprecated, a traffic
+// amplifier), directly after the fixed header or after hop-by-hop and
+// destination options headers. For a packet without extension headers this
+// is one switch on the next header, inlined.
+func hasRoutingHeader0(ip []byte) bool {
+	switch ip[6] {
+	case teredo.ProtoRouting, teredo.ProtoHopByHop, teredo.ProtoDestOpts:
+		return routingHeader0InChain(ip, ip[6])
+	}
+	return false
+}
+
+// maxOptionHeaders bounds the option headers walked before a routing header.
+const maxOptionHeaders = 4
+
+// routingHeader0InChain walks the extension headers of ip from the first,
+// of type nh. A chain truncated before the routing type is not judged here
+// (the destination sees a malformed packet either way). Not inlined, so
+// that hasRoutingHeader0 is.
+//
+//go:noinline
+func routingHeader0InChain(ip []byte, nh uint8) bool {
+	off := teredo.IPv6HeaderLen
+	for range maxOptionHeaders {
+		if nh != teredo.ProtoHopByHop && nh != teredo.ProtoDestOpts {
+			break
+		}
+		if off+2 > len(ip) {
+			return false
+		}
+		nh = ip[off]
+		off += (int(ip[off+1]) + 1) * 8
+	}
+	// Routing header: next header, length, routing type, segments left.
+	return nh == teredo.ProtoRouting && off+3 <= len(ip) && ip[off+2] == 0
+}
+
+// clientAllowed takes a token from the client's slow-path budget
+// (Config.ClientSlowPathRate).
+func (w *Worker) clientAllowed(from netip.AddrPort, now int64) bool {
+	a := from.Addr().As4()
+	return w.e.clientLimit.allow(uint64(binary.BigEndian.Uint32(a[:])), now)
+}
+
+// limitedNotify posts a notice about a packet that is forwarded anyway,
+// within the client's slow-path budget.
+func (w *Worker) limitedNotify(kind eventKind, key *[16]byte, from netip.AddrPort, now int64) {
+	if !w.clientAllowed(from, now) {
+		bump(&w.c.slowPathNoticesLimited)
+		return
+	}
+	w.notify(kind, key, from)
 }
 
 // notify posts a packet-less event (trust, learn) to the slow path.
@@ -240,6 +305,8 @@ func (w *Worker) Encap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 		return w.drop(DropSrcTeredoLoop)
 	case teredo.IsMulticast(src) || !globalUnicast6(src):
 		return w.drop(DropSrcInvalid)
+	case hasRoutingHeader0(ip):
+		return w.drop(DropRoutingHeader0)
 	}
 	// RFC 4380 §5.4.1: the mapped IPv4 MUST be global unicast; the server
 	// IPv4 is checked too since indirect bubbles go there.
@@ -247,7 +314,7 @@ func (w *Worker) Encap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 	if (dst[10] == 0xff && dst[11] == 0xff) || !e.bogons.GlobalUnicast4(mapped) {
 		return w.drop(DropDstMappedBogon)
 	}
-	if mapped == e.relay4 {
+	if e.isRelayAddr(mapped) {
 		return w.drop(DropDstSelf)
 	}
 	if !e.bogons.GlobalUnicast4([4]byte(dst[4:8])) {
