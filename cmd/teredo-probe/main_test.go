@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/teredorelay/teredorelay/teredo"
+)
+
+// loopbackServer answers Router Solicitations on a random 127/8 address,
+// port 3544, like miredo-server (teredo.PutRA), or ignores them.
+func loopbackServer(t *testing.T, answer bool) netip.Addr {
+	t.Helper()
+	var r [3]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		t.Fatal(err)
+	}
+	addr := netip.AddrFrom4([4]byte{127, r[0], r[1], r[2] | 1})
+	conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, teredo.Port)))
+	if err != nil {
+		t.Skipf("cannot bind %v:3544: %v", addr, err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	go func() {
+		buf, out := make([]byte, 2048), make([]byte, 512)
+		for {
+			n, from, err := conn.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			var p teredo.Packet
+			if !answer || p.Decode(buf[:n]) != nil || !teredo.IsRS(p.IPv6) {
+				continue
+			}
+			m := teredo.PutAuth(out, &teredo.Auth{Nonce: p.Auth.Nonce})
+			teredo.PutOrigin(out[m:], from)
+			m += teredo.OriginLen
+			m += teredo.PutRA(out[m:], addr, netip.AddrFrom16(teredo.Src(p.IPv6)), 0)
+			conn.WriteToUDPAddrPort(out[:m], from)
+		}
+	}()
+	return addr
+}
+
+func TestQualifyText(t *testing.T) {
+	srv := loopbackServer(t, true)
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"qualify", "--server", srv.String(), "--local", srv.String() + ":0"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	for _, want := range []string{
+		"qualify   sent       " + srv.String() + ":3544 [auth nonce ",
+		"router solicitation fe80::ffff:ffff:ffff -> ff02::2",
+		"qualify   accepted",
+		"Teredo qualification with server " + srv.String(),
+		"Teredo address   2001:0:",
+		"NAT              none (the mapped endpoint is the local endpoint)",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestQualifyJSON(t *testing.T) {
+	srv := loopbackServer(t, true)
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"qualify", "--server", srv.String(), "--local", srv.String() + ":0", "-o", "json"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var rep struct {
+		Command       string `json:"command"`
+		Qualification struct {
+			Address netip.Addr     `json:"address"`
+			Mapped  netip.AddrPort `json:"mapped"`
+			Local   netip.AddrPort `json:"local"`
+			NAT     string         `json:"nat"`
+		} `json:"qualification"`
+		Events []struct {
+			Kind, Step string
+		} `json:"events"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("json: %v\n%s", err, out.String())
+	}
+	q := rep.Qualification
+	a, ok := teredo.ParseAddr(q.Address)
+	if rep.Command != "qualify" || !ok || a.Server != srv || a.Mapped != q.Mapped || q.Mapped != q.Local || q.NAT != "none" {
+		t.Errorf("report %+v", rep)
+	}
+	if len(rep.Events) < 3 || rep.Events[0].Kind != "sent" || rep.Events[0].Step != "qualify" {
+		t.Errorf("events %+v", rep.Events)
+	}
+}
+
+func TestQualifyFailureNamesTheStep(t *testing.T) {
+	srv := loopbackServer(t, false)
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"qualify", "--server", srv.String(), "--local", srv.String() + ":0",
+		"--timeout", "20ms", "--retries", "2", "--quiet"}, &out, &errOut)
+	if code != 1 || !strings.Contains(errOut.String(), "qualify: qualify: no valid answer after 2 request(s) to "+srv.String()+":3544") {
+		t.Errorf("exit %d, stderr %q", code, errOut.String())
+	}
+	if want := "hint: nothing came back from " + srv.String() + ":3544"; !strings.Contains(out.String(), want) || strings.Contains(out.String(), "sent") {
+		t.Errorf("quiet output %q, want only %q...", out.String(), want)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, 2, "usage: teredo-probe"},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"qualify"}, 2, "--server is required"},
+		{[]string{"qualify", "--server", "2001:db8::1"}, 2, "not an IPv4 address"},
+		{[]string{"qualify", "--server", "192.0.2.1", "--secondary", "x"}, 2, "--secondary"},
+		{[]string{"qualify", "--server", "192.0.2.1", "-o", "yaml"}, 2, "want text or json"},
+		{[]string{"qualify", "--server", "192.0.2.1", "--local", "nowhere"}, 2, "--local"},
+		{[]string{"qualify", "--server", "192.0.2.1", "extra"}, 2, "unexpected arguments"},
+		{[]string{"ping", "--server", "192.0.2.1"}, 2, "--target"},
+		{[]string{"ping", "--server", "192.0.2.1", "--target", "2001:db8::1", "--count", "0"}, 2, "--count"},
+		{[]string{"bubble", "--server", "192.0.2.1"}, 2, "--peer"},
+		{[]string{"qualify", "--server", "192.0.2.1", "--retries", "0"}, 2, "positive"},
+	} {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), tc.args, &out, &errOut)
+		if code != tc.code || !strings.Contains(errOut.String(), tc.want) {
+			t.Errorf("%q: exit %d, stderr %q; want %d and %q", tc.args, code, errOut.String(), tc.code, tc.want)
+		}
+	}
+}
