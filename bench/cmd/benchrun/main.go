@@ -1,0 +1,145 @@
+// Command benchrun runs the side-by-side benchmark (package bench): the
+// relay under test, Miredo's relay and the bare AF_XDP forwarders in the same
+// topology with the same generator, then writes
+// bench/results/<date>-<host>.{json,md} and PNG plots and prints the summary
+// with the ratios. Root and Linux ≥ 5.18 are required.
+//
+//	go run ./bench/cmd/benchrun                  # everything (`make bench`)
+//	go run ./bench/cmd/benchrun -systems miredo,floor -modes decap -step 1s
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/teredorelay/teredorelay/bench"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "benchrun:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	systems := flag.String("systems", strings.Join(bench.AllSystems, ","), "systems to run, comma-separated")
+	modes := flag.String("modes", "decap,encap,mixed", "traffic modes, comma-separated")
+	rates := flag.String("rates", "", "offered-load ladder in pps, comma-separated, 0 = as fast as possible (default 50k…1.6M, max)")
+	step := flag.Duration("step", 2*time.Second, "duration of one offered-load step")
+	clients := flag.Int("clients", 64, "emulated Teredo clients")
+	size := flag.Int("ipv6-len", 0, "inner IPv6 packet size in bytes (default 100)")
+	garbage := flag.Int("garbage", 5, "garbage flood multiple of legitimate traffic (0 skips)")
+	micro := flag.Bool("micro", true, "run the Go micro-benchmarks of relay/, cache/, teredo/")
+	out := flag.String("out", "", "results directory (default <module>/bench/results)")
+	relayd := flag.String("relayd", "", "prebuilt teredo-relayd (default: build ./cmd/teredo-relayd)")
+	quiet := flag.Bool("quiet", false, "no progress bar")
+	verbose := flag.Bool("v", false, "print every step")
+	flag.Parse()
+
+	opts := bench.Options{
+		Systems: split(*systems), StepDuration: *step, Clients: *clients, IPv6Len: *size,
+		GarbageRatio: *garbage, Micro: *micro, RelaydBinary: *relayd,
+	}
+	if *garbage == 0 {
+		opts.GarbageRatio = -1
+	}
+	for _, m := range split(*modes) {
+		opts.Modes = append(opts.Modes, bench.Mode(m))
+	}
+	for _, r := range split(*rates) {
+		v, err := parseRate(r)
+		if err != nil {
+			return err
+		}
+		opts.Rates = append(opts.Rates, v)
+	}
+	switch {
+	case *verbose:
+		opts.Log = os.Stderr // one line per step instead of the bar
+	case !*quiet:
+		opts.Progress = os.Stderr
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	rep, err := bench.Run(ctx, opts)
+	if rep == nil {
+		return err
+	}
+	dir := *out
+	if dir == "" {
+		wd, _ := os.Getwd()
+		dir = filepath.Join(findModule(wd), "bench", "results")
+	}
+	stem := rep.Date.Format("2006-01-02") + "-" + rep.Host
+	if _, perr := rep.Plot(dir, stem, opts.Modes); perr != nil {
+		err = joinErr(err, perr)
+	}
+	files, serr := rep.Save(dir, stem, opts.Modes)
+	err = joinErr(err, serr)
+	rep.WriteSummary(os.Stdout, opts.Modes)
+	fmt.Println()
+	for _, f := range rep.Files {
+		fmt.Println("wrote", f)
+	}
+	_ = files
+	return err
+}
+
+func split(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// parseRate reads "50000", "50k", "1.6M" or "0"/"max".
+func parseRate(s string) (float64, error) {
+	if s == "max" {
+		return 0, nil
+	}
+	mult := 1.0
+	switch {
+	case strings.HasSuffix(s, "k"):
+		mult, s = 1e3, strings.TrimSuffix(s, "k")
+	case strings.HasSuffix(s, "M"):
+		mult, s = 1e6, strings.TrimSuffix(s, "M")
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("bad rate %q", s)
+	}
+	return v * mult, nil
+}
+
+func findModule(dir string) string {
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			return dir
+		}
+	}
+}
+
+func joinErr(a, b error) error {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	return fmt.Errorf("%w; %w", a, b)
+}

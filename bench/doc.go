@@ -1,0 +1,34 @@
+// Package bench measures the relay the way a reviewer would believe: the same
+// generator, the same topology, the same machine, teredo-relayd and Miredo's
+// relay in the same run, with a bare AF_XDP forwarder as the floor of the
+// packet path and the asavie/xdp socket on the same forwarder to show why the
+// project has its own, results as ratios, with plots.
+//
+// Run builds the topology (package topo: a generator namespace and a relay
+// namespace, two veth pairs), then for each system under test starts it in
+// the relay namespace from its command line and configuration, warms up the
+// peers (a packet towards every emulated client makes the relay send an
+// indirect bubble to the Teredo server address, which package handshake
+// answers with the client's direct bubble), and offers decapsulation,
+// encapsulation and mixed traffic at stepped loads from one live-frames
+// generator thread (package loadgen), counting what comes out with native
+// XDP sinks (package sink): offered and delivered pps, loss, one-way latency
+// p50/p99 of timestamped probes, CPU of the system's processes and of the
+// machine. Teredo relays also get a garbage step: legitimate traffic at half
+// their measured capacity plus five times as much malformed and spoofed
+// traffic. Go micro-benchmarks of the fast path (relay/, cache/, teredo/)
+// run too. The Report goes to bench/results/<date>-<host>.json with PNG
+// plots (delivered vs offered per mode; ratio bars) and a Markdown summary.
+//
+// Systems:
+//   - teredo-relayd: cmd/teredo-relayd, built from the module, two-armed,
+//     copy-mode AF_XDP, known peers only (like Miredo's relay);
+//   - miredo: Debian's miredo in relay ("cone") mode, a TUN device and the
+//     kernel's forwarding; a native XDP_PASS program on both relay veths lets
+//     the live frames reach the kernel stack;
+//   - floor: bench/cmd/benchfwd with relay/xsk (shared UMEM, no copy);
+//   - asavie: the same forwarder on github.com/asavie/xdp v0.3.3.
+//
+// cmd/benchrun is the command line (`make bench`); smoke_test.go runs every
+// system for about a second as root.
+package bench

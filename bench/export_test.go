@@ -1,0 +1,5 @@
+package bench
+
+import "os"
+
+var readFile = os.ReadFile

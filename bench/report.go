@@ -1,0 +1,380 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Report is everything one run measured.
+type Report struct {
+	Date     time.Time       `json:"date"`
+	Host     string          `json:"host"`
+	Machine  Machine         `json:"machine"`
+	Settings Settings        `json:"settings"`
+	Systems  []*SystemResult `json:"systems"`
+	Micro    *MicroResult    `json:"micro,omitempty"`
+	Ratios   []Ratio         `json:"ratios"`
+	Goals    []Goal          `json:"goals"`
+	Files    []string        `json:"files,omitempty"`
+	Elapsed  Duration        `json:"elapsed"`
+}
+
+// Machine describes where the run happened.
+type Machine struct {
+	CPUModel  string `json:"cpu_model"`
+	CPUs      int    `json:"cpus"`
+	MemoryMiB int    `json:"memory_mib"`
+	Kernel    string `json:"kernel"`
+	GoVersion string `json:"go_version"`
+	Link      string `json:"link"`
+}
+
+// Settings are the options that shaped the numbers.
+type Settings struct {
+	StepDuration Duration  `json:"step_duration"`
+	Clients      int       `json:"clients"`
+	IPv6Len      int       `json:"ipv6_len"`
+	Rates        []float64 `json:"rates_pps"`
+	GarbageRatio int       `json:"garbage_ratio"`
+	ProbeEvery   int       `json:"probe_every"`
+}
+
+// Duration marshals as a string ("2s").
+type Duration time.Duration
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// SystemResult is one system's measurements.
+type SystemResult struct {
+	Name    string         `json:"name"`
+	Command string         `json:"command,omitempty"`
+	Skipped string         `json:"skipped,omitempty"`
+	Error   string         `json:"error,omitempty"`
+	Warmup  []Warmup       `json:"warmup,omitempty"`
+	Steps   []Step         `json:"steps"`
+	Garbage *GarbageResult `json:"garbage,omitempty"`
+	Notes   []string       `json:"notes,omitempty"`
+}
+
+// Warmup is one peer warm-up: how many clients became reachable.
+type Warmup struct {
+	Mode      Mode     `json:"mode"`
+	Clients   int      `json:"clients"`
+	Reached   int      `json:"reached"`
+	Bubbles   int      `json:"bubbles_answered"`
+	TookMilli float64  `json:"took_ms"`
+	Elapsed   Duration `json:"-"`
+}
+
+// Step is one offered-load step.
+type Step struct {
+	Mode         Mode    `json:"mode"`
+	TargetPPS    float64 `json:"target_pps"` // 0: unpaced
+	OfferedPPS   float64 `json:"offered_pps"`
+	DeliveredPPS float64 `json:"delivered_pps"`
+	Loss         float64 `json:"loss"` // 0..1
+	Sent         uint64  `json:"sent"`
+	Delivered    uint64  `json:"delivered"`
+	// Per direction (mixed has both).
+	DecapSent, DecapDelivered uint64  `json:",omitempty"`
+	EncapSent, EncapDelivered uint64  `json:",omitempty"`
+	P50Micros                 float64 `json:"p50_us"`
+	P99Micros                 float64 `json:"p99_us"`
+	Probes                    uint64  `json:"probes"`
+	// CPU of the system's processes in % of one core, and machine-wide busy %
+	// (both cores, generator included).
+	SystemCPU  float64 `json:"system_cpu_pct"`
+	MachineCPU float64 `json:"machine_cpu_pct"`
+	Other      uint64  `json:"other_pkts"` // unexpected packets at the sinks
+	Seconds    float64 `json:"seconds"`
+}
+
+// GarbageResult is the garbage-flood step.
+type GarbageResult struct {
+	LegitPPS     float64 `json:"legit_offered_pps"`
+	GarbagePPS   float64 `json:"garbage_offered_pps"`
+	LegitSent    uint64  `json:"legit_sent"`
+	LegitGot     uint64  `json:"legit_delivered"`
+	LegitLoss    float64 `json:"legit_loss"`
+	GarbageSent  uint64  `json:"garbage_sent"`
+	GarbageLeak  uint64  `json:"garbage_delivered"`
+	P99Micros    float64 `json:"legit_p99_us"`
+	SystemCPU    float64 `json:"system_cpu_pct"`
+	RatioOffered int     `json:"ratio"`
+}
+
+// Ratio is one system's maximum delivered rate over another's in one mode.
+type Ratio struct {
+	Name  string  `json:"name"` // e.g. "teredo-relayd / miredo"
+	Mode  Mode    `json:"mode"`
+	Num   float64 `json:"num_pps"`
+	Den   float64 `json:"den_pps"`
+	Value float64 `json:"value"`
+}
+
+// Goal is one of the issue's targets, reported (never asserted).
+type Goal struct {
+	Name   string `json:"name"`
+	Target string `json:"target"`
+	Value  string `json:"value"`
+	Met    string `json:"met"` // "yes", "no", "n/a"
+}
+
+// System returns the named result, or nil.
+func (r *Report) System(name string) *SystemResult {
+	for _, s := range r.Systems {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// MaxDelivered is the highest delivered rate of a mode, and its step.
+func (s *SystemResult) MaxDelivered(m Mode) (float64, *Step) {
+	if s == nil {
+		return 0, nil
+	}
+	var best *Step
+	for i := range s.Steps {
+		st := &s.Steps[i]
+		if st.Mode == m && (best == nil || st.DeliveredPPS > best.DeliveredPPS) {
+			best = st
+		}
+	}
+	if best == nil {
+		return 0, nil
+	}
+	return best.DeliveredPPS, best
+}
+
+// computeRatios fills Ratios and Goals from the systems' results.
+func (r *Report) computeRatios(modes []Mode) {
+	pairs := [][2]string{{SysRelayd, SysMiredo}, {SysRelayd, SysFloor}, {SysFloor, SysMiredo}, {SysAsavie, SysFloor}}
+	r.Ratios = nil
+	for _, p := range pairs {
+		a, b := r.System(p[0]), r.System(p[1])
+		if a == nil || b == nil || a.Skipped != "" || b.Skipped != "" {
+			continue
+		}
+		for _, m := range modes {
+			num, _ := a.MaxDelivered(m)
+			den, _ := b.MaxDelivered(m)
+			if num == 0 || den == 0 {
+				continue
+			}
+			r.Ratios = append(r.Ratios, Ratio{Name: p[0] + " / " + p[1], Mode: m, Num: num, Den: den, Value: num / den})
+		}
+	}
+	ratio := func(name string, m Mode) (float64, bool) {
+		for _, x := range r.Ratios {
+			if x.Name == name && x.Mode == m {
+				return x.Value, true
+			}
+		}
+		return 0, false
+	}
+	met := func(ok, have bool) string {
+		switch {
+		case !have:
+			return "n/a"
+		case ok:
+			return "yes"
+		}
+		return "no"
+	}
+	r.Goals = nil
+	for _, m := range []Mode{ModeDecap, ModeEncap} {
+		v, ok := ratio(SysRelayd+" / "+SysMiredo, m)
+		r.Goals = append(r.Goals, Goal{Name: "delivered pps vs Miredo, " + string(m), Target: "≥ 20×", Value: fmtRatio(v, ok), Met: met(v >= 20, ok)})
+	}
+	for _, m := range []Mode{ModeDecap, ModeEncap} {
+		v, ok := ratio(SysRelayd+" / "+SysFloor, m)
+		r.Goals = append(r.Goals, Goal{Name: "delivered pps vs bare forwarder, " + string(m), Target: "≥ 70 %", Value: fmtPct(v, ok), Met: met(v >= 0.7, ok)})
+	}
+	if s := r.System(SysRelayd); s != nil && s.Garbage != nil {
+		g := s.Garbage
+		r.Goals = append(r.Goals, Goal{Name: fmt.Sprintf("legitimate loss under a %d× garbage flood", g.RatioOffered), Target: "< 0.1 %",
+			Value: fmt.Sprintf("%.3f %% (%d garbage delivered)", g.LegitLoss*100, g.GarbageLeak), Met: met(g.LegitLoss < 0.001 && g.GarbageLeak == 0, true)})
+	} else {
+		r.Goals = append(r.Goals, Goal{Name: "legitimate loss under a 5× garbage flood", Target: "< 0.1 %", Value: "not measured", Met: "n/a"})
+	}
+	allocs := "not measured"
+	have, zero := false, true
+	if r.Micro != nil {
+		for _, b := range r.Micro.Benchmarks {
+			if isPerPacket(b.Name) {
+				have = true
+				if b.AllocsPerOp != 0 {
+					zero = false
+				}
+			}
+		}
+		if have {
+			allocs = "0 allocs/op in every decap/encap/cache benchmark"
+			if !zero {
+				allocs = "some per-packet benchmark allocates (see micro)"
+			}
+		}
+	}
+	r.Goals = append(r.Goals, Goal{Name: "allocations per packet", Target: "0", Value: allocs, Met: met(zero, have)})
+}
+
+func isPerPacket(name string) bool {
+	n := strings.ToLower(name)
+	return strings.Contains(n, "decap") || strings.Contains(n, "encap") || strings.Contains(n, "lookup") || strings.Contains(n, "observe")
+}
+
+func fmtRatio(v float64, ok bool) string {
+	if !ok {
+		return "not measured"
+	}
+	return fmt.Sprintf("%.1f×", v)
+}
+
+func fmtPct(v float64, ok bool) string {
+	if !ok {
+		return "not measured"
+	}
+	return fmt.Sprintf("%.0f %%", v*100)
+}
+
+func kpps(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f k", v/1e3)
+}
+
+func micros(v float64) string {
+	if math.IsNaN(v) || v == 0 {
+		return "-"
+	}
+	if v >= 1000 {
+		return fmt.Sprintf("%.1f ms", v/1000)
+	}
+	return fmt.Sprintf("%.0f µs", v)
+}
+
+// WriteSummary prints the per-system table and the ratios.
+func (r *Report) WriteSummary(w io.Writer, modes []Mode) {
+	fmt.Fprintf(w, "\n%s on %s — %s, %d CPUs, kernel %s, %s\n", r.Date.Format("2006-01-02 15:04"), r.Host, r.Machine.CPUModel, r.Machine.CPUs, r.Machine.Kernel, r.Machine.Link)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "system\tmode\tmax delivered pps\tat offered\tloss\tp50\tp99\tsystem CPU")
+	for _, s := range r.Systems {
+		if s.Skipped != "" || s.Error != "" {
+			fmt.Fprintf(tw, "%s\t-\t%s\t\t\t\t\t\n", s.Name, firstNonEmpty(s.Skipped, "error: "+s.Error))
+			continue
+		}
+		for _, m := range modes {
+			v, st := s.MaxDelivered(m)
+			if st == nil {
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1f %%\t%s\t%s\t%.0f %%\n", s.Name, m, kpps(v), kpps(st.OfferedPPS), st.Loss*100, micros(st.P50Micros), micros(st.P99Micros), st.SystemCPU)
+		}
+		if g := s.Garbage; g != nil {
+			fmt.Fprintf(tw, "%s\tgarbage %d×\t%s legit\t%s total\t%.3f %%\t\t%s\t%.0f %%\n", s.Name, g.RatioOffered, kpps(g.LegitPPS*(1-g.LegitLoss)), kpps(g.LegitPPS+g.GarbagePPS), g.LegitLoss*100, micros(g.P99Micros), g.SystemCPU)
+		}
+	}
+	tw.Flush()
+	if len(r.Ratios) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ratio\tmode\tvalue")
+		for _, x := range r.Ratios {
+			fmt.Fprintf(tw, "%s\t%s\t%.2f (%s / %s pps)\n", x.Name, x.Mode, x.Value, kpps(x.Num), kpps(x.Den))
+		}
+		tw.Flush()
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "goal\ttarget\tmeasured\tmet")
+	for _, g := range r.Goals {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", g.Name, g.Target, g.Value, g.Met)
+	}
+	tw.Flush()
+}
+
+// WriteMarkdown writes the summary as Markdown tables (for READMEs).
+func (r *Report) WriteMarkdown(w io.Writer, modes []Mode) {
+	fmt.Fprintf(w, "Run %s on `%s`: %s, %d CPUs, %d MiB, Linux %s, %s; %s; %s per step, %d clients, %d-byte IPv6 packets.\n\n",
+		r.Date.Format("2006-01-02 15:04 MST"), r.Host, r.Machine.CPUModel, r.Machine.CPUs, r.Machine.MemoryMiB, r.Machine.Kernel, r.Machine.GoVersion, r.Machine.Link,
+		time.Duration(r.Settings.StepDuration), r.Settings.Clients, r.Settings.IPv6Len)
+	fmt.Fprintln(w, "| system | mode | max delivered | at offered | loss | p50 | p99 | system CPU |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|")
+	for _, s := range r.Systems {
+		if s.Skipped != "" || s.Error != "" {
+			fmt.Fprintf(w, "| %s | – | %s | | | | | |\n", s.Name, firstNonEmpty(s.Skipped, "error: "+s.Error))
+			continue
+		}
+		for _, m := range modes {
+			v, st := s.MaxDelivered(m)
+			if st == nil {
+				continue
+			}
+			fmt.Fprintf(w, "| %s | %s | %spps | %spps | %.1f %% | %s | %s | %.0f %% |\n", s.Name, m, kpps(v), kpps(st.OfferedPPS), st.Loss*100, micros(st.P50Micros), micros(st.P99Micros), st.SystemCPU)
+		}
+		if g := s.Garbage; g != nil {
+			fmt.Fprintf(w, "| %s | decap + %d× garbage | %spps legit | %spps total | %.3f %% legit | | %s | %.0f %% |\n", s.Name, g.RatioOffered, kpps(g.LegitPPS*(1-g.LegitLoss)), kpps(g.LegitPPS+g.GarbagePPS), g.LegitLoss*100, micros(g.P99Micros), g.SystemCPU)
+		}
+	}
+	if len(r.Ratios) > 0 {
+		fmt.Fprintln(w, "\n| ratio (max delivered pps) | mode | value |")
+		fmt.Fprintln(w, "|---|---|---:|")
+		for _, x := range r.Ratios {
+			fmt.Fprintf(w, "| %s | %s | %.2f |\n", x.Name, x.Mode, x.Value)
+		}
+	}
+	fmt.Fprintln(w, "\n| goal | target | measured | met |")
+	fmt.Fprintln(w, "|---|---|---|---|")
+	for _, g := range r.Goals {
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", g.Name, g.Target, g.Value, g.Met)
+	}
+	if r.Micro != nil && len(r.Micro.Benchmarks) > 0 {
+		fmt.Fprintln(w, "\n| micro-benchmark | ns/op | B/op | allocs/op |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|")
+		for _, b := range r.Micro.Benchmarks {
+			fmt.Fprintf(w, "| %s | %.1f | %d | %d |\n", b.Package+"."+b.Name, b.NsPerOp, b.BytesPerOp, b.AllocsPerOp)
+		}
+	}
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// Save writes the JSON report and the Markdown summary into dir with the
+// given file stem and returns the paths.
+func (r *Report) Save(dir, stem string, modes []Mode) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("results directory: %w", err)
+	}
+	jsonPath := filepath.Join(dir, stem+".json")
+	mdPath := filepath.Join(dir, stem+".md")
+	r.Files = append(r.Files, jsonPath, mdPath)
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode report: %w", err)
+	}
+	if err := os.WriteFile(jsonPath, append(b, '\n'), 0o644); err != nil {
+		return nil, fmt.Errorf("write report: %w", err)
+	}
+	var md strings.Builder
+	r.WriteMarkdown(&md, modes)
+	if err := os.WriteFile(mdPath, []byte(md.String()), 0o644); err != nil {
+		return nil, fmt.Errorf("write summary: %w", err)
+	}
+	return []string{jsonPath, mdPath}, nil
+}

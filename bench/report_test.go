@@ -1,0 +1,131 @@
+package bench
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestParseBench(t *testing.T) {
+	out := []byte(`goos: linux
+goarch: amd64
+pkg: github.com/teredorelay/teredorelay/relay
+cpu: AMD EPYC
+BenchmarkDecap-2         	 9012345	        24.10 ns/op	       0 B/op	       0 allocs/op
+BenchmarkEncap/1280-2    	 5000000	        41.5 ns/op	 30843.37 MB/s	       0 B/op	       0 allocs/op
+BenchmarkSlow 	     100	     1200 ns/op	      64 B/op	       2 allocs/op
+PASS
+ok  	github.com/teredorelay/teredorelay/relay	3.1s
+`)
+	got := parseBench(out)
+	want := []Benchmark{
+		{Package: "relay", Name: "Decap", N: 9012345, NsPerOp: 24.10},
+		{Package: "relay", Name: "Encap/1280", N: 5000000, NsPerOp: 41.5, MBPerSec: 30843.37},
+		{Package: "relay", Name: "Slow", N: 100, NsPerOp: 1200, BytesPerOp: 64, AllocsPerOp: 2},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d benchmarks, want %d: %+v", len(got), len(want), got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("benchmark %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+func testReport() *Report {
+	step := func(m Mode, off, del float64) Step {
+		return Step{Mode: m, OfferedPPS: off, DeliveredPPS: del, Loss: 1 - del/off}
+	}
+	return &Report{Systems: []*SystemResult{
+		{Name: SysRelayd, Steps: []Step{step(ModeDecap, 1e6, 9e5), step(ModeDecap, 3e6, 1.2e6), step(ModeEncap, 1e6, 1e6)},
+			Garbage: &GarbageResult{RatioOffered: 5, LegitLoss: 0.0004}},
+		{Name: SysMiredo, Steps: []Step{step(ModeDecap, 1e5, 5e4), step(ModeEncap, 1e5, 1e5)}},
+		{Name: SysFloor, Steps: []Step{step(ModeDecap, 3e6, 1.5e6), step(ModeEncap, 3e6, 2e6)}},
+		{Name: SysAsavie, Skipped: "not wanted"},
+	}, Micro: &MicroResult{Benchmarks: []Benchmark{{Name: "Decap"}, {Name: "CacheLookup", AllocsPerOp: 0}}}}
+}
+
+func TestRatiosAndGoals(t *testing.T) {
+	r := testReport()
+	r.computeRatios([]Mode{ModeDecap, ModeEncap})
+	want := map[string]float64{
+		"teredo-relayd / miredo decap": 24, "teredo-relayd / miredo encap": 10,
+		"teredo-relayd / floor decap": 0.8, "teredo-relayd / floor encap": 0.5,
+		"floor / miredo decap": 30, "floor / miredo encap": 20,
+	}
+	if len(r.Ratios) != len(want) {
+		t.Fatalf("got %d ratios, want %d: %+v", len(r.Ratios), len(want), r.Ratios)
+	}
+	for _, x := range r.Ratios {
+		w, ok := want[x.Name+" "+string(x.Mode)]
+		if !ok || x.Value < w*0.999 || x.Value > w*1.001 {
+			t.Errorf("%s %s = %v, want %v", x.Name, x.Mode, x.Value, w)
+		}
+	}
+	met := map[string]string{}
+	for _, g := range r.Goals {
+		met[g.Name] = g.Met
+	}
+	for name, m := range map[string]string{
+		"delivered pps vs Miredo, decap":           "yes",
+		"delivered pps vs Miredo, encap":           "no",
+		"delivered pps vs bare forwarder, decap":   "yes",
+		"delivered pps vs bare forwarder, encap":   "no",
+		"legitimate loss under a 5× garbage flood": "yes",
+		"allocations per packet":                   "yes",
+	} {
+		if met[name] != m {
+			t.Errorf("goal %q met = %q, want %q", name, met[name], m)
+		}
+	}
+	var md, txt bytes.Buffer
+	r.WriteMarkdown(&md, []Mode{ModeDecap, ModeEncap})
+	r.WriteSummary(&txt, []Mode{ModeDecap, ModeEncap})
+	for _, s := range []string{"| teredo-relayd | decap | 1200 kpps | 3000 kpps | 60.0 % |", "| teredo-relayd / miredo | decap | 24.00 |", "| asavie | – | not wanted |"} {
+		if !strings.Contains(md.String(), s) {
+			t.Errorf("markdown lacks %q:\n%s", s, md.String())
+		}
+	}
+	if !strings.Contains(txt.String(), "teredo-relayd / floor") {
+		t.Errorf("summary lacks the floor ratio:\n%s", txt.String())
+	}
+}
+
+func TestPlotWritesPNGs(t *testing.T) {
+	r := testReport()
+	r.Host = "test"
+	modes := []Mode{ModeDecap, ModeEncap}
+	r.computeRatios(modes)
+	dir := t.TempDir()
+	files, err := r.Plot(dir, "x", modes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 3 {
+		t.Fatalf("wrote %v, want decap, encap and ratio plots", files)
+	}
+	for _, f := range files {
+		b, err := readFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) {
+			t.Errorf("%s is not a PNG", f)
+		}
+	}
+}
+
+// FuzzParseBench: arbitrary `go test` output never panics and every parsed
+// benchmark has a name and a non-negative iteration count.
+func FuzzParseBench(f *testing.F) {
+	f.Add([]byte("pkg: x\nBenchmarkA-2 10 5 ns/op 0 B/op 0 allocs/op\n"))
+	f.Add([]byte("BenchmarkB 1 ns/op\nBenchmark\n--- FAIL\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, x := range parseBench(b) {
+			if x.N < 0 {
+				t.Errorf("negative N in %+v", x)
+			}
+		}
+	})
+}

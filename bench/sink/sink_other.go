@@ -1,0 +1,17 @@
+//go:build !linux
+
+package sink
+
+import "errors"
+
+// Sink is Linux-only.
+type Sink struct{}
+
+// Attach is Linux-only.
+func Attach(ifindex int) (*Sink, error) { return nil, errors.New("sink: XDP needs Linux") }
+
+// Close is Linux-only.
+func (s *Sink) Close() error { return nil }
+
+// Read is Linux-only.
+func (s *Sink) Read() (Counts, error) { return Counts{}, errors.New("sink: XDP needs Linux") }

@@ -1,0 +1,89 @@
+package bench_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/teredorelay/teredorelay/bench"
+	"github.com/teredorelay/teredorelay/internal/testenv"
+)
+
+// TestSmoke runs every system for about a second of mixed traffic at a rate
+// each of them handles on any machine (20 kpps), after the peers' warm-up,
+// and checks that each one forwarded both directions. teredo-relayd is
+// skipped only while cmd/teredo-relayd does not exist; once it does, it must
+// build, start and forward. Miredo must be installed in CI.
+func TestSmoke(t *testing.T) {
+	testenv.RequireRoot(t)
+	if runtime.GOOS != "linux" {
+		t.Skip("needs Linux")
+	}
+	testenv.RequireBinary(t, "miredo", "ip")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	rep, err := bench.Run(ctx, bench.Options{
+		Modes:        []bench.Mode{bench.ModeMixed},
+		Rates:        []float64{20e3},
+		StepDuration: time.Second,
+		Clients:      16,
+		GarbageRatio: -1,
+		Tag:          fmt.Sprintf("bk%d", os.Getpid()%100000),
+		Log:          testWriter{t},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range rep.Systems {
+		if s.Skipped != "" {
+			if s.Name != bench.SysRelayd {
+				t.Errorf("%s skipped: %s", s.Name, s.Skipped)
+			}
+			t.Logf("%s skipped: %s", s.Name, s.Skipped)
+			continue
+		}
+		if s.Error != "" {
+			t.Errorf("%s: %s", s.Name, s.Error)
+			continue
+		}
+		if len(s.Steps) != 1 {
+			t.Errorf("%s: %d steps, want 1", s.Name, len(s.Steps))
+			continue
+		}
+		st := s.Steps[0]
+		for _, w := range s.Warmup {
+			if w.Reached != w.Clients {
+				t.Errorf("%s: warm-up reached %d of %d clients", s.Name, w.Reached, w.Clients)
+			}
+		}
+		// Generous bounds: this proves the path works, not its speed.
+		if st.DecapSent == 0 || st.DecapDelivered < st.DecapSent/2 {
+			t.Errorf("%s: decap delivered %d of %d", s.Name, st.DecapDelivered, st.DecapSent)
+		}
+		if st.EncapSent == 0 || st.EncapDelivered < st.EncapSent/2 {
+			t.Errorf("%s: encap delivered %d of %d", s.Name, st.EncapDelivered, st.EncapSent)
+		}
+		if st.Delivered > st.Sent {
+			t.Errorf("%s: delivered %d > sent %d (duplicates?)", s.Name, st.Delivered, st.Sent)
+		}
+		if st.Probes == 0 || st.P50Micros <= 0 {
+			t.Errorf("%s: no latency probes came through", s.Name)
+		}
+		if st.Other != 0 {
+			t.Errorf("%s: %d unexpected packets at the sinks", s.Name, st.Other)
+		}
+		t.Logf("%s: offered %.0f pps, delivered %.0f pps (decap %d/%d, encap %d/%d), p50 %.0f µs, p99 %.0f µs, CPU %.0f %%",
+			s.Name, st.OfferedPPS, st.DeliveredPPS, st.DecapDelivered, st.DecapSent, st.EncapDelivered, st.EncapSent, st.P50Micros, st.P99Micros, st.SystemCPU)
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}

@@ -1,0 +1,281 @@
+//go:build linux
+
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/teredorelay/teredorelay/bench/topo"
+)
+
+// system is one relay under test: how to get its binary and start it.
+type system struct {
+	name string
+	// kernel systems forward through the kernel stack: a native XDP_PASS
+	// program on both relay veths lets the live frames reach it.
+	kernel bool
+	// teredo systems do Teredo checks (they get the garbage step).
+	teredo bool
+	// prepare finds or builds the binary; a non-empty skip means it is not
+	// available (e.g. not installed).
+	prepare func(ctx context.Context, e *env) (skip string, err error)
+	// start starts it and waits until it forwards.
+	start func(ctx context.Context, e *env) (*proc, string, error)
+}
+
+func systemByName(name string) *system {
+	switch name {
+	case SysRelayd:
+		return &system{name: name, teredo: true, prepare: prepareRelayd, start: startRelayd}
+	case SysMiredo:
+		return &system{name: name, kernel: true, teredo: true, prepare: prepareMiredo, start: startMiredo}
+	case SysFloor:
+		return &system{name: name, prepare: prepareFwd, start: startFwd("xsk")}
+	case SysAsavie:
+		return &system{name: name, prepare: prepareFwd, start: startFwd("asavie")}
+	}
+	return nil
+}
+
+// goBuild compiles pkg (relative to the module) into the work directory.
+func (e *env) goBuild(ctx context.Context, pkg string) (string, error) {
+	out := filepath.Join(e.dir, filepath.Base(pkg))
+	if _, err := os.Stat(out); err == nil {
+		return out, nil
+	}
+	cmd := exec.CommandContext(ctx, e.goTool, "build", "-o", out, pkg)
+	cmd.Dir = e.moduleDir
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %w: %s", pkg, err, strings.TrimSpace(string(b)))
+	}
+	return out, nil
+}
+
+func prepareRelayd(ctx context.Context, e *env) (string, error) {
+	if e.opts.RelaydBinary != "" {
+		e.bins[SysRelayd] = e.opts.RelaydBinary
+		return "", nil
+	}
+	// Until the daemon exists the benchmark skips it; once cmd/teredo-relayd
+	// has Go files it must build.
+	matches, _ := filepath.Glob(filepath.Join(e.moduleDir, "cmd", "teredo-relayd", "*.go"))
+	if len(matches) == 0 {
+		return "cmd/teredo-relayd does not exist yet", nil
+	}
+	bin, err := e.goBuild(ctx, "./cmd/teredo-relayd")
+	if err != nil {
+		return "", err
+	}
+	e.bins[SysRelayd] = bin
+	return "", nil
+}
+
+// relaydConfig is teredo-relayd's configuration for the topology: two-armed,
+// one queue, native XDP, copy-mode AF_XDP (veth has no zero-copy), known
+// peers only (the relay forwards from a client only after a bubble exchange,
+// as Miredo's relay does), no metrics listener.
+func relaydConfig(e *env) string {
+	t := e.topo
+	return fmt.Sprintf(`# teredo-relayd configuration written by bench for %s
+interfaces:
+  ipv4_side: %s
+  ipv6_side: %s
+queues: 1
+xdp:
+  mode: native
+socket:
+  mode: copy
+ipv4:
+  address: %s
+  port: 3544
+ipv6:
+  address: %s
+peers:
+  capacity: 65536
+bubbles:
+  key_file: %s
+  direct: false
+accept_unknown_peers: false
+api:
+  socket: %s
+metrics:
+  listen: ""
+log:
+  level: warn
+`, t.RelayNS, t.RelayV4.Name, t.RelayV6.Name, topo.RelayIPv4, topo.RelayIPv6,
+		filepath.Join(e.dir, "relayd-bubble.key"), filepath.Join(e.dir, "relayd.sock"))
+}
+
+func startRelayd(ctx context.Context, e *env) (*proc, string, error) {
+	conf := filepath.Join(e.dir, "relayd.yaml")
+	ready := filepath.Join(e.dir, "relayd.ready")
+	os.Remove(ready)
+	if err := os.WriteFile(conf, []byte(relaydConfig(e)), 0o644); err != nil {
+		return nil, "", fmt.Errorf("write teredo-relayd config: %w", err)
+	}
+	argv := []string{e.bins[SysRelayd], "-config", conf, "-ready-file", ready}
+	p, err := startProc(e.dir, SysRelayd, e.topo.RelayNS, argv)
+	if err != nil {
+		return nil, "", err
+	}
+	err = waitFor(ctx, 30*time.Second, func() (bool, error) {
+		if p.exited() {
+			return false, fmt.Errorf("teredo-relayd exited: %v", p.err)
+		}
+		_, err := os.Stat(ready)
+		return err == nil, nil
+	})
+	if err != nil {
+		p.stop(5 * time.Second)
+		return nil, "", fmt.Errorf("teredo-relayd not ready: %w\nlog:\n%s", err, p.tail(3000))
+	}
+	return p, strings.Join(argv, " "), nil
+}
+
+func prepareMiredo(ctx context.Context, e *env) (string, error) {
+	bin, err := exec.LookPath("miredo")
+	if err != nil {
+		return "miredo is not installed (apt-get install miredo)", nil
+	}
+	e.bins[SysMiredo] = bin
+	return "", nil
+}
+
+// miredoUser is the unprivileged user Miredo switches to.
+func miredoUser() string {
+	if _, err := user.Lookup("miredo"); err == nil {
+		return "miredo"
+	}
+	return "nobody"
+}
+
+func startMiredo(ctx context.Context, e *env) (*proc, string, error) {
+	tun := e.topo.Tag + "tun"
+	conf := filepath.Join(e.dir, "miredo.conf")
+	// Relay mode "cone": indirect bubbles only (miredo.md §2.5, §5.1).
+	body := fmt.Sprintf("RelayType cone\nInterfaceName %s\nBindAddress %s\nBindPort 3544\n", tun, topo.RelayIPv4)
+	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+		return nil, "", fmt.Errorf("write miredo config: %w", err)
+	}
+	argv := []string{e.bins[SysMiredo], "-f", "-c", conf, "-p", filepath.Join(e.dir, "miredo.pid"), "-u", miredoUser()}
+	p, err := startProc(e.dir, SysMiredo, e.topo.RelayNS, argv)
+	if err != nil {
+		return nil, "", err
+	}
+	bound := netip.AddrPortFrom(topo.RelayIPv4, 3544)
+	err = waitFor(ctx, 15*time.Second, func() (bool, error) {
+		if p.exited() {
+			return false, fmt.Errorf("miredo exited: %v", p.err)
+		}
+		var ok bool
+		err := topo.Do(e.topo.RelayNS, func() error {
+			var err error
+			if ok, err = udpBound(bound); err != nil || !ok {
+				return err
+			}
+			// The TUN device is up and routes 2001::/32.
+			out, err := exec.Command("ip", "-6", "route", "show", "2001::/32").Output()
+			ok = err == nil && strings.Contains(string(out), tun)
+			return nil
+		})
+		return ok, err
+	})
+	if err != nil {
+		p.stop(5 * time.Second)
+		return nil, "", fmt.Errorf("miredo not ready: %w\nlog:\n%s", err, p.tail(3000))
+	}
+	return p, strings.Join(argv, " ") + "  # " + strings.ReplaceAll(strings.TrimSpace(body), "\n", "; "), nil
+}
+
+// udpBound reports whether a UDP socket is bound to ap in the calling
+// thread's namespace (/proc/thread-self/net/udp, addresses in host order).
+func udpBound(ap netip.AddrPort) (bool, error) {
+	f, err := os.Open("/proc/thread-self/net/udp")
+	if err != nil {
+		return false, fmt.Errorf("read udp sockets: %w", err)
+	}
+	defer f.Close()
+	a := ap.Addr().As4()
+	var host [4]byte
+	binary.NativeEndian.PutUint32(host[:], binary.BigEndian.Uint32(a[:]))
+	key := fmt.Sprintf("%s:%04X", strings.ToUpper(hex.EncodeToString(host[:])), ap.Port())
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if fields := strings.Fields(s.Text()); len(fields) > 1 && fields[1] == key {
+			return true, nil
+		}
+	}
+	return false, s.Err()
+}
+
+func prepareFwd(ctx context.Context, e *env) (string, error) {
+	bin, err := e.goBuild(ctx, "./bench/cmd/benchfwd")
+	if err != nil {
+		return "", err
+	}
+	e.bins["benchfwd"] = bin
+	return "", nil
+}
+
+func startFwd(impl string) func(ctx context.Context, e *env) (*proc, string, error) {
+	return func(ctx context.Context, e *env) (*proc, string, error) {
+		ready := filepath.Join(e.dir, "benchfwd-"+impl+".ready")
+		os.Remove(ready)
+		t := e.topo
+		argv := []string{e.bins["benchfwd"], "-impl", impl, "-ipv4-if", t.RelayV4.Name, "-ipv6-if", t.RelayV6.Name,
+			"-relay", topo.RelayIPv4.String(), "-ipv4-nexthop", t.Gen.MAC.String(), "-ipv6-nexthop", t.Native.MAC.String(),
+			"-ready-file", ready}
+		p, err := startProc(e.dir, "benchfwd-"+impl, t.RelayNS, argv)
+		if err != nil {
+			return nil, "", err
+		}
+		err = waitFor(ctx, 15*time.Second, func() (bool, error) {
+			if p.exited() {
+				return false, fmt.Errorf("benchfwd exited: %v", p.err)
+			}
+			_, err := os.Stat(ready)
+			return err == nil, nil
+		})
+		if err != nil {
+			p.stop(5 * time.Second)
+			return nil, "", fmt.Errorf("forwarder (%s) not ready: %w\nlog:\n%s", impl, err, p.tail(3000))
+		}
+		return p, strings.Join(argv, " "), nil
+	}
+}
+
+// waitFor polls cond every 20 ms until it is true, fails, or timeout passes.
+func waitFor(ctx context.Context, timeout time.Duration, cond func() (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := cond()
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %v", timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+var errSkipped = errors.New("skipped")
