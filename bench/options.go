@@ -60,6 +60,11 @@ type Options struct {
 	Progress io.Writer
 	// Log receives one line per step (nil: none).
 	Log io.Writer
+	// DiagDir, when set, turns on diagnostics (bench/diag_linux.go):
+	// teredo-relayd's internal counters that moved during each step are
+	// logged and saved there, and during unpaced steps a Go CPU profile of
+	// teredo-relayd and a system-wide `perf record -g` are written there.
+	DiagDir string
 	// RequireAll makes a system that cannot run (missing binary) an error
 	// instead of a skipped entry.
 	RequireAll bool

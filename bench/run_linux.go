@@ -284,6 +284,7 @@ func (e *env) runSystem(ctx context.Context, s *system, res *SystemResult) (err 
 				return err
 			}
 			res.Warmup = append(res.Warmup, w)
+			diag := e.diagStart(ctx, s.name, fmt.Sprintf("%s-%d-%s", m, i+1, targetStr(rate)), rate == 0)
 			st, err := e.step(ctx, p, e.gens[string(m)], m, rate)
 			if err != nil {
 				return err
@@ -291,6 +292,7 @@ func (e *env) runSystem(ctx context.Context, s *system, res *SystemResult) (err 
 			res.Steps = append(res.Steps, st)
 			e.logf("%-14s %-5s step %d: target %8s offered %8s delivered %8s loss %5.1f%% p50 %s p99 %s cpu %3.0f%%",
 				s.name, m, i+1, targetStr(rate), kpps(st.OfferedPPS), kpps(st.DeliveredPPS), st.Loss*100, micros(st.P50Micros), micros(st.P99Micros), st.SystemCPU)
+			diag.finish(ctx)
 			e.progress(1)
 			if st.DeliveredPPS < 0.5*st.OfferedPPS {
 				saturated++
@@ -309,10 +311,12 @@ func (e *env) runSystem(ctx context.Context, s *system, res *SystemResult) (err 
 				maxDecap = max(maxDecap, v)
 			}
 		}
+		diag := e.diagStart(ctx, s.name, "garbage", true)
 		g, err := e.garbageStep(ctx, p, maxDecap)
 		if err != nil {
 			return err
 		}
+		diag.finish(ctx)
 		res.Garbage = g
 		e.progress(1)
 	}

@@ -125,7 +125,7 @@ func startRelayd(ctx context.Context, e *env) (*proc, string, error) {
 	if err := os.WriteFile(conf, []byte(relaydConfig(e)), 0o644); err != nil {
 		return nil, "", fmt.Errorf("write teredo-relayd config: %w", err)
 	}
-	argv := []string{e.bins[SysRelayd], "-config", conf, "-ready-file", ready}
+	argv := append(e.diagEnv(), e.bins[SysRelayd], "-config", conf, "-ready-file", ready)
 	p, err := startProc(e.dir, SysRelayd, e.topo.RelayNS, argv)
 	if err != nil {
 		return nil, "", err

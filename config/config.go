@@ -97,9 +97,17 @@ type Config struct {
 	// addition to the RFC 4380 §5.2.4 list.
 	ExtraBogons []netip.Prefix
 	ICMPv6      ICMPv6
-	API         API
-	Metrics     Metrics
-	Log         Log
+	// RateLimits: see config/ratelimits.go.
+	RateLimits RateLimits
+	// Server and ServerOnly select the roles: see config/server.go.
+	Server     *Server
+	ServerOnly bool
+	API        API
+	Metrics    Metrics
+	Log        Log
+	// Announce and Drain: see config/announce.go.
+	Announce Announce
+	Drain    Drain
 }
 
 // Interfaces names the network interfaces XDP attaches to: either OneArmed, or
@@ -174,10 +182,13 @@ type Bubbles struct {
 	Direct bool
 }
 
-// ICMPv6 limits the ICMPv6 errors the relay emits: Rate per second, Burst tokens.
+// ICMPv6 limits the ICMPv6 errors the relay emits: Rate per second, Burst
+// tokens. Enabled false (icmpv6.enabled) sends none at all; they are counted
+// as rate limited.
 type ICMPv6 struct {
-	Rate  float64
-	Burst int
+	Rate    float64
+	Burst   int
+	Enabled bool
 }
 
 // API is the control socket.

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 const minimal = `
@@ -30,10 +31,16 @@ func TestParseDefaults(t *testing.T) {
 		Peers:      Peers{Capacity: 65536, QueueBytesPerPeer: 16384, QueueBytesTotal: 16 << 20},
 		Bubbles:    Bubbles{KeyFile: "/var/lib/teredo-relayd/bubble.key", Direct: false},
 
-		ICMPv6:  ICMPv6{Rate: 100, Burst: 50},
+		ICMPv6:  ICMPv6{Rate: 100, Burst: 50, Enabled: true},
 		API:     API{Socket: "/run/teredo-relayd/api.sock"},
 		Metrics: Metrics{Listen: "127.0.0.1:9542"},
 		Log:     Log{Level: slog.LevelInfo, Format: LogText},
+		Announce: Announce{Enabled: false, IncludeFile: "/run/teredo-relayd-bird/announce.conf", SetName: "TEREDO_ANNOUNCE",
+			Birdc: "/usr/sbin/birdc", Socket: "/run/bird/bird.ctl", Prefixes: []netip.Prefix{netip.MustParsePrefix("2001::/32")},
+			Rise: 10 * time.Second, Timeout: 5 * time.Second},
+		Drain: Drain{StateFile: "/var/lib/teredo-relayd/drained"},
+		RateLimits: RateLimits{NewPeerRate: 50, NewPeerBurst: 100, BubbleRate: 5000, BubbleBurst: 5000,
+			ClientSlowPathRate: 100, ClientSlowPathBurst: 200},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
@@ -87,7 +94,7 @@ log: {level: debug, format: json}
 	if !c.AcceptUnknownPeers || !c.AcceptSymmetricNAT || len(c.ExtraBogons) != 1 || c.ExtraBogons[0] != netip.MustParsePrefix("198.51.100.0/24") {
 		t.Errorf("policy %+v", c)
 	}
-	if c.ICMPv6 != (ICMPv6{2.5, 3}) || c.API.Socket != "/tmp/api.sock" || c.Metrics.Listen != "" {
+	if c.ICMPv6 != (ICMPv6{2.5, 3, true}) || c.API.Socket != "/tmp/api.sock" || c.Metrics.Listen != "" {
 		t.Errorf("icmpv6 %+v api %+v metrics %+v", c.ICMPv6, c.API, c.Metrics)
 	}
 	if c.Log != (Log{slog.LevelDebug, LogJSON}) {

@@ -6,9 +6,13 @@ import (
 )
 
 // ReloadableKeys lists the settings a running daemon applies on SIGHUP.
+// Of ipv4.address only the addresses after the first (the primary) may
+// change.
 var ReloadableKeys = []string{
 	"log.level", "accept_unknown_peers", "accept_symmetric_nat", "bubbles.direct",
-	"icmpv6.rate", "icmpv6.burst", "extra_bogons",
+	"icmpv6.enabled", "icmpv6.rate", "icmpv6.burst", "extra_bogons", "ipv4.address",
+	"rate_limits.new_peer_rate", "rate_limits.new_peer_burst", "rate_limits.bubble_rate",
+	"rate_limits.bubble_burst", "rate_limits.client_slow_path_rate", "rate_limits.client_slow_path_burst",
 }
 
 // fixedKeys lists every other setting with a way to read it.
@@ -31,7 +35,7 @@ var fixedKeys = []struct {
 	{"umem.frame_size", func(c *Config) any { return c.UMEM.FrameSize }},
 	{"umem.headroom", func(c *Config) any { return c.UMEM.Headroom }},
 	{"umem.sharing", func(c *Config) any { return c.UMEM.Sharing }},
-	{"ipv4.address", func(c *Config) any { return c.IPv4.Addresses }},
+	{"ipv4.address", func(c *Config) any { return c.PrimaryIPv4() }}, // the others are reloadable
 	{"ipv4.port", func(c *Config) any { return c.IPv4.Port }},
 	{"ipv6.address", func(c *Config) any { return c.IPv6.Address }},
 	{"peers.capacity", func(c *Config) any { return c.Peers.Capacity }},
@@ -41,6 +45,8 @@ var fixedKeys = []struct {
 	{"api.socket", func(c *Config) any { return c.API.Socket }},
 	{"metrics.listen", func(c *Config) any { return c.Metrics.Listen }},
 	{"log.format", func(c *Config) any { return c.Log.Format }},
+	{"roles", func(c *Config) any { return [2]bool{c.RelayRole(), c.ServerRole()} }}, // config/server.go
+	{"server", func(c *Config) any { return c.Server }},
 }
 
 // CheckReload returns nil when next differs from c only in ReloadableKeys,

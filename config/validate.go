@@ -56,9 +56,13 @@ type rawConfig struct {
 	AcceptSymmetricNAT *bool    `yaml:"accept_symmetric_nat"`
 	ExtraBogons        []string `yaml:"extra_bogons"`
 	ICMPv6             struct {
-		Rate  *float64 `yaml:"rate"`
-		Burst *int     `yaml:"burst"`
+		Enabled *bool    `yaml:"enabled"` // config/ratelimits.go
+		Rate    *float64 `yaml:"rate"`
+		Burst   *int     `yaml:"burst"`
 	} `yaml:"icmpv6"`
+
+	RateLimits rawRateLimits `yaml:"rate_limits"` // config/ratelimits.go
+
 	API struct {
 		Socket string `yaml:"socket"`
 	} `yaml:"api"`
@@ -69,6 +73,12 @@ type rawConfig struct {
 		Level  string `yaml:"level"`
 		Format string `yaml:"format"`
 	} `yaml:"log"`
+	Roles  strs      `yaml:"roles"`  // config/server.go
+	Server rawServer `yaml:"server"` // config/server.go
+
+	// config/announce.go
+	Announce rawAnnounce `yaml:"announce"`
+	Drain    rawDrain    `yaml:"drain"`
 }
 
 func (r *rawConfig) validate() (*Config, error) {
@@ -98,6 +108,9 @@ func (r *rawConfig) validate() (*Config, error) {
 		return nil, err
 	}
 	if err := r.umem(c); err != nil {
+		return nil, err
+	}
+	if err := r.roles(c); err != nil { // config/server.go; before addresses
 		return nil, err
 	}
 	if err := r.addresses(c); err != nil {
@@ -130,6 +143,9 @@ func (r *rawConfig) validate() (*Config, error) {
 	if c.ICMPv6.Burst, err = intIn("icmpv6.burst", r.ICMPv6.Burst, DefaultICMPv6Burst, 1, 1e6); err != nil {
 		return nil, err
 	}
+	if err := r.rateLimits(c); err != nil { // config/ratelimits.go
+		return nil, err
+	}
 	c.API.Socket = orDefault(r.API.Socket, DefaultAPISocket)
 	if !filepath.IsAbs(c.API.Socket) {
 		return nil, fmt.Errorf("api.socket: %q is not an absolute path", c.API.Socket)
@@ -144,6 +160,9 @@ func (r *rawConfig) validate() (*Config, error) {
 		}
 	}
 	if err := r.log(c); err != nil {
+		return nil, err
+	}
+	if err := r.announceAndDrain(c); err != nil { // config/announce.go
 		return nil, err
 	}
 	return c, nil

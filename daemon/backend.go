@@ -162,6 +162,7 @@ func (d *Daemon) State() metrics.State {
 		LastReloadSuccessful: d.lastReloadOK.Load(),
 		LastReloadSuccess:    time.Unix(0, d.lastReload.Load()),
 		RateLimits:           []metrics.RateLimit{{Limiter: "icmpv6", PacketsPerSecond: cfg.ICMPv6.Rate}},
+		Announce:             d.announceState(),
 	}
 	switch {
 	case !d.ready.Load():
@@ -242,24 +243,36 @@ func (d *Daemon) wallTime(mono int64) time.Time {
 	return d.start.Add(time.Duration(mono - d.monoAtStart))
 }
 
-// Drain implements control.Backend: readiness goes false (the announcement
-// is withdrawn by whoever watches /readyz); forwarding continues.
+// Drain implements control.Backend: readiness goes false, the announcement
+// driver (if enabled) withdraws the prefix at once, and the drain state file
+// keeps the relay drained across restarts; forwarding continues. The drain
+// takes effect even when the file cannot be written (the error says so).
 func (d *Daemon) Drain(context.Context) (bool, error) {
 	changed := d.draining.CompareAndSwap(false, true)
 	if changed {
 		d.log.Info("draining: readiness withdrawn, forwarding continues")
 		_ = notify("STATUS=draining")
 	}
+	d.updateAnnounce()
+	if err := d.persistDrain(true); err != nil { // daemon/announce.go
+		d.log.Error("drained, but not persisted: a restart would undrain", "err", err)
+		return changed, fmt.Errorf("drained, but a restart would undrain: %w", err)
+	}
 	return changed, nil
 }
 
-// Undrain implements control.Backend.
+// Undrain implements control.Backend: the drain state file is removed first;
+// when it cannot be, the relay stays drained and the error says why.
 func (d *Daemon) Undrain(context.Context) (bool, error) {
+	if err := d.persistDrain(false); err != nil { // daemon/announce.go
+		return false, fmt.Errorf("still drained: %w", err)
+	}
 	changed := d.draining.CompareAndSwap(true, false)
 	if changed {
 		d.log.Info("undrained: ready again")
 		_ = notify("STATUS=relaying")
 	}
+	d.updateAnnounce()
 	return changed, nil
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/teredorelay/teredorelay/nexthop"
 	"github.com/teredorelay/teredorelay/relay"
 	"github.com/teredorelay/teredorelay/relay/xsk"
+	"github.com/teredorelay/teredorelay/server"
 )
 
 // Options are the daemon's command-line settings.
@@ -54,12 +55,18 @@ type Daemon struct {
 
 	peers   *cache.Cache
 	engine  *relay.Engine
+	srv     *server.Server        // server role (daemon/server.go), nil without it
+	srvLoop *dataplane.ServerLoop // server role: in-process delivery and kernel path
 	kernel  *dataplane.Kernel
 	hops    *nexthop.Table
 	sides   []*side
 	queues  []*queue
 	workers []*dataplane.Worker
 	senders []*dataplane.RawSender
+
+	// announce is the BIRD announcement driver (daemon/announce.go), nil
+	// unless announce.enabled.
+	announce *announcer
 
 	ready, draining         atomic.Bool
 	reloads, reloadFailures atomic.Uint64
@@ -166,6 +173,9 @@ func (d *Daemon) config() *config.Config {
 // shutdown, which releases whatever was built.
 func (d *Daemon) startAll(ctx context.Context) error {
 	cfg := d.cfg
+	if err := d.loadDrain(cfg); err != nil { // daemon/announce.go
+		return err
+	}
 	if err := d.resolveSides(cfg); err != nil {
 		return err
 	}
@@ -184,7 +194,11 @@ func (d *Daemon) startAll(ctx context.Context) error {
 	if d.kernel, err = dataplane.OpenKernel(cfg.IPv4.Addresses, cfg.IPv4.Port); err != nil {
 		return explain(err, "open kernel sockets")
 	}
-	if d.engine, err = relay.NewEngine(relayConfig(cfg, key), d.peers, d.kernel); err != nil {
+	out, err := d.startServer(cfg) // daemon/server.go
+	if err != nil {
+		return err
+	}
+	if d.engine, err = relay.NewEngine(relayConfig(cfg, key), d.peers, out); err != nil {
 		return fmt.Errorf("create relay engine: %w", err)
 	}
 	ports := make([]int32, len(d.sides))
@@ -195,7 +209,7 @@ func (d *Daemon) startAll(ctx context.Context) error {
 		return explain(err, "mirror kernel routes")
 	}
 	for _, s := range d.sides {
-		if s.prog, err = bpf.Load(bpf.Config{Addrs: cfg.IPv4.Addresses, Port: cfg.IPv4.Port, SteerIPv4: s.v4, SteerIPv6: s.v6}); err != nil {
+		if s.prog, err = bpf.Load(bpf.Config{Addrs: d.steerAddrs(cfg), Port: cfg.IPv4.Port, SteerIPv4: s.v4, SteerIPv6: s.v6 && cfg.RelayRole()}); err != nil {
 			return explain(err, "load XDP program")
 		}
 	}
@@ -217,7 +231,7 @@ func (d *Daemon) startAll(ctx context.Context) error {
 		return err
 	}
 	d.goBackground("relay slow path", func() error { return d.engine.Run(ctx) })
-	d.goBackground("kernel UDP socket", func() error { return d.kernel.Serve(ctx, d.engine.HandleUDP) })
+	d.goBackground("kernel UDP socket", func() error { return d.kernel.Serve(ctx, d.kernelHandler(cfg)) })
 	srv := control.NewServer(control.Config{Backend: d, Logger: d.log})
 	d.goBackground("control API", func() error { return srv.Run(ctx, cfg.API.Socket) })
 	if cfg.Metrics.Listen != "" {
@@ -227,6 +241,12 @@ func (d *Daemon) startAll(ctx context.Context) error {
 			Ready:    metrics.ReadyFromSource(d),
 		})
 		d.goBackground("metrics listener", func() error { return ms.Run(ctx) })
+	}
+	if err := d.startDebug(ctx); err != nil { // daemon/debug.go
+		return err
+	}
+	if err := d.startAnnounce(ctx, cfg); err != nil { // daemon/announce.go
+		return err
 	}
 	return d.markReady()
 }
@@ -324,7 +344,7 @@ func (d *Daemon) startWorkers(ctx context.Context, cfg *config.Config) error {
 			cpu = cfg.CPUs[i]
 		}
 		w, err := dataplane.NewWorker(dataplane.WorkerConfig{
-			Queue: q.id, Ports: ports, Relay: d.engine.NewWorker(), Hops: d.hops, Kernel: sender, CPU: cpu,
+			Queue: q.id, Ports: ports, Relay: d.fastPath(cfg), Hops: d.hops, Kernel: sender, CPU: cpu,
 		})
 		if err != nil {
 			return fmt.Errorf("queue %d: %w", q.id, err)
@@ -371,6 +391,7 @@ func (d *Daemon) markReady() error {
 		}
 	}
 	d.ready.Store(true)
+	d.updateAnnounce()
 	if err := notify("READY=1\nSTATUS=relaying"); err != nil {
 		d.log.Warn("sd_notify READY=1 failed", "err", err)
 	}
@@ -384,6 +405,7 @@ func (d *Daemon) markReady() error {
 // to the kernel), then workers, sockets, routes and the slow path.
 func (d *Daemon) shutdown() error {
 	d.ready.Store(false)
+	d.withdrawAnnounce() // before XDP goes: the route leaves while we still forward
 	if err := notify("STOPPING=1"); err != nil {
 		d.log.Warn("sd_notify STOPPING=1 failed", "err", err)
 	}
@@ -429,19 +451,27 @@ func (d *Daemon) shutdown() error {
 
 // relayConfig maps the file's settings to the engine's.
 func relayConfig(cfg *config.Config, key []byte) relay.Config {
-	rate := cfg.ICMPv6.Rate
+	rl := cfg.RateLimits
 	return relay.Config{
-		IPv4Addr:           cfg.IPv4.Addresses[0],
-		Port:               cfg.IPv4.Port,
-		IPv6Addr:           cfg.IPv6.Address,
-		Key:                key,
-		AcceptUnknownPeers: cfg.AcceptUnknownPeers,
-		NoDirectBubbles:    !cfg.Bubbles.Direct,
-		AcceptSymmetricNAT: cfg.AcceptSymmetricNAT,
-		ExtraBogons:        cfg.ExtraBogons,
-		ICMPv6Rate:         rate,
-		ICMPv6Burst:        cfg.ICMPv6.Burst,
-		Now:                relay.MonotonicNow,
+		IPv4Addr:            cfg.PrimaryIPv4(),
+		IPv4Addrs:           cfg.SecondaryIPv4(),
+		Port:                cfg.IPv4.Port,
+		IPv6Addr:            cfg.IPv6.Address,
+		Key:                 key,
+		AcceptUnknownPeers:  cfg.AcceptUnknownPeers,
+		DirectBubbles:       cfg.Bubbles.Direct,
+		AcceptSymmetricNAT:  cfg.AcceptSymmetricNAT,
+		ExtraBogons:         cfg.ExtraBogons,
+		ICMPv6Rate:          cfg.ICMPv6.Rate,
+		ICMPv6Burst:         cfg.ICMPv6.Burst,
+		DisableICMPv6Errors: !cfg.ICMPv6.Enabled,
+		NewPeerRate:         rl.NewPeerRate,
+		NewPeerBurst:        rl.NewPeerBurst,
+		BubbleRate:          rl.BubbleRate,
+		BubbleBurst:         rl.BubbleBurst,
+		ClientSlowPathRate:  rl.ClientSlowPathRate,
+		ClientSlowPathBurst: rl.ClientSlowPathBurst,
+		Now:                 relay.MonotonicNow,
 	}
 }
 

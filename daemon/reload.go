@@ -1,11 +1,13 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
+	"net/netip"
 	"reflect"
+	"slices"
 
 	"github.com/teredorelay/teredorelay/config"
-	"github.com/teredorelay/teredorelay/relay"
 )
 
 // policyKeys are the reloadable settings the relay engine holds.
@@ -16,15 +18,12 @@ var policyKeys = []struct {
 	{"accept_unknown_peers", func(c *config.Config) any { return c.AcceptUnknownPeers }},
 	{"accept_symmetric_nat", func(c *config.Config) any { return c.AcceptSymmetricNAT }},
 	{"bubbles.direct", func(c *config.Config) any { return c.Bubbles.Direct }},
+	{"icmpv6.enabled", func(c *config.Config) any { return c.ICMPv6.Enabled }},
 	{"icmpv6.rate", func(c *config.Config) any { return c.ICMPv6.Rate }},
 	{"icmpv6.burst", func(c *config.Config) any { return c.ICMPv6.Burst }},
 	{"extra_bogons", func(c *config.Config) any { return c.ExtraBogons }},
-}
-
-// reconfigurer is the live-reconfiguration hook the relay engine may offer;
-// policy changes are refused while it does not.
-type reconfigurer interface {
-	Reconfigure(relay.Config) error
+	{"ipv4.address", func(c *config.Config) any { return c.SecondaryIPv4() }}, // the primary is fixed (CheckReload)
+	{"rate_limits", func(c *config.Config) any { return c.RateLimits }},
 }
 
 // applyReload loads the file, checks that only reloadable keys changed and
@@ -47,16 +46,19 @@ func (d *Daemon) applyReload() ([]string, error) {
 		}
 	}
 	if len(policy) > 0 {
-		r, ok := any(d.engine).(reconfigurer)
-		if !ok {
-			return nil, fmt.Errorf("config: %s cannot change on reload: this relay engine has no live reconfiguration; restart the daemon", policy[0])
-		}
-		key, err := relay.LoadOrCreateKey(next.Bubbles.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("config: bubbles.key_file: %w", err)
-		}
-		if err := r.Reconfigure(relayConfig(next, key)); err != nil {
+		// A nil key keeps the engine's (bubbles.key_file cannot change).
+		if err := d.engine.Reconfigure(relayConfig(next, nil)); err != nil {
 			return nil, fmt.Errorf("apply %v: %w", policy, err)
+		}
+		if from, to := d.steerAddrs(cur), d.steerAddrs(next); !slices.Equal(from, to) {
+			if err := d.setSteerAddrs(to); err != nil {
+				// Put back what was: the engine, and the maps already changed.
+				rerr := errors.Join(d.engine.Reconfigure(relayConfig(cur, nil)), d.setSteerAddrs(from))
+				if rerr != nil {
+					d.log.Error("reload: rolling back after a failed XDP address update", "err", rerr)
+				}
+				return nil, fmt.Errorf("apply ipv4.address: %w", err)
+			}
 		}
 		changed = append(changed, policy...)
 	}
@@ -66,4 +68,18 @@ func (d *Daemon) applyReload() ([]string, error) {
 	}
 	d.cfg = next
 	return changed, nil
+}
+
+// setSteerAddrs replaces the IPv4 addresses every XDP program steers (a
+// reload that changed the relay's secondary addresses).
+func (d *Daemon) setSteerAddrs(addrs []netip.Addr) error {
+	for _, s := range d.sides {
+		if s.prog == nil {
+			continue
+		}
+		if err := s.prog.SetAddrs(addrs); err != nil {
+			return fmt.Errorf("update XDP address map on %s: %w", s.name, err)
+		}
+	}
+	return nil
 }

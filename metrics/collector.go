@@ -167,6 +167,18 @@ func (c *Collector) collectState(ch chan<- prometheus.Metric, s State) {
 		c.emit(ch, defRateLimit, l.PacketsPerSecond, l.Limiter)
 	}
 	c.emit(ch, defBuildInfo, 1, c.build.Version, c.build.Revision, c.build.GoVersion)
+	c.collectAnnounce(ch, s.Announce)
+}
+
+func (c *Collector) collectAnnounce(ch chan<- prometheus.Metric, a AnnounceState) {
+	c.emit(ch, defAnnounceEnabled, b2f(a.Enabled))
+	for _, p := range a.Prefixes {
+		c.emit(ch, defAnnounceState, b2f(a.Announced), p)
+	}
+	c.emit(ch, defAnnounceDesired, b2f(a.Desired))
+	c.emit(ch, defAnnounceTransitions, float64(a.Announcements), AnnounceTo)
+	c.emit(ch, defAnnounceTransitions, float64(a.Withdrawals), WithdrawTo)
+	c.emit(ch, defAnnounceErrors, float64(a.Errors))
 }
 
 func b2f(b bool) float64 {

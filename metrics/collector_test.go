@@ -17,6 +17,22 @@ var testBuild = metrics.BuildInfo{Version: "1.2.3", Revision: "abc123", GoVersio
 
 // wantSample is the exact exposition of metricstest.Sample().
 const wantSample = `
+# HELP teredo_relay_announce_enabled 1 when teredo-relayd drives the BIRD announcement (announce.enabled), else 0 (the other announce metrics are then 0).
+# TYPE teredo_relay_announce_enabled gauge
+teredo_relay_announce_enabled 1
+# HELP teredo_relay_announce_desired 1 when the relay wants its prefixes announced (ready and not drained for announce.rise), else 0.
+# TYPE teredo_relay_announce_desired gauge
+teredo_relay_announce_desired 1
+# HELP teredo_relay_announce_errors_total Failed attempts to apply the announcement (include file not written, birdc failed, timed out or got an error reply); retried with backoff.
+# TYPE teredo_relay_announce_errors_total counter
+teredo_relay_announce_errors_total 2
+# HELP teredo_relay_announce_state 1 when BIRD last confirmed the prefix as announced (birdc configure accepted the include file), else 0.
+# TYPE teredo_relay_announce_state gauge
+teredo_relay_announce_state{prefix="2001::/32"} 1
+# HELP teredo_relay_announce_transitions_total Announcement changes confirmed by BIRD, by new state.
+# TYPE teredo_relay_announce_transitions_total counter
+teredo_relay_announce_transitions_total{to="announced"} 4
+teredo_relay_announce_transitions_total{to="withdrawn"} 3
 # HELP teredo_relay_afxdp_ring_events_total AF_XDP socket ring events (XDP_STATISTICS), by interface, queue and event.
 # TYPE teredo_relay_afxdp_ring_events_total counter
 teredo_relay_afxdp_ring_events_total{event="rx_dropped",interface="eth0",queue="0"} 1
@@ -162,8 +178,8 @@ func TestCollectorCoversEveryDef(t *testing.T) {
 	for name := range got {
 		t.Errorf("%s exported but not in Defs", name)
 	}
-	if n := testutil.CollectAndCount(metrics.NewCollector(metricstest.Sample(), testBuild)); n != 59 {
-		t.Errorf("sample scrape has %d series, want 59", n)
+	if n := testutil.CollectAndCount(metrics.NewCollector(metricstest.Sample(), testBuild)); n != 65 {
+		t.Errorf("sample scrape has %d series, want 65", n)
 	}
 }
 
@@ -225,6 +241,43 @@ teredo_relay_ready 0
 	}
 	if n := testutil.CollectAndCount(c, "teredo_relay_build_info"); n != 1 {
 		t.Fatalf("build_info series = %d", n)
+	}
+	// Announcement disabled (the zero State): enabled 0, zeros, no state series.
+	const wantAnnounce = `
+# HELP teredo_relay_announce_enabled 1 when teredo-relayd drives the BIRD announcement (announce.enabled), else 0 (the other announce metrics are then 0).
+# TYPE teredo_relay_announce_enabled gauge
+teredo_relay_announce_enabled 0
+# HELP teredo_relay_announce_errors_total Failed attempts to apply the announcement (include file not written, birdc failed, timed out or got an error reply); retried with backoff.
+# TYPE teredo_relay_announce_errors_total counter
+teredo_relay_announce_errors_total 0
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(wantAnnounce), "teredo_relay_announce_enabled",
+		"teredo_relay_announce_errors_total", "teredo_relay_announce_state"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A withdrawn announcement of two prefixes: one state series per prefix.
+func TestCollectorAnnounceWithdrawn(t *testing.T) {
+	src := metricstest.Sample()
+	src.St.Announce = metrics.AnnounceState{Enabled: true, Prefixes: []string{"2001::/32", "2001:db8:100::/48"}, Withdrawals: 1}
+	c := metrics.NewCollector(src, testBuild)
+	const want = `
+# HELP teredo_relay_announce_desired 1 when the relay wants its prefixes announced (ready and not drained for announce.rise), else 0.
+# TYPE teredo_relay_announce_desired gauge
+teredo_relay_announce_desired 0
+# HELP teredo_relay_announce_state 1 when BIRD last confirmed the prefix as announced (birdc configure accepted the include file), else 0.
+# TYPE teredo_relay_announce_state gauge
+teredo_relay_announce_state{prefix="2001::/32"} 0
+teredo_relay_announce_state{prefix="2001:db8:100::/48"} 0
+# HELP teredo_relay_announce_transitions_total Announcement changes confirmed by BIRD, by new state.
+# TYPE teredo_relay_announce_transitions_total counter
+teredo_relay_announce_transitions_total{to="announced"} 0
+teredo_relay_announce_transitions_total{to="withdrawn"} 1
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "teredo_relay_announce_state",
+		"teredo_relay_announce_desired", "teredo_relay_announce_transitions_total"); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -42,6 +42,8 @@ const (
 	BubbleIndirect  = "indirect"
 	SourceXDP       = "xdp"
 	SourceAFXDP     = "afxdp"
+	AnnounceTo      = "announced"
+	WithdrawTo      = "withdrawn"
 )
 
 // Ring event label values, one per XDP_STATISTICS field.
@@ -132,6 +134,18 @@ var (
 	defBuildInfo = Def{Name: n("build_info"), Kind: Gauge,
 		Help:   "Always 1; labels give the build's version, VCS revision and Go version.",
 		Labels: []string{"version", "revision", "goversion"}}
+	defAnnounceEnabled = Def{Name: n("announce_enabled"), Kind: Gauge,
+		Help: "1 when teredo-relayd drives the BIRD announcement (announce.enabled), else 0 (the other announce metrics are then 0)."}
+	defAnnounceState = Def{Name: n("announce_state"), Kind: Gauge,
+		Help:   "1 when BIRD last confirmed the prefix as announced (birdc configure accepted the include file), else 0.",
+		Labels: []string{"prefix"}, LabelValues: map[string]string{"prefix": "announce.prefixes (default 2001::/32)"}}
+	defAnnounceDesired = Def{Name: n("announce_desired"), Kind: Gauge,
+		Help: "1 when the relay wants its prefixes announced (ready and not drained for announce.rise), else 0."}
+	defAnnounceTransitions = Def{Name: n("announce_transitions_total"), Kind: Counter,
+		Help:   "Announcement changes confirmed by BIRD, by new state.",
+		Labels: []string{"to"}, LabelValues: map[string]string{"to": "announced, withdrawn"}}
+	defAnnounceErrors = Def{Name: n("announce_errors_total"), Kind: Counter,
+		Help: "Failed attempts to apply the announcement (include file not written, birdc failed, timed out or got an error reply); retried with backoff."}
 	defSourceUp = Def{Name: n("scrape_source_success"), Kind: Gauge,
 		Help:   "1 when the last scrape read a counter source without error, else 0.",
 		Labels: []string{"source"}, LabelValues: map[string]string{"source": "xdp: BPF counters, afxdp: XDP_STATISTICS"}}
@@ -144,4 +158,5 @@ var Defs = []Def{
 	defBubbles, defBubbleRetries, defBubbleExpiries, defICMPv6, defRateLimited, defRateLimit,
 	defRingEvents, defQueueInfo, defQueueRx, defQueueTx,
 	defReady, defDraining, defReloadOK, defReloadTime, defReloads, defStartTime, defBuildInfo, defSourceUp,
+	defAnnounceEnabled, defAnnounceState, defAnnounceDesired, defAnnounceTransitions, defAnnounceErrors,
 }

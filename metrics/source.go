@@ -126,4 +126,21 @@ type State struct {
 	// (start-up counts).
 	LastReloadSuccess time.Time
 	RateLimits        []RateLimit
+	// Announce is the BIRD announcement driver's state (package announce).
+	Announce AnnounceState
+}
+
+// AnnounceState is the anycast announcement's state. While Enabled is false
+// (announce.enabled off) its metrics are exported as zeros.
+type AnnounceState struct {
+	Enabled bool
+	// Prefixes are the configured prefixes (a short, operator-set list: one
+	// series each).
+	Prefixes []string
+	// Announced is what BIRD last confirmed; Desired is what the relay's
+	// health asks for (ready, not drained, for the rise time).
+	Announced, Desired bool
+	// Announcements and Withdrawals count confirmed transitions; Errors
+	// counts failed attempts (include file or birdc).
+	Announcements, Withdrawals, Errors uint64
 }

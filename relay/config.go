@@ -101,7 +101,9 @@ const maxRateLimitTableSize = 1 << 24
 const KeySize = 32
 
 // Config configures an Engine. Zero-valued fields take the Default* values
-// above; booleans are named so that false is the default behaviour.
+// above; booleans are named so that false is the default behaviour. The
+// policy settings can be changed at run time with Engine.Reconfigure (see
+// there for the list); the rest is fixed when the engine is built.
 type Config struct {
 	// IPv4Addr is the relay's primary IPv4 address: the source of
 	// everything it sends over UDP (bubbles, encapsulated packets) and a
@@ -130,10 +132,17 @@ type Config struct {
 	// the default, see reliability threat T1) and creates a trusted entry
 	// for them. Bubbles from unknown peers never create state.
 	AcceptUnknownPeers bool
-	// NoDirectBubbles turns off the direct bubble to a client's mapping that
-	// accompanies each indirect bubble (RFC 4380 §5.4.1: needed when the
-	// relay is behind a NAT, harmless otherwise; default on).
-	NoDirectBubbles bool
+	// DirectBubbles adds, to each indirect bubble (via the client's server),
+	// a direct bubble to the mapping embedded in the client's address (RFC
+	// 4380 §5.4.1: needed when the relay itself is behind a NAT). Off by
+	// default: a direct bubble that reaches a client's Linux (iptables
+	// MASQUERADE) NAT before the client's own first packet to the relay
+	// makes conntrack claim the mapped port for the relay's flow, the
+	// client's packets then leave from another port and every one fails the
+	// mapping check (mapping_mismatch; deploy/README.md, "Direct bubbles are
+	// off by default"). The indirect bubble alone reaches every client a
+	// relay on a public address can serve.
+	DirectBubbles bool
 	// AcceptSymmetricNAT accepts a bubble whose outer source differs from
 	// the mapping embedded in its Teredo source when its destination is the
 	// cookie the relay sent to that address; the peer is then trusted at the
@@ -168,7 +177,8 @@ type Config struct {
 	// NewPeerRate limits the verifications (new pending peers, or a stale
 	// peer verified again) that native packets from one source /64 may
 	// start: per second (default 50), with bursts of NewPeerBurst (default
-	// 100). Packets over the limit are dropped as new_peer_rate_limited; a
+	// 100). Packets over the limit are dropped as new_peer_rate_limited (by
+	// the worker, before the slow-path queue, when the peer has no entry); a
 	// packet for a peer already being verified is queued as usual. Sources
 	// are hashed into NewPeerTableSize cells (default 16384); colliding
 	// sources share a cell. Set a large rate to lift the limit (benchmarks).

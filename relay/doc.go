@@ -17,7 +17,7 @@
 //	   └─ Drop      │  bounded non-blocking queue            └─ Drop      │
 //	                ▼  (preallocated slots, full = counted drop)          ▼
 //	           Engine.Run: trust + release queue (FIFO) ─► Output.SendUDP(mapping)
-//	                       pending peer: queue, bubbles ─► Output.SendUDP(server:3544 / mapping)
+//	                       pending peer: queue, bubbles ─► Output.SendUDP(server:3544 [, mapping])
 //	                       retries every 2 s ×3, expiry  ─► Destination Unreachable (code 3)
 //	                       hop limit / MTU               ─► Time Exceeded / Packet Too Big
 //	                       ICMPv6 errors: token bucket; to a client over UDP, to a native host via SendIPv6
@@ -83,10 +83,20 @@
 // (else Packet Too Big), hop limit > 1 (else Time Exceeded). The cone bit is
 // ignored (RFC 5991 §3.2): a peer that is not trusted and valid is queued
 // (bounded by the cache) and verified: an indirect bubble to its server:3544
-// and a direct bubble to its embedded mapping, repeated every 2 s up to 3
-// times, then the entry and its queue are deleted and the sender of the
-// first queued packet gets Destination Unreachable code 3. At most 4 bubble
-// rounds go to one peer in 300 s without an answer, across expiries.
+// (and, with DirectBubbles, a direct bubble to its embedded mapping),
+// repeated every 2 s up to 3 times, then the entry and its queue are deleted
+// and the sender of the first queued packet gets Destination Unreachable
+// code 3. At most 4 bubble rounds go to one peer in 300 s without an answer,
+// across expiries.
+//
+// Direct bubbles are off by default. RFC 4380 §5.4.1 has them for a relay
+// behind a NAT; for a relay on a public address they are not needed, and
+// they break clients behind a Linux (iptables MASQUERADE) NAT: the direct
+// bubble reaches the NAT before the client's own first packet to the relay,
+// conntrack gives the relay's flow the client's mapped port, the client's
+// packets then leave the NAT from another port and all fail the mapping
+// check (mapping_mismatch). Seen in the namespace lab with a real Miredo
+// client; see deploy/README.md.
 //
 // # Limits
 //
@@ -95,7 +105,8 @@
 // T5, T6); every refusal is a counted drop:
 //
 //	what                         key              default            over the limit
-//	new verifications            native src /64   50/s, burst 100    drop new_peer_rate_limited (no entry, no bubble, no ICMPv6)
+//	new verifications            native src /64   50/s, burst 100    drop new_peer_rate_limited (no entry, no bubble, no ICMPv6);
+//	                                                                 for a peer without an entry, in the worker (no slow-path slot)
 //	bubble datagrams             global           5000/s, burst 5000 first round: drop bubble_rate_limited (no entry);
 //	                                                                 retry: round skipped (BubbleRoundsRateLimited), expiry on time
 //	notices, Time Exceeded       client IPv4      100/s, burst 200   bubble, hop limit ≤ 1: drop client_rate_limited;
@@ -112,6 +123,32 @@
 // buckets), and the client table is shared lock-free (compare-and-swap) by
 // all workers and the HandleUDP path. Only packets that need the slow path
 // touch them: forwarding between trusted peers costs nothing more.
+//
+// The new-verification limit is checked twice over one table. A native
+// packet for a destination without a cache entry pays its source /64's
+// token in the worker, before it is copied into a slow-path slot: a spray of
+// packets to random Teredo destinations at line rate is dropped there, so
+// it takes at most its /64's burst of slots and cannot starve other sources
+// even when the slow path falls behind. The slow path does not charge such a
+// packet again, and refunds the token when the destination was verified or
+// put under verification by another packet meanwhile (several packets to
+// one new peer cost one token). A stale trusted peer verified again pays in
+// the slow path, as before.
+//
+// # Reconfiguration
+//
+// Engine.Reconfigure changes the policy settings while workers run:
+// AcceptUnknownPeers, AcceptSymmetricNAT, DirectBubbles, VerifyUDPChecksum,
+// the ICMPv6 rate, burst and DisableICMPv6Errors, ExtraBogons, the
+// secondary IPv4Addrs, and the rates and bursts of the three limiters.
+// Everything else (addresses, port, key, table and queue sizes, MTU,
+// timers) is fixed at NewEngine and refused with the field named. The
+// policy is an immutable struct behind an atomic pointer: a worker loads it
+// once per packet, the slow path once per event or timer tick, so a
+// reconfiguration costs the data path no lock and no allocation, every
+// packet is judged by one consistent policy, and a packet started after
+// Reconfigure returns sees the new one. Limiter cells and peer entries are
+// kept across a reconfiguration.
 //
 // # Bubble cookies
 //

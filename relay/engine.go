@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,23 +38,26 @@ const minSlotSize = 2048
 // Engine is the I/O-free relay state machine: it owns the configuration, the
 // slow path and the counters, and hands out one Worker per fast-path thread.
 type Engine struct {
+	// cfg is the configuration the engine started with. Its fixed fields
+	// are read from here; the reloadable ones only through pol.
 	cfg     Config
+	pol     atomic.Pointer[policy]
 	peers   *cache.Cache
 	out     Output
-	bogons  *teredo.Bogons
-	relay4  [4]byte
+	relay4  [4]byte // primary IPv4 address (fixed)
 	relayAP netip.AddrPort
-	// relay4s holds the relay's IPv4 addresses, relay4 first; nRelay4 is
-	// how many are in use (1 unless Config.IPv4Addrs adds some).
-	relay4s [MaxIPv4Addrs][4]byte
-	nRelay4 int
 	// clientLimit bounds the slow-path work per client IPv4 address; shared
 	// by every worker and the HandleUDP path.
 	clientLimit *sourceLimiter
-	ipv6Src     netip.Addr
-	now         func() int64
-	validFor    int64
-	q           *slowQueue
+	// newPeers bounds the verifications per native source /64; the workers
+	// take its tokens for destinations without a cache entry (so a flood is
+	// dropped before it takes slow-path slots), the slow path for stale
+	// peers verified again.
+	newPeers *sourceLimiter
+	ipv6Src  netip.Addr
+	now      func() int64
+	validFor int64
+	q        *slowQueue
 
 	mu      sync.Mutex // guards workers
 	workers []*Worker
@@ -86,7 +90,6 @@ func NewEngine(cfg Config, peers *cache.Cache, out Output) (*Engine, error) {
 		cfg:      cfg,
 		peers:    peers,
 		out:      out,
-		bogons:   teredo.NewBogons(cfg.ExtraBogons),
 		relay4:   cfg.IPv4Addr.As4(),
 		relayAP:  netip.AddrPortFrom(cfg.IPv4Addr, cfg.Port),
 		ipv6Src:  cfg.IPv6Addr,
@@ -94,41 +97,25 @@ func NewEngine(cfg Config, peers *cache.Cache, out Output) (*Engine, error) {
 		validFor: int64(cfg.PeerValidity),
 		q:        newSlowQueue(cfg.SlowPathQueueLen, slotSize),
 
-		clientLimit: newSourceLimiter(cfg.ClientSlowPathRate, cfg.ClientSlowPathBurst, cfg.ClientSlowPathTableSize),
+		clientLimit: newSourceLimiter(cfg.ClientSlowPathTableSize),
+		newPeers:    newSourceLimiter(cfg.NewPeerTableSize),
 	}
-	for _, a := range cfg.relayIPv4Addrs() {
-		e.relay4s[e.nRelay4] = a.As4()
-		e.nRelay4++
-	}
-	e.cfg.IPv4Addrs = append([]netip.Addr(nil), cfg.IPv4Addrs...) // the caller's slice may change
+	e.pol.Store(newPolicy(cfg))
+	// The caller's slices may change; e.cfg keeps no reloadable values that
+	// could be read by mistake.
+	e.cfg.IPv4Addrs, e.cfg.ExtraBogons = nil, nil
 	e.udpWorker = e.newWorker()
 	e.slow = newSlowPath(e)
 	return e, nil
 }
 
-// Config returns the effective configuration (defaults applied). The key is
-// not included.
+// Config returns the effective configuration (defaults applied), with the
+// policy settings of the last Reconfigure. The key is not included.
 func (e *Engine) Config() Config {
-	c := e.cfg
-	c.Key = nil
-	c.IPv4Addrs = append([]netip.Addr(nil), c.IPv4Addrs...)
-	c.ExtraBogons = append([]netip.Prefix(nil), c.ExtraBogons...)
+	c := e.pol.Load().cfg
+	c.IPv4Addrs = slices.Clone(c.IPv4Addrs)
+	c.ExtraBogons = slices.Clone(c.ExtraBogons)
 	return c
-}
-
-// isRelayAddr reports whether a is one of the relay's IPv4 addresses. The
-// primary address is compared first, so with one address this is a single
-// comparison.
-func (e *Engine) isRelayAddr(a [4]byte) bool {
-	if a == e.relay4 {
-		return true
-	}
-	for i := 1; i < e.nRelay4; i++ {
-		if a == e.relay4s[i] {
-			return true
-		}
-	}
-	return false
 }
 
 // Cookie returns the link-local address the relay uses as the source of
@@ -171,7 +158,7 @@ func (e *Engine) HandleUDP(from netip.AddrPort, payload []byte) {
 		c.drop(DropIPv4Malformed)
 		return
 	}
-	v, off, n := w.decapPayload(payload, 0, len(payload), from)
+	v, off, n := w.decapPayload(e.pol.Load(), payload, 0, len(payload), from)
 	if v != ToIPv6 {
 		return
 	}
@@ -235,8 +222,8 @@ func (e *Engine) Counters() Counters {
 // String describes the engine for logs.
 func (e *Engine) String() string {
 	extra := ""
-	if e.nRelay4 > 1 {
-		extra = fmt.Sprintf(" +%d addresses", e.nRelay4-1)
+	if n := e.pol.Load().nRelay4; n > 1 {
+		extra = fmt.Sprintf(" +%d addresses", n-1)
 	}
 	return fmt.Sprintf("teredo relay %v%s (icmpv6 source %v, mtu %d)", e.relayAP, extra, e.ipv6Src, e.cfg.MTU)
 }

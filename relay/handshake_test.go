@@ -18,7 +18,7 @@ import (
 // queued packet delivered to the mapping; then both directions on the fast
 // path, byte for byte against what Miredo's relay put on the wire.
 func TestHandshake(t *testing.T) {
-	h := newHarness(t, nil)
+	h := newHarness(t, func(c *Config, _ *cache.Config) { c.DirectBubbles = true }) // as Miredo's relay in the capture
 	frames := pcapFrames(t, "testdata/miredo-relay.pcap")
 	reply := frames[13]   // frame 14: native echo reply 2001:db8:3::7 -> T8, hop limit 63
 	wantUDP := frames[14] // frame 15: Miredo's encapsulation of it, hop limit 62
@@ -122,7 +122,7 @@ func TestHandshake(t *testing.T) {
 // 0, 2, 4 and 6 s, the entry deleted with its queue and Destination
 // Unreachable code 3 sent at 8 s; then the 4-per-300-s budget (vector N9).
 func TestRetryAndExpiry(t *testing.T) {
-	h := newHarness(t, nil)
+	h := newHarness(t, func(c *Config, _ *cache.Config) { c.DirectBubbles = true })
 	pkt := relaytest.Echo(nativeHost, clientAddr, 64, 7, 1, []byte("are you there"))
 	start := h.clock.Now()
 	if v, _ := h.encap(pkt); v != SlowPath {
@@ -282,8 +282,8 @@ func TestReleaseOrder(t *testing.T) {
 		h.encap(relaytest.Echo(nativeHost, clientAddr, 64, 9, seq, nil))
 	}
 	h.drain()
-	if sent := h.out.Take(); len(sent) != 2 {
-		t.Fatalf("sent %d, want one bubble round for four packets", len(sent))
+	if sent := h.out.Take(); len(sent) != 1 {
+		t.Fatalf("sent %d, want one (indirect) bubble for four packets", len(sent))
 	}
 	h.decap(fromClient(relaytest.Bubble(clientAddr, h.e.Cookie(clientAddr))))
 	h.drain()
@@ -312,8 +312,8 @@ func TestStaleTrustedPeer(t *testing.T) {
 		t.Fatalf("stale peer: %v, want slow_path", v)
 	}
 	h.drain()
-	if sent := h.out.Take(); len(sent) != 2 {
-		t.Fatalf("stale peer: sent %d, want a bubble round", len(sent))
+	if sent := h.out.Take(); len(sent) != 1 {
+		t.Fatalf("stale peer: sent %d, want a bubble round (indirect only)", len(sent))
 	}
 	// A data packet from the client (not a bubble) refreshes it.
 	data := relaytest.Echo(clientAddr, nativeHost, 64, 1, 1, nil)

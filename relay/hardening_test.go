@@ -94,8 +94,14 @@ func TestNewPeerRateLimit(t *testing.T) {
 				}
 				dst, _ := teredoPeer(s.peer)
 				before := h.counters()
-				if v, _ := h.encap(relaytest.Echo(s.src, dst, 64, 1, uint16(i), nil)); v != SlowPath {
-					t.Fatalf("step %d: verdict %v, want slow_path", i, v)
+				// Over the limit, a packet for a peer without an entry is
+				// dropped by the worker; it never reaches the slow path.
+				wantV := SlowPath
+				if !s.ok {
+					wantV = Drop
+				}
+				if v, _ := h.encap(relaytest.Echo(s.src, dst, 64, 1, uint16(i), nil)); v != wantV {
+					t.Fatalf("step %d: verdict %v, want %v", i, v, wantV)
 				}
 				h.drain()
 				after := h.counters()
@@ -113,7 +119,7 @@ func TestNewPeerRateLimit(t *testing.T) {
 				if after.QueuedPackets != before.QueuedPackets+1 || !inCache {
 					t.Fatalf("step %d: queued %d→%d, in cache %v", i, before.QueuedPackets, after.QueuedPackets, inCache)
 				}
-				wantSent := 2 // a new verification: indirect and direct bubble
+				wantSent := 1 // a new verification: the indirect bubble
 				if verifying[s.peer] {
 					wantSent = 0
 				}
@@ -176,7 +182,7 @@ func TestNewPeerFloodBounded(t *testing.T) {
 // (BubbleRoundsRateLimited) and the peer still expires on schedule.
 func TestBubbleRateLimit(t *testing.T) {
 	// 2 bubbles per second, burst 2: one round, refilled in 1 s.
-	h := newHarness(t, func(c *Config, _ *cache.Config) { c.BubbleRate, c.BubbleBurst = 2, 2 })
+	h := newHarness(t, func(c *Config, _ *cache.Config) { c.BubbleRate, c.BubbleBurst, c.DirectBubbles = 2, 2, true })
 	type step struct {
 		at          time.Duration // since start; the timers run up to here, then the packet
 		peer        int           // destination teredoPeer(peer), -1 for none
@@ -470,8 +476,8 @@ func TestMultipleIPv4Addrs(t *testing.T) {
 	if cfg.IPv4Addr != relayIPv4 || len(cfg.IPv4Addrs) != 3 || cfg.IPv4Addrs[0] != second {
 		t.Fatalf("effective config %v %v", cfg.IPv4Addr, cfg.IPv4Addrs)
 	}
-	if h.e.nRelay4 != 3 || !strings.Contains(h.e.String(), "198.51.100.1:3544 +2 addresses") {
-		t.Fatalf("%d distinct addresses (%v), want 3", h.e.nRelay4, h.e)
+	if h.e.pol.Load().nRelay4 != 3 || !strings.Contains(h.e.String(), "198.51.100.1:3544 +2 addresses") {
+		t.Fatalf("%d distinct addresses (%v), want 3", h.e.pol.Load().nRelay4, h.e)
 	}
 }
 
@@ -686,5 +692,78 @@ func TestClientLimitConcurrent(t *testing.T) {
 	c := h.counters()
 	if total != 150 || c.SlowPathHandoffs != 150 || c.Drops[DropClientRateLimited] != 1600-150 {
 		t.Fatalf("%d hand-offs (%d counted), %d rate limited; want 150 and 1450", total, c.SlowPathHandoffs, c.Drops[DropClientRateLimited])
+	}
+}
+
+// TestNewPeerFloodFastPath (reliability D2): a line-rate spray of native
+// packets from one /64 to random Teredo destinations, with the slow path not
+// draining at all, takes only its /64's burst of slow-path slots: the rest
+// is dropped by the worker as new_peer_rate_limited, never as
+// slowpath_queue_full, and a packet from another source still gets a slot.
+// The slow path does not charge those events a second time.
+func TestNewPeerFloodFastPath(t *testing.T) {
+	const queue, burst, flood = 64, 10, 5000
+	h := newHarness(t, func(c *Config, cc *cache.Config) {
+		c.SlowPathQueueLen, c.NewPeerRate, c.NewPeerBurst = queue, 1, burst
+		cc.Capacity = 1 << 14
+	})
+	attacker := netip.MustParseAddr("2001:db8:666::1")
+	verdicts := map[Verdict]int{}
+	for i := range flood {
+		dst, _ := uniquePeer(1000 + i)
+		v, _ := h.encap(relaytest.Echo(attacker, dst, 64, 1, uint16(i), nil))
+		verdicts[v]++
+	}
+	c := h.counters()
+	if verdicts[SlowPath] != burst || verdicts[Drop] != flood-burst || h.e.QueueDepth() != burst {
+		t.Fatalf("flood verdicts %v, queue depth %d; want %d hand-offs", verdicts, h.e.QueueDepth(), burst)
+	}
+	if c.Drops[DropNewPeerRateLimited] != flood-burst || c.Drops[DropSlowPathQueue] != 0 {
+		t.Fatalf("new_peer_rate_limited %d, slowpath_queue_full %d", c.Drops[DropNewPeerRateLimited], c.Drops[DropSlowPathQueue])
+	}
+	// A legitimate second source, still without draining.
+	legit, _ := uniquePeer(1)
+	if v, _ := h.encap(relaytest.Echo(nativeHost, legit, 64, 1, 1, nil)); v != SlowPath {
+		t.Fatalf("second source: %v, want slow_path", v)
+	}
+	h.drain()
+	c = h.counters()
+	if h.e.pendingPeers() != burst+1 || c.BubblesSentIndirect != burst+1 || c.Drops[DropNewPeerRateLimited] != flood-burst {
+		t.Fatalf("after draining: pending %d, bubbles %d, rate limited %d", h.e.pendingPeers(), c.BubblesSentIndirect, c.Drops[DropNewPeerRateLimited])
+	}
+	k := legit.As16()
+	if p, ok := h.peers.Get(&k); !ok || p.State != cache.Pending || p.QueuedPackets != 1 {
+		t.Fatalf("legitimate peer %+v %v, want pending with its packet queued", p, ok)
+	}
+
+	// Paid once: one second later the attacker has exactly one token.
+	h.clock.Advance(time.Second)
+	for i, want := range []Verdict{SlowPath, Drop} {
+		dst, _ := uniquePeer(900000 + i)
+		if v, _ := h.encap(relaytest.Echo(attacker, dst, 64, 1, 1, nil)); v != want {
+			t.Fatalf("after 1 s, packet %d: %v, want %v", i, v, want)
+		}
+	}
+	h.drain()
+
+	// Refund: packets for a destination whose verification started by the
+	// time the slow path sees them cost nothing in the end.
+	h.clock.Advance(burst * time.Second) // full again
+	dst, _ := uniquePeer(910000)
+	for range 4 {
+		if v, _ := h.encap(relaytest.Echo(attacker, dst, 64, 1, 1, nil)); v != SlowPath {
+			t.Fatalf("packets to one new destination: %v", v)
+		}
+	}
+	h.drain() // one verification, three refunds
+	for i := range burst - 1 {
+		d, _ := uniquePeer(920000 + i)
+		if v, _ := h.encap(relaytest.Echo(attacker, d, 64, 1, 1, nil)); v != SlowPath {
+			t.Fatalf("after refunds, new destination %d: %v", i, v)
+		}
+	}
+	d, _ := uniquePeer(930000)
+	if v, _ := h.encap(relaytest.Echo(attacker, d, 64, 1, 1, nil)); v != Drop {
+		t.Fatalf("beyond the burst: %v, want drop", v)
 	}
 }

@@ -21,6 +21,18 @@ func newTokenBucket(perSecond float64, burst int) tokenBucket {
 	return tokenBucket{rate: perSecond / 1e9, burst: float64(burst), tokens: float64(burst)}
 }
 
+// setRate changes the rate and burst (Engine.Reconfigure), keeping the
+// tokens earned so far up to the new burst. A bucket that denied
+// everything (rate <= 0) starts full.
+func (b *tokenBucket) setRate(perSecond float64, burst int) {
+	if b.rate <= 0 {
+		*b = newTokenBucket(perSecond, burst)
+		return
+	}
+	b.rate, b.burst = perSecond/1e9, float64(burst)
+	b.tokens = min(b.tokens, b.burst)
+}
+
 // allow takes one token if available at time now.
 func (b *tokenBucket) allow(now int64) bool {
 	if b.rate <= 0 {
@@ -74,21 +86,37 @@ func (p gcraParams) take(c *atomic.Int64, now int64, n int64) bool {
 	}
 }
 
+// refund gives back one token taken from c by take with the same params,
+// when what it paid for turned out not to be needed. It never fills the
+// bucket beyond full at now.
+func (p gcraParams) refund(c *atomic.Int64, now int64) {
+	for {
+		tat := c.Load()
+		if tat <= now {
+			return // already full
+		}
+		if c.CompareAndSwap(tat, max(tat-p.interval, now)) {
+			return
+		}
+	}
+}
+
 // sourceLimiter is a fixed-size table of GCRA cells indexed by a keyed hash
 // of a source prefix (a native /64 or a client IPv4 address). Sources whose
 // hashes collide share a cell: the table never grows and never evicts, so
 // rotating through sources cannot earn fresh buckets; the hash is seeded
 // per engine, so a colliding prefix cannot be chosen to starve a given
-// victim. Safe for concurrent use; allocation-free.
+// victim. The rate and burst (gcraParams) come from the caller's policy, so
+// Engine.Reconfigure changes them without touching the cells: a cell holds a
+// point in time, which stays meaningful under any rate. Safe for concurrent
+// use; allocation-free.
 type sourceLimiter struct {
-	p     gcraParams
 	cells []atomic.Int64
 	seed  maphash.Seed
 }
 
-func newSourceLimiter(perSecond float64, burst, size int) *sourceLimiter {
+func newSourceLimiter(size int) *sourceLimiter {
 	return &sourceLimiter{
-		p:     newGCRAParams(perSecond, burst),
 		cells: make([]atomic.Int64, size),
 		seed:  maphash.MakeSeed(),
 	}
@@ -101,7 +129,12 @@ func (l *sourceLimiter) cell(key uint64) *atomic.Int64 {
 	return &l.cells[i]
 }
 
-// allow takes one token from key's cell at time now.
-func (l *sourceLimiter) allow(key uint64, now int64) bool {
-	return l.p.take(l.cell(key), now, 1)
+// allow takes one token from key's cell at time now under p.
+func (l *sourceLimiter) allow(p gcraParams, key uint64, now int64) bool {
+	return p.take(l.cell(key), now, 1)
+}
+
+// refund returns the token allow took from key's cell.
+func (l *sourceLimiter) refund(p gcraParams, key uint64, now int64) {
+	p.refund(l.cell(key), now)
 }

@@ -54,15 +54,13 @@ type slowPath struct {
 	c      slowCounters
 	cookie *cookie
 	icmp   tokenBucket
+	// pol is the policy in force, loaded from Engine.pol at each event and
+	// tick (refresh).
+	pol *policy
 
-	// newPeers limits the verifications each native source /64 starts
-	// (Config.NewPeerRate).
-	newPeers *sourceLimiter
 	// bubbleCap is the global bubble-datagram limiter (Config.BubbleRate);
-	// a round takes bubblesPerRound tokens.
-	bubbleCap       atomic.Int64
-	bubbleParams    gcraParams
-	bubblesPerRound int64
+	// a round takes pol.bubblesPerRound tokens.
+	bubbleCap atomic.Int64
 
 	pending    map[[16]byte]pendingState
 	maxPending int
@@ -85,26 +83,21 @@ type slowPath struct {
 func newSlowPath(e *Engine) *slowPath {
 	cfg := &e.cfg
 	maxPending := min(e.peers.Capacity(), 1<<20)
-	perRound := int64(2)
-	if cfg.NoDirectBubbles {
-		perRound = 1
-	}
+	pol := e.pol.Load()
 	sp := &slowPath{
-		e:               e,
-		cookie:          newCookie(cfg.Key),
-		icmp:            newTokenBucket(cfg.ICMPv6Rate, cfg.ICMPv6Burst),
-		newPeers:        newSourceLimiter(cfg.NewPeerRate, cfg.NewPeerBurst, cfg.NewPeerTableSize),
-		bubbleParams:    newGCRAParams(cfg.BubbleRate, cfg.BubbleBurst),
-		bubblesPerRound: perRound,
-		pending:         make(map[[16]byte]pendingState, min(maxPending, 4096)),
-		maxPending:      maxPending,
-		timers:          newDeque[timer](1024),
-		budget:          make(map[[16]byte]budgetRec, min(cfg.BudgetTableSize, 4096)),
-		budgetOrder:     newDeque[budgetStart](1024),
-		quotes:          make([]byte, quotePoolSize*quoteMax),
-		quoteLen:        make([]int, quotePoolSize),
-		quoteFree:       make([]int32, 0, quotePoolSize),
-		scratch:         make([]byte, max(teredo.MinMTU, cfg.MTU)+teredo.EncapLen),
+		e:           e,
+		cookie:      newCookie(cfg.Key),
+		icmp:        newTokenBucket(pol.cfg.ICMPv6Rate, pol.cfg.ICMPv6Burst),
+		pol:         pol,
+		pending:     make(map[[16]byte]pendingState, min(maxPending, 4096)),
+		maxPending:  maxPending,
+		timers:      newDeque[timer](1024),
+		budget:      make(map[[16]byte]budgetRec, min(cfg.BudgetTableSize, 4096)),
+		budgetOrder: newDeque[budgetStart](1024),
+		quotes:      make([]byte, quotePoolSize*quoteMax),
+		quoteLen:    make([]int, quotePoolSize),
+		quoteFree:   make([]int32, 0, quotePoolSize),
+		scratch:     make([]byte, max(teredo.MinMTU, cfg.MTU)+teredo.EncapLen),
 	}
 	for i := quotePoolSize - 1; i >= 0; i-- {
 		sp.quoteFree = append(sp.quoteFree, int32(i))
@@ -122,8 +115,22 @@ func (sp *slowPath) start(now int64) {
 	}
 }
 
+// refresh picks up a policy published by Engine.Reconfigure. The ICMPv6
+// bucket is the slow path's own: it takes the new rate and burst here.
+func (sp *slowPath) refresh() {
+	p := sp.e.pol.Load()
+	if p == sp.pol {
+		return
+	}
+	if p.cfg.ICMPv6Rate != sp.pol.cfg.ICMPv6Rate || p.cfg.ICMPv6Burst != sp.pol.cfg.ICMPv6Burst {
+		sp.icmp.setRate(p.cfg.ICMPv6Rate, p.cfg.ICMPv6Burst)
+	}
+	sp.pol = p
+}
+
 // process handles the event in slot i and frees the slot.
 func (sp *slowPath) process(i int32) {
+	sp.refresh()
 	q := sp.e.q
 	s := &q.slots[i]
 	now := sp.e.now()
@@ -133,7 +140,9 @@ func (sp *slowPath) process(i int32) {
 	case evLearn:
 		sp.learn(&s.key, s.from, now)
 	case evEncap:
-		sp.encap(&s.key, s.buf[:s.n], now)
+		sp.encap(&s.key, s.buf[:s.n], now, false)
+	case evEncapNew:
+		sp.encap(&s.key, s.buf[:s.n], now, true)
 	case evTimeExceeded:
 		sp.c.drop(DropHopLimit)
 		sp.sendICMP(ICMPv6TimeExceeded, teredo.ICMPv6TimeExceeded, teredo.CodeHopLimitExceeded, 0, s.buf[:s.n], s.from, now)
@@ -197,11 +206,17 @@ func (sp *slowPath) endPending(k *[16]byte) {
 }
 
 // encap handles a native packet for a peer that was not trusted and valid
-// when the fast path saw it (RFC 4380 §5.4.1).
-func (sp *slowPath) encap(k *[16]byte, pkt []byte, now int64) {
+// when the fast path saw it (RFC 4380 §5.4.1). paid says the worker already
+// took the new-verification token from the packet's source /64 (the peer
+// had no entry); it is refunded when no verification starts after all.
+func (sp *slowPath) encap(k *[16]byte, pkt []byte, now int64, paid bool) {
 	e := sp.e
+	src64 := binary.BigEndian.Uint64(pkt[8:16])
 	if mapping, ok := e.peers.LookupTx(k, len(pkt), now, e.validFor); ok {
 		// Became trusted while the packet waited in the slow-path queue.
+		if paid {
+			e.newPeers.refund(sp.pol.newPeer, src64, now)
+		}
 		if err := e.out.SendUDP(mapping, pkt); err != nil {
 			sp.c.drop(DropOutputError)
 			return
@@ -211,16 +226,20 @@ func (sp *slowPath) encap(k *[16]byte, pkt []byte, now int64) {
 	}
 	if st, ok := sp.pending[*k]; ok {
 		// Verification under way: wait for it.
+		if paid {
+			e.newPeers.refund(sp.pol.newPeer, src64, now)
+		}
 		if sp.enqueue(k, pkt) && st.quote < 0 {
 			st.quote = sp.storeQuote(pkt)
 			sp.pending[*k] = st
 		}
 		return
 	}
-	// A new verification: its native source /64 pays for it first, so one
-	// host cannot fill the cache with pending peers nor aim the bubbles (and
-	// the ICMPv6 errors below) at many victims.
-	if !sp.newPeers.allow(binary.BigEndian.Uint64(pkt[8:16]), now) {
+	// A new verification: its native source /64 pays for it first (in the
+	// worker for a peer without an entry), so one host cannot fill the cache
+	// with pending peers nor aim the bubbles (and the ICMPv6 errors below)
+	// at many victims.
+	if !paid && !e.newPeers.allow(sp.pol.newPeer, src64, now) {
 		sp.c.drop(DropNewPeerRateLimited)
 		return
 	}
@@ -278,12 +297,12 @@ func (sp *slowPath) enqueue(k *[16]byte, pkt []byte) bool {
 
 // takeBubbles takes the tokens of one bubble round from the global cap.
 func (sp *slowPath) takeBubbles(now int64) bool {
-	return sp.bubbleParams.take(&sp.bubbleCap, now, sp.bubblesPerRound)
+	return sp.pol.bubble.take(&sp.bubbleCap, now, sp.pol.bubblesPerRound)
 }
 
 // bubble sends one bubble round to k (the caller took its tokens from the
-// bubble cap): an indirect bubble to its server:3544 and, unless disabled,
-// a direct bubble to the mapping embedded in k. The source is the cookie for
+// bubble cap): an indirect bubble to its server:3544 and, with
+// Config.DirectBubbles, a direct bubble to the mapping embedded in k. The source is the cookie for
 // k, so the client's direct bubble answers to it.
 func (sp *slowPath) bubble(k *[16]byte, now int64) {
 	e := sp.e
@@ -297,7 +316,7 @@ func (sp *slowPath) bubble(k *[16]byte, now int64) {
 	} else {
 		bump(&sp.c.bubblesIndirect)
 	}
-	if e.cfg.NoDirectBubbles {
+	if !sp.pol.cfg.DirectBubbles {
 		return
 	}
 	if err := e.out.SendUDP(embeddedMapping(k), b); err != nil {
@@ -310,6 +329,7 @@ func (sp *slowPath) bubble(k *[16]byte, now int64) {
 // tick runs the retry/expiry timers, prunes bubble budgets and sweeps idle
 // trusted peers.
 func (sp *slowPath) tick(now int64) {
+	sp.refresh()
 	sp.runTimers(now)
 	sp.pruneBudgets(now)
 	if sp.nextSweep != 0 && now >= sp.nextSweep {
@@ -378,7 +398,7 @@ func (sp *slowPath) expire(k *[16]byte, st pendingState, now int64) {
 // (about an ICMPv6 error, a bubble, a multicast or unspecified source) and
 // errors over the rate limit are counted as suppressed.
 func (sp *slowPath) sendICMP(kind ICMPv6Kind, typ, code uint8, param uint32, invoking []byte, to netip.AddrPort, now int64) {
-	if sp.e.cfg.DisableICMPv6Errors {
+	if sp.pol.cfg.DisableICMPv6Errors {
 		bump(&sp.c.icmpSuppressed[kind])
 		return
 	}

@@ -201,7 +201,7 @@ func TestSlowPathQueueFull(t *testing.T) {
 
 // TestOutputError: send failures are counted, never fatal.
 func TestOutputError(t *testing.T) {
-	h := newHarness(t, nil)
+	h := newHarness(t, func(c *Config, _ *cache.Config) { c.DirectBubbles = true })
 	h.out.Err = errors.New("network down")
 	h.encap(relaytest.Echo(nativeHost, clientAddr, 64, 1, 1, nil))
 	h.drain()
@@ -211,13 +211,31 @@ func TestOutputError(t *testing.T) {
 	}
 }
 
-// TestNoDirectBubbles: only the indirect bubble when direct ones are off.
-func TestNoDirectBubbles(t *testing.T) {
-	h := newHarness(t, func(c *Config, _ *cache.Config) { c.NoDirectBubbles = true })
-	h.encap(relaytest.Echo(nativeHost, clientAddr, 64, 1, 1, nil))
-	h.drain()
-	if sent := h.out.Take(); len(sent) != 1 || sent[0].Dst != serverAP {
-		t.Fatalf("sent %+v, want only the indirect bubble", sent)
+// TestDirectBubbles: by default a round is only the indirect bubble (to the
+// client's server); with DirectBubbles the direct one to the embedded
+// mapping follows it, from the same cookie source.
+func TestDirectBubbles(t *testing.T) {
+	for _, direct := range []bool{false, true} {
+		h := newHarness(t, func(c *Config, _ *cache.Config) { c.DirectBubbles = direct })
+		h.encap(relaytest.Echo(nativeHost, clientAddr, 64, 1, 1, nil))
+		h.drain()
+		sent := h.out.Take()
+		want := []netip.AddrPort{serverAP}
+		if direct {
+			want = append(want, clientMap)
+		}
+		if len(sent) != len(want) {
+			t.Fatalf("direct %v: sent %+v, want bubbles to %v", direct, sent, want)
+		}
+		for i, p := range sent {
+			if p.Dst != want[i] || !bytes.Equal(p.Data, sent[0].Data) {
+				t.Fatalf("direct %v: bubble %d to %v (% x), want %v", direct, i, p.Dst, p.Data, want[i])
+			}
+		}
+		c := h.counters()
+		if c.BubblesSentIndirect != 1 || c.BubblesSentDirect != uint64(len(want)-1) {
+			t.Fatalf("direct %v: counters indirect %d direct %d", direct, c.BubblesSentIndirect, c.BubblesSentDirect)
+		}
 	}
 }
 

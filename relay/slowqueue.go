@@ -18,6 +18,10 @@ const (
 	// queue it and verify the peer with bubbles. The packet's hop limit is
 	// already decremented.
 	evEncap
+	// evEncapNew: evEncap for a destination that had no cache entry; the
+	// worker already took the new-verification token from the packet's
+	// source /64 (Config.NewPeerRate).
+	evEncapNew
 	// evTimeExceeded: hop limit exhausted; send Time Exceeded quoting the
 	// packet. from is valid when the packet came from a Teredo client (the
 	// error is encapsulated back to from), invalid for a native sender.

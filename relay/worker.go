@@ -35,6 +35,7 @@ func (w *Worker) drop(r DropReason) (Verdict, int, int) {
 // decremented.
 func (w *Worker) Decap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 	c := &w.c
+	pol := w.e.pol.Load()
 	bump(&c.decapPackets)
 	bumpN(&c.decapBytes, n)
 	if off < 0 || n < 0 || off > len(buf)-n {
@@ -53,7 +54,7 @@ func (w *Worker) Decap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 	if w.ip4.Protocol != teredo.ProtoUDP {
 		return w.drop(DropNotUDP)
 	}
-	if !w.e.isRelayAddr(w.ip4.Dst) {
+	if !w.e.isRelayAddr(pol, w.ip4.Dst) {
 		return w.drop(DropWrongDestination)
 	}
 	hl := w.ip4.HeaderLen
@@ -65,12 +66,12 @@ func (w *Worker) Decap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 		return w.drop(DropWrongDestination)
 	}
 	dgram = dgram[:w.udp.Length]
-	if w.udp.Checksum != 0 && w.e.cfg.VerifyUDPChecksum &&
+	if w.udp.Checksum != 0 && pol.cfg.VerifyUDPChecksum &&
 		teredo.UDPChecksum(w.ip4.Src, w.ip4.Dst, dgram) != 0 {
 		return w.drop(DropUDPChecksum)
 	}
 	from := netip.AddrPortFrom(netip.AddrFrom4(w.ip4.Src), w.udp.SrcPort)
-	v, newOff, newLen = w.decapPayload(buf, off+hl+teredo.UDPHeaderLen, w.udp.Length-teredo.UDPHeaderLen, from)
+	v, newOff, newLen = w.decapPayload(pol, buf, off+hl+teredo.UDPHeaderLen, w.udp.Length-teredo.UDPHeaderLen, from)
 	if v == ToIPv6 {
 		bump(&c.decapForwarded)
 		bumpN(&c.decapForwardedBytes, newLen)
@@ -84,10 +85,10 @@ func embeddedMapping(a *[16]byte) netip.AddrPort {
 	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{^a[12], ^a[13], ^a[14], ^a[15]}), port)
 }
 
-// decapPayload applies the Teredo reception rules to the UDP payload at
-// buf[off:off+n] received from from. On ToIPv6 the packet is at
+// decapPayload applies the Teredo reception rules of policy pol to the UDP
+// payload at buf[off:off+n] received from from. On ToIPv6 the packet is at
 // buf[newOff:newOff+newLen]; forwarding counters are left to the caller.
-func (w *Worker) decapPayload(buf []byte, off, n int, from netip.AddrPort) (Verdict, int, int) {
+func (w *Worker) decapPayload(pol *policy, buf []byte, off, n int, from netip.AddrPort) (Verdict, int, int) {
 	c := &w.c
 	e := w.e
 	p := &w.pkt
@@ -113,7 +114,7 @@ func (w *Worker) decapPayload(buf []byte, off, n int, from netip.AddrPort) (Verd
 		return w.drop(DropSrcNotTeredo)
 	}
 	mismatch := embeddedMapping(src) != from
-	if mismatch && !e.cfg.AcceptSymmetricNAT {
+	if mismatch && !pol.cfg.AcceptSymmetricNAT {
 		return w.drop(DropMappingMismatch)
 	}
 	if teredo.IsBubble(ip) {
@@ -130,7 +131,7 @@ func (w *Worker) decapPayload(buf []byte, off, n int, from netip.AddrPort) (Verd
 		case cache.RxUnknown:
 			return w.drop(DropUnknownPeer)
 		}
-		if !w.clientAllowed(from, now) {
+		if !w.clientAllowed(pol, from, now) {
 			return w.drop(DropClientRateLimited)
 		}
 		bump(&c.bubblesReceived)
@@ -155,24 +156,24 @@ func (w *Worker) decapPayload(buf []byte, off, n int, from netip.AddrPort) (Verd
 	case cache.RxTrustedQueued:
 		// Trusted at exactly this mapping, with packets queued while its
 		// trust was stale: the slow path releases them.
-		w.limitedNotify(evTrust, src, from, now)
+		w.limitedNotify(pol, evTrust, src, from, now)
 	case cache.RxUnknown:
 		if mismatch {
 			return w.drop(DropMappingMismatch)
 		}
-		if !e.cfg.AcceptUnknownPeers {
+		if !pol.cfg.AcceptUnknownPeers {
 			return w.drop(DropUnknownPeer)
 		}
-		w.limitedNotify(evLearn, src, from, now)
+		w.limitedNotify(pol, evLearn, src, from, now)
 	default: // RxPending, RxMappingChanged
 		if mismatch {
 			return w.drop(DropMappingMismatch)
 		}
-		w.limitedNotify(evTrust, src, from, now)
+		w.limitedNotify(pol, evTrust, src, from, now)
 	}
 	hop := ip[7]
 	if hop <= 1 {
-		if !w.clientAllowed(from, now) {
+		if !w.clientAllowed(pol, from, now) {
 			return w.drop(DropClientRateLimited)
 		}
 		return w.handoff(evTimeExceeded, src, from, ip[:min(len(ip), quoteMax)])
@@ -234,15 +235,15 @@ func routingHeader0InChain(ip []byte, nh uint8) bool {
 
 // clientAllowed takes a token from the client's slow-path budget
 // (Config.ClientSlowPathRate).
-func (w *Worker) clientAllowed(from netip.AddrPort, now int64) bool {
+func (w *Worker) clientAllowed(pol *policy, from netip.AddrPort, now int64) bool {
 	a := from.Addr().As4()
-	return w.e.clientLimit.allow(uint64(binary.BigEndian.Uint32(a[:])), now)
+	return w.e.clientLimit.allow(pol.client, uint64(binary.BigEndian.Uint32(a[:])), now)
 }
 
 // limitedNotify posts a notice about a packet that is forwarded anyway,
 // within the client's slow-path budget.
-func (w *Worker) limitedNotify(kind eventKind, key *[16]byte, from netip.AddrPort, now int64) {
-	if !w.clientAllowed(from, now) {
+func (w *Worker) limitedNotify(pol *policy, kind eventKind, key *[16]byte, from netip.AddrPort, now int64) {
+	if !w.clientAllowed(pol, from, now) {
 		bump(&w.c.slowPathNoticesLimited)
 		return
 	}
@@ -278,6 +279,7 @@ func (w *Worker) handoff(kind eventKind, key *[16]byte, from netip.AddrPort, pkt
 func (w *Worker) Encap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 	c := &w.c
 	e := w.e
+	pol := e.pol.Load()
 	bump(&c.encapPackets)
 	bumpN(&c.encapBytes, n)
 	if off < 0 || n < 0 || off > len(buf)-n {
@@ -311,13 +313,13 @@ func (w *Worker) Encap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 	// RFC 4380 §5.4.1: the mapped IPv4 MUST be global unicast; the server
 	// IPv4 is checked too since indirect bubbles go there.
 	mapped := [4]byte{^dst[12], ^dst[13], ^dst[14], ^dst[15]}
-	if (dst[10] == 0xff && dst[11] == 0xff) || !e.bogons.GlobalUnicast4(mapped) {
+	if (dst[10] == 0xff && dst[11] == 0xff) || !pol.bogons.GlobalUnicast4(mapped) {
 		return w.drop(DropDstMappedBogon)
 	}
-	if e.isRelayAddr(mapped) {
+	if e.isRelayAddr(pol, mapped) {
 		return w.drop(DropDstSelf)
 	}
-	if !e.bogons.GlobalUnicast4([4]byte(dst[4:8])) {
+	if !pol.bogons.GlobalUnicast4([4]byte(dst[4:8])) {
 		return w.drop(DropDstServerBogon)
 	}
 	if l > e.cfg.MTU {
@@ -328,7 +330,8 @@ func (w *Worker) Encap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 		return w.handoff(evTimeExceeded, dst, netip.AddrPort{}, ip[:min(l, quoteMax)])
 	}
 	ip[7] = hop - 1
-	if mapping, ok := e.peers.LookupTx(dst, l, e.now(), e.validFor); ok {
+	now := e.now()
+	if mapping, ok := e.peers.LookupTx(dst, l, now, e.validFor); ok {
 		newOff = off - teredo.EncapLen
 		teredo.PutIPv4UDP(buf[newOff:off], e.relayAP, mapping, l, w.ipID, e.cfg.TTL)
 		w.ipID++
@@ -336,5 +339,29 @@ func (w *Worker) Encap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 		bumpN(&c.encapForwardedBytes, l+teredo.EncapLen)
 		return ToIPv4, newOff, l + teredo.EncapLen
 	}
+	if _, known := e.peers.Get(dst); !known {
+		return w.handoffNewPeer(pol, dst, ip, now)
+	}
 	return w.handoff(evEncap, dst, netip.AddrPort{}, ip)
+}
+
+// handoffNewPeer hands the slow path a native packet for a destination
+// without a cache entry, which starts a verification there. The source /64
+// pays its new-peer token here, in the worker, so a spray of packets to
+// random Teredo destinations from one /64 is dropped at line rate
+// (new_peer_rate_limited) before it can take the slow-path slots that other
+// sources need; the slow path does not charge the event again, and refunds
+// the token when the destination turns out to be verified or under way by
+// then.
+func (w *Worker) handoffNewPeer(pol *policy, dst *[16]byte, ip []byte, now int64) (Verdict, int, int) {
+	src64 := binary.BigEndian.Uint64(ip[8:16])
+	if !w.e.newPeers.allow(pol.newPeer, src64, now) {
+		return w.drop(DropNewPeerRateLimited)
+	}
+	if !w.e.q.post(evEncapNew, dst, netip.AddrPort{}, ip) {
+		w.e.newPeers.refund(pol.newPeer, src64, now)
+		return w.drop(DropSlowPathQueue)
+	}
+	bump(&w.c.slowPathHandoffs)
+	return SlowPath, 0, 0
 }

@@ -73,6 +73,7 @@ func (s *Source) State() metrics.State {
 	st := s.St
 	st.NotReady = append([]string(nil), st.NotReady...)
 	st.RateLimits = append([]metrics.RateLimit(nil), st.RateLimits...)
+	st.Announce.Prefixes = append([]string(nil), st.Announce.Prefixes...)
 	return st
 }
 
@@ -134,6 +135,10 @@ func Sample() *Source {
 			RateLimits: []metrics.RateLimit{
 				{Limiter: "bubble", PacketsPerSecond: 1000},
 				{Limiter: "icmpv6", PacketsPerSecond: 100},
+			},
+			Announce: metrics.AnnounceState{
+				Enabled: true, Prefixes: []string{"2001::/32"}, Announced: true, Desired: true,
+				Announcements: 4, Withdrawals: 3, Errors: 2,
 			},
 		},
 	}

@@ -43,11 +43,17 @@ func run() error {
 	relayd := flag.String("relayd", "", "prebuilt teredo-relayd (default: build ./cmd/teredo-relayd)")
 	quiet := flag.Bool("quiet", false, "no progress bar")
 	verbose := flag.Bool("v", false, "print every step")
+	diag := flag.String("diag", "", "diagnostics directory: teredo-relayd's counters per step, CPU profiles (Go, perf) of unpaced and garbage steps")
 	flag.Parse()
 
 	opts := bench.Options{
 		Systems: split(*systems), StepDuration: *step, Clients: *clients, IPv6Len: *size,
-		GarbageRatio: *garbage, Micro: *micro, RelaydBinary: *relayd,
+		GarbageRatio: *garbage, Micro: *micro, RelaydBinary: *relayd, DiagDir: *diag,
+	}
+	if opts.DiagDir != "" {
+		if err := os.MkdirAll(opts.DiagDir, 0o755); err != nil {
+			return err
+		}
 	}
 	if *garbage == 0 {
 		opts.GarbageRatio = -1
