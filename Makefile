@@ -4,6 +4,10 @@ GO ?= go
 export PATH := /usr/local/go/bin:$(PATH)
 BIN := bin
 GOTEST_FLAGS ?= -count=1 -timeout 45m
+RACE_PKGS := ./cache/... ./relay/... ./teredo/... ./server/... ./client/... ./announce/... ./nexthop/... ./dataplane/... ./control/...
+MICRO_PKGS := ./teredo/... ./relay/ ./cache/... ./server/ ./dataplane/ ./nexthop/
+# package:FuzzTarget pairs run for a few seconds each by `make test`.
+FUZZ_TARGETS := ./teredo:FuzzDecode ./relay:FuzzDecap ./relay:FuzzEncap ./server:FuzzHandle ./config:FuzzParse ./dataplane:FuzzParseL2
 
 .DEFAULT_GOAL := help
 
@@ -20,13 +24,13 @@ build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-## generate: rebuild the bpf2go outputs (needs clang-19)
+## generate: rebuild the bpf2go outputs (needs clang-19; the outputs are committed)
 generate:
-	$(GO) generate ./bpf/...
+	$(GO) generate ./bpf/... ./bench/internal/benchbpf/...
 
-## check-generated: fail when the committed bpf2go outputs are stale
+## check-generated: fail when a committed bpf2go output is stale
 check-generated:
-	@bash bpf/check-generated.sh
+	@bash scripts/check-generated.sh
 
 ## lint: gofmt and go vet
 lint:
@@ -36,15 +40,22 @@ lint:
 ## test: every test, privileged ones included (run as root; the README's test command)
 test: deps lint check-generated
 	$(GO) test $(GOTEST_FLAGS) ./...
-	$(GO) test -count=1 -race ./cache/... ./relay/ ./teredo/...
-	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./teredo/... ./relay/ ./cache/...
+	$(GO) test -count=1 -race $(RACE_PKGS)
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x $(MICRO_PKGS)
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz smoke $$fn ($$pkg)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime 3s $$pkg >/dev/null || exit 1; done
 
-## bench: micro-benchmarks of the fast path (decap, encap, cache) with allocations
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./teredo/... ./relay/ ./cache/...
+## bench: side-by-side benchmark (teredo-relayd, Miredo, bare AF_XDP floor, asavie) + micro-benchmarks, with plots (root)
+bench: deps
+	$(GO) run ./bench/cmd/benchrun
+
+## bench-micro: Go micro-benchmarks of the fast path (decap, encap, cache, wire format) with allocations
+bench-micro:
+	$(GO) test -run '^$$' -bench . -benchmem $(MICRO_PKGS)
 
 ## demo: namespace lab with a real Miredo client through teredo-relayd (root)
 demo: deps build
 	$(BIN)/teredo-lab
 
-.PHONY: help deps build generate check-generated lint test bench demo
+.PHONY: help deps build generate check-generated lint test bench bench-micro demo
