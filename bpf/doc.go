@@ -81,8 +81,8 @@
 // steer_bpfel.go and steer_bpfel.o are generated and committed, so building
 // and testing need no clang. After changing steer.c, steer.h or include/:
 //
-//	go generate ./bpf       # clang-19 and llvm-strip-19; bpf2go pinned in go.mod (tool)
-//	bpf/check-generated.sh  # regenerates in a scratch dir, fails if the committed files differ
+//	make generate         # go generate with clang-19 and llvm-strip-19; bpf2go pinned in go.mod (tool)
+//	make check-generated  # scripts/check-generated.sh: regenerates in a scratch copy, fails if a committed file differs
 //
 // Output is byte-for-byte reproducible with the same clang version, in any
 // directory. include/ holds libbpf's bpf_helpers.h, bpf_helper_defs.h and
