@@ -15,9 +15,9 @@ const (
 	DefaultUMEMFrameSize     = 2048
 	DefaultUMEMHeadroom      = 64
 	DefaultPort              = 3544
-	DefaultPeerCapacity      = 65536
-	DefaultPeerQueueBytes    = 16 << 10
-	DefaultTotalQueueBytes   = 16 << 20
+	DefaultPeerCapacity      = 1 << 20 // as the cache package; 112 MiB of entries
+	DefaultPeerQueueBytes    = 1280    // Miredo's per-peer queue
+	DefaultTotalQueueBytes   = 64 << 20
 	DefaultBubbleKeyFile     = "/var/lib/teredo-relayd/bubble.key"
 	DefaultICMPv6Rate        = 100
 	DefaultICMPv6Burst       = 50

@@ -28,7 +28,7 @@ func TestParseDefaults(t *testing.T) {
 		UMEM:       UMEM{Frames: 8192, FrameSize: 2048, Headroom: 64, Sharing: SharingAuto},
 		IPv4:       IPv4{Addresses: []netip.Addr{netip.MustParseAddr("192.0.2.1")}, Port: 3544},
 		IPv6:       IPv6{Address: netip.MustParseAddr("2001:db8::1")},
-		Peers:      Peers{Capacity: 65536, QueueBytesPerPeer: 16384, QueueBytesTotal: 16 << 20},
+		Peers:      Peers{Capacity: 1 << 20, QueueBytesPerPeer: 1280, QueueBytesTotal: 64 << 20},
 		Bubbles:    Bubbles{KeyFile: "/var/lib/teredo-relayd/bubble.key", Direct: false},
 
 		ICMPv6:  ICMPv6{Rate: 100, Burst: 50, Enabled: true},
