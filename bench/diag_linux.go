@@ -68,6 +68,8 @@ type diagStep struct {
 	e      *env
 	sys    string
 	name   string
+	pid    int
+	sched  map[int]threadSched
 	before []byte
 	perf   *exec.Cmd
 	prof   chan []byte
@@ -75,11 +77,12 @@ type diagStep struct {
 
 // diagStart starts the diagnostics of step name of system sys; profile
 // takes the CPU profiles.
-func (e *env) diagStart(ctx context.Context, sys, name string, profile bool) *diagStep {
+func (e *env) diagStart(ctx context.Context, p *proc, sys, name string, profile bool) *diagStep {
 	if e.opts.DiagDir == "" {
 		return nil
 	}
-	d := &diagStep{e: e, sys: sys, name: strings.ReplaceAll(sys+"-"+name, " ", "")}
+	d := &diagStep{e: e, sys: sys, name: strings.ReplaceAll(sys+"-"+name, " ", ""), pid: p.cmd.Process.Pid}
+	d.sched = readThreadSched(d.pid)
 	if sys == SysRelayd {
 		d.before, _ = e.debugGet(ctx, "/debug/counters")
 	}
@@ -122,6 +125,7 @@ func (d *diagStep) finish(ctx context.Context) {
 			_ = os.WriteFile(filepath.Join(e.opts.DiagDir, d.name+".pprof"), b, 0o644)
 		}
 	}
+	e.logf("  diag %s: threads (CPU time, time runnable but waiting for a CPU, context switches):%s", d.name, schedDelta(d.sched, readThreadSched(d.pid)))
 	if d.sys != SysRelayd {
 		return
 	}
@@ -187,4 +191,67 @@ func flattenJSON(doc []byte, out map[string]float64) {
 		}
 	}
 	walk("", v)
+}
+
+// threadSched is one thread's scheduler statistics.
+type threadSched struct {
+	comm                    string
+	runNs, waitNs           uint64 // /proc/…/schedstat: on CPU, runnable but waiting
+	voluntary, nonvoluntary uint64 // context switches
+}
+
+// readThreadSched reads the scheduler statistics of every thread of pid.
+func readThreadSched(pid int) map[int]threadSched {
+	out := map[int]threadSched{}
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return out
+	}
+	for _, ent := range ents {
+		var tid int
+		if _, err := fmt.Sscan(ent.Name(), &tid); err != nil {
+			continue
+		}
+		var ts threadSched
+		if b, err := os.ReadFile(filepath.Join(dir, ent.Name(), "schedstat")); err == nil {
+			fmt.Sscan(string(b), &ts.runNs, &ts.waitNs)
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, ent.Name(), "comm")); err == nil {
+			ts.comm = strings.TrimSpace(string(b))
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, ent.Name(), "status")); err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				k, v, _ := strings.Cut(line, ":")
+				switch k {
+				case "voluntary_ctxt_switches":
+					fmt.Sscan(v, &ts.voluntary)
+				case "nonvoluntary_ctxt_switches":
+					fmt.Sscan(v, &ts.nonvoluntary)
+				}
+			}
+		}
+		out[tid] = ts
+	}
+	return out
+}
+
+// schedDelta formats the threads that ran at least 1 ms between a and b.
+func schedDelta(a, b map[int]threadSched) string {
+	tids := make([]int, 0, len(b))
+	for tid := range b {
+		tids = append(tids, tid)
+	}
+	sort.Ints(tids)
+	var s strings.Builder
+	for _, tid := range tids {
+		x, y := a[tid], b[tid]
+		run := y.runNs - x.runNs
+		if run < 1e6 {
+			continue
+		}
+		fmt.Fprintf(&s, "\n    tid %-7d %-15s cpu %7.1f ms  waiting %7.1f ms  switches %6d voluntary %6d involuntary",
+			tid, y.comm, float64(run)/1e6, float64(y.waitNs-x.waitNs)/1e6, y.voluntary-x.voluntary, y.nonvoluntary-x.nonvoluntary)
+	}
+	return s.String()
 }

@@ -65,6 +65,11 @@ type Options struct {
 	// logged and saved there, and during unpaced steps a Go CPU profile of
 	// teredo-relayd and a system-wide `perf record -g` are written there.
 	DiagDir string
+	// Pin runs the generator thread on CPU 0 and the system under test (all
+	// its threads, with taskset) on CPU 1, so that on a small machine the
+	// two do not take turns on one CPU (the kernel work of the system's
+	// own packets still runs where the kernel puts it).
+	Pin bool
 	// RequireAll makes a system that cannot run (missing binary) an error
 	// instead of a skipped entry.
 	RequireAll bool

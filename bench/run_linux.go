@@ -284,7 +284,7 @@ func (e *env) runSystem(ctx context.Context, s *system, res *SystemResult) (err 
 				return err
 			}
 			res.Warmup = append(res.Warmup, w)
-			diag := e.diagStart(ctx, s.name, fmt.Sprintf("%s-%d-%s", m, i+1, targetStr(rate)), rate == 0)
+			diag := e.diagStart(ctx, p, s.name, fmt.Sprintf("%s-%d-%s", m, i+1, targetStr(rate)), rate == 0)
 			st, err := e.step(ctx, p, e.gens[string(m)], m, rate)
 			if err != nil {
 				return err
@@ -311,7 +311,7 @@ func (e *env) runSystem(ctx context.Context, s *system, res *SystemResult) (err 
 				maxDecap = max(maxDecap, v)
 			}
 		}
-		diag := e.diagStart(ctx, s.name, "garbage", true)
+		diag := e.diagStart(ctx, p, s.name, "garbage", true)
 		g, err := e.garbageStep(ctx, p, maxDecap)
 		if err != nil {
 			return err
@@ -412,11 +412,47 @@ func (e *env) send(ctx context.Context, g *loadgen.Generator, p loadgen.Pace) er
 func (e *env) sendStats(ctx context.Context, g *loadgen.Generator, p loadgen.Pace) (loadgen.Stats, error) {
 	var st loadgen.Stats
 	err := topo.Do(e.topo.GenNS, func() error {
+		if e.opts.Pin {
+			restore, err := pinThread(genCPU)
+			if err != nil {
+				return err
+			}
+			defer restore()
+		}
 		var err error
 		st, err = g.Send(ctx, p)
 		return err
 	})
 	return st, err
+}
+
+// CPUs of Options.Pin: the generator thread and the system under test.
+const (
+	genCPU    = 0
+	systemCPU = 1
+)
+
+// pinThread pins the calling (locked) thread to cpu and returns a function
+// that restores its previous affinity.
+func pinThread(cpu int) (func(), error) {
+	var old, set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &old); err != nil {
+		return nil, fmt.Errorf("pin generator: %w", err)
+	}
+	set.Set(cpu)
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		return nil, fmt.Errorf("pin generator to CPU %d: %w", cpu, err)
+	}
+	return func() { _ = unix.SchedSetaffinity(0, &old) }, nil
+}
+
+// pinArgv prefixes argv with taskset(1) pinning the system under test to
+// systemCPU when Options.Pin is set.
+func (e *env) pinArgv(argv []string) []string {
+	if !e.opts.Pin {
+		return argv
+	}
+	return append([]string{"taskset", "-c", fmt.Sprint(systemCPU)}, argv...)
 }
 
 type sample struct {

@@ -125,7 +125,7 @@ func startRelayd(ctx context.Context, e *env) (*proc, string, error) {
 	if err := os.WriteFile(conf, []byte(relaydConfig(e)), 0o644); err != nil {
 		return nil, "", fmt.Errorf("write teredo-relayd config: %w", err)
 	}
-	argv := append(e.diagEnv(), e.bins[SysRelayd], "-config", conf, "-ready-file", ready)
+	argv := e.pinArgv(append(e.diagEnv(), e.bins[SysRelayd], "-config", conf, "-ready-file", ready))
 	p, err := startProc(e.dir, SysRelayd, e.topo.RelayNS, argv)
 	if err != nil {
 		return nil, "", err
@@ -169,7 +169,7 @@ func startMiredo(ctx context.Context, e *env) (*proc, string, error) {
 	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
 		return nil, "", fmt.Errorf("write miredo config: %w", err)
 	}
-	argv := []string{e.bins[SysMiredo], "-f", "-c", conf, "-p", filepath.Join(e.dir, "miredo.pid"), "-u", miredoUser()}
+	argv := e.pinArgv([]string{e.bins[SysMiredo], "-f", "-c", conf, "-p", filepath.Join(e.dir, "miredo.pid"), "-u", miredoUser()})
 	p, err := startProc(e.dir, SysMiredo, e.topo.RelayNS, argv)
 	if err != nil {
 		return nil, "", err
@@ -237,6 +237,7 @@ func startFwd(impl string) func(ctx context.Context, e *env) (*proc, string, err
 		argv := []string{e.bins["benchfwd"], "-impl", impl, "-ipv4-if", t.RelayV4.Name, "-ipv6-if", t.RelayV6.Name,
 			"-relay", topo.RelayIPv4.String(), "-ipv4-nexthop", t.Gen.MAC.String(), "-ipv6-nexthop", t.Native.MAC.String(),
 			"-ready-file", ready}
+		argv = e.pinArgv(argv)
 		p, err := startProc(e.dir, "benchfwd-"+impl, t.RelayNS, argv)
 		if err != nil {
 			return nil, "", err

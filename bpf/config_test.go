@@ -97,12 +97,15 @@ func TestReasonLabels(t *testing.T) {
 		if wantSteer := strings.HasPrefix(label, "steer_"); r.Steered() != wantSteer {
 			t.Errorf("%v.Steered() = %v", r, r.Steered())
 		}
-		if !strings.HasPrefix(label, "steer_") && !strings.HasPrefix(label, "pass_") {
-			t.Errorf("label %q: want prefix steer_ or pass_", label)
+		if wantDrop := strings.HasPrefix(label, "drop_"); r.Dropped() != wantDrop {
+			t.Errorf("%v.Dropped() = %v", r, r.Dropped())
+		}
+		if !strings.HasPrefix(label, "steer_") && !strings.HasPrefix(label, "pass_") && !strings.HasPrefix(label, "drop_") {
+			t.Errorf("label %q: want prefix steer_, pass_ or drop_", label)
 		}
 	}
-	if got := Reason(NumReasons).String(); got != "reason_18" {
-		t.Errorf("unknown reason label = %q, want reason_18", got)
+	if got := Reason(NumReasons).String(); got != "reason_19" {
+		t.Errorf("unknown reason label = %q, want reason_19", got)
 	}
 }
 

@@ -17,7 +17,12 @@
 // UDP, IPv6 to other destinations, IPv4 fragments of relay traffic (the
 // kernel reassembles them), malformed or truncated headers, and steerable
 // frames while no socket is registered for the queue. The program never
-// drops and never rewrites a frame. Up to two VLAN tags (802.1Q 0x8100,
+// rewrites a frame, and drops only relay-bound UDP (to a relay address and
+// port, sane lengths) whose payload is not a Teredo packet: not [auth
+// indicator] [origin indication] IPv6 header, or an IPv6 payload length
+// beyond the datagram, exactly what teredo.Packet.Decode rejects, which the
+// relay, the server role and the kernel-socket path all drop. Such garbage
+// then costs no AF_XDP copy, ring slot or worker time. Up to two VLAN tags (802.1Q 0x8100,
 // 802.1ad 0x88A8) are skipped; steered frames keep their tags, so the
 // consumer parses them too. The socket in a slot must be bound to the same
 // interface and queue, otherwise the kernel drops what it cannot deliver;
@@ -54,6 +59,7 @@
 //	pass_ipv6_malformed       truncated header, version != 6, payload beyond frame
 //	pass_ipv6_nd              ICMPv6 Neighbor Discovery (133-137), not to 2001::/32
 //	pass_ipv6_other           other IPv6 not to 2001::/32
+//	drop_teredo_malformed     relay-bound UDP whose payload is not Teredo (XDP_DROP)
 //
 // Values are append-only. TestReasonTableMatchesBTF fails when steer.h and
 // the Go table drift (names and values, read from the object's BTF), and a

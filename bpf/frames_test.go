@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+
+	"github.com/teredorelay/teredorelay/teredo"
 )
 
 // Test frames, a pcap reader and a Go reference model of steer.c. The model
@@ -133,6 +135,23 @@ func relayUDP(dst netip.Addr) []byte {
 	return ipv4Header{src: clientAddr, dst: dst, proto: protoUDP}.packet(udp(46240, 3544, bubble()))
 }
 
+// relayTeredo is an Ethernet frame with UDP from the client to the relay
+// address and port carrying payload.
+func relayTeredo(payload []byte) []byte {
+	return frame(ethernet(etherIPv4), ipv4Header{src: clientAddr, dst: relayAddrA, proto: protoUDP}.packet(udp(46240, 3544, payload)))
+}
+
+// authIndicator is a Teredo authentication indicator (RFC 4380 §5.1.1) with
+// idLen bytes of client identifier and authLen bytes of authentication value.
+func authIndicator(idLen, authLen int) []byte {
+	b := []byte{0, 1, byte(idLen), byte(authLen)}
+	b = append(b, make([]byte, idLen+authLen)...)
+	return append(b, 1, 2, 3, 4, 5, 6, 7, 8, 0) // nonce, confirmation
+}
+
+// originIndication is a Teredo origin indication (RFC 4380 §5.1.1).
+func originIndication() []byte { return []byte{0, 0, 0x3c, 0xc4, 0x34, 0xff, 0x8e, 0xfe} }
+
 func frame(parts ...[]byte) []byte { return slices.Concat(parts...) }
 
 // with returns a copy of b with f applied.
@@ -166,8 +185,31 @@ func steerCases() []steerCase {
 		{"ipv4 dont fragment set", frame(eth4, ipv4Header{src: clientAddr, dst: relayAddrA, proto: protoUDP, fragOff: 0x4000}.packet(udp(46240, 3544, bubble()))), ReasonSteerIPv4UDP},
 		{"ipv4 vlan 802.1q", frame(ethernet(etherIPv4, etherVLAN), relayUDP(relayAddrA)), ReasonSteerIPv4UDP},
 		{"ipv4 qinq 802.1ad+802.1q", frame(ethernet(etherIPv4, etherQinQ, etherVLAN), relayUDP(relayAddrA)), ReasonSteerIPv4UDP},
-		{"ipv4 ethernet padding", frame(eth4, ipv4Header{src: clientAddr, dst: relayAddrA, proto: protoUDP}.packet(udp(46240, 3544, []byte{1, 2, 3, 4})), make([]byte, 14)), ReasonSteerIPv4UDP},
-		{"ipv4 empty udp payload", frame(eth4, ipv4Header{src: clientAddr, dst: relayAddrA, proto: protoUDP}.packet(udp(46240, 3544, nil))), ReasonSteerIPv4UDP},
+		{"ipv4 ethernet padding", frame(eth4, ipv4Header{src: clientAddr, dst: relayAddrA, proto: protoUDP}.packet(udp(46240, 3544, bubble())), make([]byte, 14)), ReasonSteerIPv4UDP},
+		{"teredo auth+origin+ipv6", relayTeredo(slices.Concat(authIndicator(4, 8), originIndication(), bubble())), ReasonSteerIPv4UDP},
+		{"teredo auth+ipv6", relayTeredo(slices.Concat(authIndicator(0, 0), bubble())), ReasonSteerIPv4UDP},
+		{"teredo origin+ipv6", relayTeredo(slices.Concat(originIndication(), bubble())), ReasonSteerIPv4UDP},
+		{"teredo ipv6 with trailer", relayTeredo(slices.Concat(bubble(), []byte{1, 4, 0, 0, 0, 0})), ReasonSteerIPv4UDP},
+		{"teredo ipv6 with payload", relayTeredo(ipv6(teredoClient, nativePeer, protoICMPv6, icmpv6(128))), ReasonSteerIPv4UDP},
+
+		// Relay-bound UDP that is not Teredo: dropped (what teredo.Packet.Decode rejects).
+		{"teredo empty udp payload", frame(eth4, ipv4Header{src: clientAddr, dst: relayAddrA, proto: protoUDP}.packet(udp(46240, 3544, nil))), ReasonDropTeredoMalformed},
+		{"teredo one byte", relayTeredo([]byte{0x60}), ReasonDropTeredoMalformed},
+		{"teredo not ipv6 not indicator", relayTeredo(slices.Concat([]byte{1, 2, 3, 4}, make([]byte, 40))), ReasonDropTeredoMalformed},
+		{"teredo ipv6 version 4", relayTeredo(with(bubble(), func(b []byte) { b[0] = 0x40 })), ReasonDropTeredoMalformed},
+		{"teredo ipv6 header truncated", relayTeredo(bubble()[:39]), ReasonDropTeredoMalformed},
+		{"teredo ipv6 payload beyond datagram", relayTeredo(with(bubble(), func(b []byte) { b[5] = 1 })), ReasonDropTeredoMalformed},
+		{"teredo ipv6 payload beyond datagram, frame padded", frame(relayTeredo(with(bubble(), func(b []byte) { b[5] = 8 })), make([]byte, 16)), ReasonDropTeredoMalformed},
+		{"teredo auth lengths beyond datagram", relayTeredo(slices.Concat([]byte{0, 1, 0xff, 0xff}, make([]byte, 60))), ReasonDropTeredoMalformed},
+		{"teredo auth shorter than 13", relayTeredo([]byte{0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}), ReasonDropTeredoMalformed},
+		{"teredo auth only", relayTeredo(authIndicator(2, 2)), ReasonDropTeredoMalformed},
+		{"teredo auth then ipv4", relayTeredo(slices.Concat(authIndicator(0, 0), with(bubble(), func(b []byte) { b[0] = 0x45 }))), ReasonDropTeredoMalformed},
+		{"teredo auth twice", relayTeredo(slices.Concat(authIndicator(0, 0), authIndicator(0, 0), bubble())), ReasonDropTeredoMalformed},
+		{"teredo unknown indicator 00 02", relayTeredo(slices.Concat([]byte{0, 2, 0, 0, 0, 0, 0, 0}, bubble())), ReasonDropTeredoMalformed},
+		{"teredo origin truncated", relayTeredo([]byte{0, 0, 1, 2, 3}), ReasonDropTeredoMalformed},
+		{"teredo origin twice", relayTeredo(slices.Concat(originIndication(), originIndication(), bubble())), ReasonDropTeredoMalformed},
+		{"teredo origin then auth", relayTeredo(slices.Concat(originIndication(), authIndicator(0, 0), bubble())), ReasonDropTeredoMalformed},
+		{"teredo origin only", relayTeredo(originIndication()), ReasonDropTeredoMalformed},
 
 		// Steered IPv6.
 		{"ipv6 to rfc4380 example", frame(eth6, ipv6(nativePeer, teredoExample, protoICMPv6, icmpv6(129))), ReasonSteerIPv6Teredo},
@@ -290,8 +332,13 @@ func modelIPv4(p []byte, c modelConfig) Reason {
 	if binary.BigEndian.Uint16(p[hlen+2:]) != c.port {
 		return ReasonPassIPv4NotRelayPort
 	}
-	if udpLen := int(binary.BigEndian.Uint16(p[hlen+4:])); udpLen < 8 || udpLen > totLen-hlen {
+	udpLen := int(binary.BigEndian.Uint16(p[hlen+4:]))
+	if udpLen < 8 || udpLen > totLen-hlen {
 		return ReasonPassUDPMalformed
+	}
+	var pkt teredo.Packet
+	if pkt.Decode(p[hlen+8:hlen+udpLen]) != nil {
+		return ReasonDropTeredoMalformed
 	}
 	return ReasonSteerIPv4UDP
 }

@@ -55,6 +55,11 @@ const (
 	ReasonPassIPv6ND
 	// ReasonPassIPv6Other: any other IPv6 not to 2001::/32.
 	ReasonPassIPv6Other
+	// ReasonDropTeredoMalformed: UDP to a relay address and port whose
+	// payload teredo.Packet.Decode rejects (not [auth indicator] [origin
+	// indication] IPv6 header, or an IPv6 payload length beyond the
+	// datagram); dropped (XDP_DROP), the only reason that drops.
+	ReasonDropTeredoMalformed
 
 	// NumReasons is the number of reasons (REASON_LEN).
 	NumReasons int = iota
@@ -82,6 +87,7 @@ var reasonLabels = [NumReasons]string{
 	ReasonPassIPv6Malformed:    "pass_ipv6_malformed",
 	ReasonPassIPv6ND:           "pass_ipv6_nd",
 	ReasonPassIPv6Other:        "pass_ipv6_other",
+	ReasonDropTeredoMalformed:  "drop_teredo_malformed",
 }
 
 // String returns the metric label, e.g. "steer_ipv4_udp". Unknown values
@@ -93,10 +99,15 @@ func (r Reason) String() string {
 	return "reason_" + strconv.FormatUint(uint64(r), 10)
 }
 
-// Steered reports whether the reason is a redirect to an AF_XDP socket
-// (every other reason is an XDP_PASS to the kernel).
+// Steered reports whether the reason is a redirect to an AF_XDP socket.
 func (r Reason) Steered() bool {
 	return r == ReasonSteerIPv4UDP || r == ReasonSteerIPv6Teredo
+}
+
+// Dropped reports whether the program drops the frame (XDP_DROP). Reasons
+// neither steered nor dropped are an XDP_PASS to the kernel.
+func (r Reason) Dropped() bool {
+	return r == ReasonDropTeredoMalformed
 }
 
 // Reasons returns all reasons in value order, for iterating metric labels.

@@ -9,7 +9,9 @@
  *     the relay port (relay_port), when steer_ipv4 is set;
  *   - IPv6 whose destination is in 2001::/32, when steer_ipv6 is set.
  * Everything else, and anything steerable while no socket is registered for
- * the queue, is XDP_PASS: the program never drops. Up to two VLAN tags
+ * the queue, is XDP_PASS. The one drop: relay-bound UDP whose payload can
+ * never be a Teredo packet (teredo_malformed), which every consumer (relay,
+ * server, kernel-socket path) would drop anyway. Up to two VLAN tags
  * (802.1Q, 802.1ad) are skipped. Each exit counts exactly one enum reason in
  * the per-CPU counters map. See doc.go for the Go side.
  */
@@ -69,6 +71,59 @@ static __always_inline int to_socket(struct xdp_md *ctx, enum reason reason)
 	return finish(REASON_PASS_NO_SOCKET, XDP_PASS);
 }
 
+/*
+ * teredo_malformed mirrors teredo.Packet.Decode: it returns 1 when the UDP
+ * payload p[0:len] is not a Teredo packet, i.e. not [authentication
+ * indicator] [origin indication] IPv6 packet (RFC 4380 §5.1.1), with the IPv6
+ * header inside the payload and its payload length not beyond it (trailers
+ * after the packet are allowed, RFC 6081). The caller guarantees p + len <=
+ * end; the pointer checks against end are for the verifier.
+ */
+static __always_inline int teredo_malformed(__u8 *p, __u32 len, void *end)
+{
+	__u32 off = 0;
+	__u8 *ip;
+
+	if (len < 2 || (void *)(p + 2) > end)
+		return 1;	/* a bare byte is not even an indicator */
+	if (p[0] == 0) {
+		if (p[1] == 1) {
+			/* Authentication: 00 01, ID length, auth length, ID, auth, nonce(8), confirmation(1). */
+			if (len < 13 || (void *)(p + 13) > end)
+				return 1;
+			off = 13 + (__u32)p[2] + (__u32)p[3];
+			if (len <= off)
+				return 1;
+		}
+		if ((void *)(p + off + 2) > end)
+			return 1;
+		if (p[off] == 0) {
+			/* Origin indication: 00 00, port, address (8 bytes); only 00 00 may follow auth. */
+			if (len < off + 8 || p[off + 1] != 0)
+				return 1;
+			off += 8;
+			if (len > off) {
+				if ((void *)(p + off + 1) > end)
+					return 1;
+				if (p[off] == 0)
+					return 1;	/* another indicator: out of order */
+			}
+		}
+	} else if ((p[0] >> 4) != 6) {
+		return 1;
+	}
+	if (len < off + 40)
+		return 1;
+	ip = p + off;
+	if ((void *)(ip + 40) > end)
+		return 1;
+	if ((ip[0] >> 4) != 6)
+		return 1;
+	if (40 + (((__u32)ip[4] << 8) | ip[5]) > len - off)
+		return 1;
+	return 0;
+}
+
 static __always_inline int steer_ipv4_packet(struct xdp_md *ctx, void *l3, void *end)
 {
 	struct iphdr *ip = l3;
@@ -102,6 +157,8 @@ static __always_inline int steer_ipv4_packet(struct xdp_md *ctx, void *l3, void 
 	udp_len = bpf_ntohs(udp->len);
 	if (udp_len < sizeof(*udp) || udp_len > tot_len - hlen)
 		return finish(REASON_PASS_UDP_MALFORMED, XDP_PASS);
+	if (teredo_malformed((__u8 *)(udp + 1), udp_len - sizeof(*udp), end))
+		return finish(REASON_DROP_TEREDO_MALFORMED, XDP_DROP);
 
 	return to_socket(ctx, REASON_STEER_IPV4_UDP);
 }

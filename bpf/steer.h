@@ -38,6 +38,8 @@ enum reason {
 	REASON_PASS_IPV6_MALFORMED,	/* truncated header, version != 6, payload beyond the frame */
 	REASON_PASS_IPV6_ND,		/* ICMPv6 Neighbor Discovery (types 133-137) */
 	REASON_PASS_IPV6_OTHER,		/* any other IPv6 not to 2001::/32 */
+	/* Dropped. */
+	REASON_DROP_TEREDO_MALFORMED,	/* relay-bound UDP whose payload is not a Teredo packet */
 	REASON_LEN			/* sentinel: number of reasons */
 };
 

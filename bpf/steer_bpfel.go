@@ -33,7 +33,8 @@ const (
 	steerReasonREASON_PASS_IPV6MALFORMED      steerReason = 15
 	steerReasonREASON_PASS_IPV6ND             steerReason = 16
 	steerReasonREASON_PASS_IPV6OTHER          steerReason = 17
-	steerReasonREASON_LEN                     steerReason = 18
+	steerReasonREASON_DROP_TEREDO_MALFORMED   steerReason = 18
+	steerReasonREASON_LEN                     steerReason = 19
 )
 
 // Names of all BPF objects in the ELF.

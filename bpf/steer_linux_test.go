@@ -18,6 +18,7 @@ import (
 )
 
 const (
+	xdpDrop     = 1
 	xdpPass     = 2
 	xdpRedirect = 4
 )
@@ -102,7 +103,10 @@ func checkRun(t *testing.T, p *Program, frame []byte, ctx *xdpMd, want Reason, s
 	t.Helper()
 	got := run(t, p, frame, ctx)
 	wantAction, wantReason := uint32(xdpPass), want
-	if want.Steered() {
+	switch {
+	case want.Dropped():
+		wantAction = xdpDrop
+	case want.Steered():
 		if socket {
 			wantAction = xdpRedirect
 		} else {
@@ -430,7 +434,10 @@ func FuzzSteer(f *testing.F) {
 		want := modelReason(fr, model)
 		got := run(t, p, fr, nil)
 		wantAction := uint32(xdpPass)
-		if want.Steered() {
+		switch {
+		case want.Dropped():
+			wantAction = xdpDrop
+		case want.Steered():
 			wantAction = xdpRedirect
 		}
 		if got.action != wantAction || got.delta != only(want) || !bytes.Equal(got.out, fr) {

@@ -12,11 +12,18 @@ import (
 type Info struct {
 	Version   string
 	Revision  string
-	Roles     []string // e.g. "relay"
-	Addresses []string // service addresses, e.g. "192.0.2.1:3544", "2001:db8::1"
+	Addresses []string // the relay's service addresses, e.g. "192.0.2.1:3544", "2001:db8::1"
+	// ServerAddresses are the Teredo server role's primary and secondary
+	// address:port (empty without the role).
+	ServerAddresses []string
 	// Interfaces lists every configured NIC, also those without a bound queue.
 	Interfaces      []string
 	LastReloadError string
+	// DrainStateFile is drain.state_file ("" when not configured);
+	// DrainPersisted is true when that file exists (the daemon would start
+	// drained).
+	DrainStateFile string
+	DrainPersisted bool
 }
 
 // Backend is implemented by the daemon. All methods may be called

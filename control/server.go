@@ -10,9 +10,11 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/teredorelay/teredorelay/control/api"
+	"github.com/teredorelay/teredorelay/metrics"
 )
 
 // Config configures a Server.
@@ -180,7 +182,7 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 		Version:    info.Version,
 		Revision:   info.Revision,
 		GoVersion:  runtime.Version(),
-		Roles:      nonNil(info.Roles),
+		Roles:      nonNil(st.Roles),
 		Addresses:  nonNil(info.Addresses),
 		Ready:      st.Ready,
 		NotReady:   nonNil(st.NotReady),
@@ -193,6 +195,11 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 			LastSuccess:          st.LastReloadSuccess,
 			LastError:            info.LastReloadError,
 		},
+		Drain:    api.Drain{StateFile: info.DrainStateFile, Persisted: info.DrainPersisted},
+		Announce: announceStatus(st.Announce),
+	}
+	if slices.Contains(st.Roles, metrics.RoleServer) {
+		out.Server = serverStatus(s.b.ServerStats(), info.ServerAddresses)
 	}
 	if !st.StartTime.IsZero() {
 		out.UptimeSeconds = now.Sub(st.StartTime).Seconds()
@@ -343,6 +350,32 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("control: reload", "successful", res.Successful, "changed", res.Changed, "err", res.Error)
 	s.reply(w, res)
+}
+
+func announceStatus(a metrics.AnnounceState) api.Announce {
+	return api.Announce{
+		Enabled: a.Enabled, Prefixes: nonNil(a.Prefixes),
+		Desired: a.Desired, Announced: a.Announced, Confirmed: a.Confirmed,
+		Announcements: a.Announcements, Withdrawals: a.Withdrawals, Errors: a.Errors,
+		LastError: a.LastError, LastErrorTime: a.LastErrorTime, LastSuccess: a.LastSuccess,
+	}
+}
+
+func serverStatus(c metrics.ServerStats, addrs []string) *api.ServerStatus {
+	out := &api.ServerStatus{Addresses: nonNil(addrs), Packets: c.Packets, RSReceived: c.RSReceived, RelayHandoffs: c.RelayHandoffs}
+	for _, x := range c.RASent {
+		out.RASent += x.Value
+		if x.Label == metrics.RAFromOtherAddress {
+			out.RASentOther += x.Value
+		}
+	}
+	for _, x := range c.Forwarded {
+		out.Forwarded += x.Value
+	}
+	for _, x := range c.Drops {
+		out.Drops += x.Value
+	}
+	return out
 }
 
 func nonNil(s []string) []string {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -153,12 +154,12 @@ func TestPeersSelectionMatchesFullSort(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	servers := []netip.Addr{netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("198.51.100.20")}
 	var peers []api.Peer
-	for i := range 400 {
+	for range 400 {
 		mapped := netip.AddrPortFrom(netip.AddrFrom4([4]byte{203, 0, 113, byte(rng.IntN(8))}), uint16(1024+rng.IntN(4)))
 		a := teredo.Addr{Server: servers[rng.IntN(2)], Flags: uint16(rng.IntN(2)) << 15, Mapped: mapped}
 		p := api.Peer{Address: a.IP(), State: []string{api.StatePending, api.StateTrusted}[rng.IntN(2)],
 			RxPackets: uint64(rng.IntN(5)), TxPackets: uint64(rng.IntN(5)), RxBytes: uint64(rng.IntN(3)), TxBytes: uint64(rng.IntN(3)),
-			Bubbles: uint32(rng.IntN(3)), QueuedBytes: uint64(rng.IntN(3)) * 1280, Queue: i % 2}
+			Bubbles: uint32(rng.IntN(3)), QueuedBytes: uint64(rng.IntN(3)) * 1280}
 		if rng.IntN(3) > 0 {
 			p.LastRx = controltest.Now.Add(-time.Duration(rng.IntN(5)) * time.Second)
 		}
@@ -416,12 +417,46 @@ func TestStatsContent(t *testing.T) {
 		{Layer: "relay", Reason: "malformed", Total: 7},
 		{Layer: "relay", Reason: "mapping_mismatch", Total: 3},
 		{Layer: "relay", Reason: "peer_table_full", Total: 0},
+		{Layer: "server", Reason: "rs_invalid", Total: 0},
+		{Layer: "server", Reason: "mapping_mismatch", Total: 5},
+		{Layer: "server", Reason: "rate_limited", Total: 2},
 	}
 	if !slices.Equal(st.Drops, wantDrops) || st.XDPError != "read counters: EPERM" || len(st.XDP) != 0 {
 		t.Errorf("drops %+v xdp %+v err %q", st.Drops, st.XDP, st.XDPError)
 	}
-	if len(st.Rings) != 12 || len(st.Bubbles) != 4 || st.Bubbles[1] != (api.Counter{Name: "indirect", Total: 12}) {
+	// Two queues of 11 socket events each, each reporting its UMEM (2).
+	if len(st.Rings) != 26 || len(st.Bubbles) != 4 || st.Bubbles[1] != (api.Counter{Name: "indirect", Total: 12}) {
 		t.Errorf("rings %d bubbles %+v", len(st.Rings), st.Bubbles)
+	}
+	wantRing0 := map[string]uint64{"rx_dropped": 1, "tx_ring_empty_descs": 6, "frame_stack_empty": 7, "kick_errors": 11,
+		"umem_frames_allocated": 12, "umem_alloc_stack_empty": 13}
+	for _, r := range st.Rings {
+		if v, ok := wantRing0[r.Event]; ok && r.Queue == 0 {
+			if r.Total != v {
+				t.Errorf("ring event %s of queue 0 = %d, want %d", r.Event, r.Total, v)
+			}
+			delete(wantRing0, r.Event)
+		}
+	}
+	if len(wantRing0) != 0 {
+		t.Errorf("ring events missing: %v", wantRing0)
+	}
+	wantServer := []api.Counter{
+		{Name: "received_packets", Total: 385}, {Name: "received_bytes", Total: 40000}, {Name: "rs_received", Total: 120},
+		{Name: "ra_sent_same_address", Total: 80}, {Name: "ra_sent_other_address", Total: 38},
+		{Name: "forwarded_bubble", Total: 150}, {Name: "forwarded_icmpv6_to_teredo", Total: 30}, {Name: "forwarded_icmpv6_to_native", Total: 20},
+		{Name: "forwarded_bytes", Total: 9000}, {Name: "origin_indications", Total: 140}, {Name: "relay_handoffs", Total: 60},
+	}
+	if !slices.Equal(st.Server, wantServer) {
+		t.Errorf("server counters\n got %+v\nwant %+v", st.Server, wantServer)
+	}
+
+	// Without the server role: no server counters, no server drops.
+	f.b.Update(func(s *metricstest.Source) { s.St.Roles = []string{"relay"} })
+	st = api.Stats{}
+	_, body := f.call(t, "GET", "/v1/stats", &st)
+	if len(st.Server) != 0 || len(st.Drops) != 3 || strings.Contains(body, `"server"`) {
+		t.Errorf("relay only: server %+v drops %+v", st.Server, st.Drops)
 	}
 }
 
@@ -430,7 +465,7 @@ func TestStatus(t *testing.T) {
 	f.b.Update(func(s *metricstest.Source) { s.Qs[1].RingErr = metricstest.ErrRing })
 	var st api.Status
 	f.call(t, "GET", "/v1/status", &st)
-	if st.Version != "1.2.3" || !st.Ready || st.Draining || st.UptimeSeconds != 7200 || len(st.Roles) != 1 {
+	if st.Version != "1.2.3" || !st.Ready || st.Draining || st.UptimeSeconds != 7200 || !slices.Equal(st.Roles, []string{"relay", "server"}) {
 		t.Errorf("status %+v", st)
 	}
 	if len(st.Interfaces) != 2 || st.Interfaces[0].Name != "eth0" || st.Interfaces[0].XDPMode != "native" ||
@@ -444,45 +479,27 @@ func TestStatus(t *testing.T) {
 	if st.Reload.Reloads != 3 || st.Reload.Failures != 1 || !st.Reload.LastReloadSuccessful {
 		t.Errorf("reload %+v", st.Reload)
 	}
-}
-
-func TestDrainUndrainReload(t *testing.T) {
-	f := newFixture(t)
-	var r api.DrainResult
-	f.call(t, "POST", "/v1/drain", &r)
-	if !r.Draining || !r.Changed || r.Ready {
-		t.Errorf("drain %+v", r)
+	wantServer := &api.ServerStatus{Addresses: []string{"192.0.2.10:3544", "192.0.2.11:3544"}, Packets: 385,
+		RSReceived: 120, RASent: 118, RASentOther: 38, Forwarded: 200, RelayHandoffs: 60, Drops: 7}
+	if !reflect.DeepEqual(st.Server, wantServer) {
+		t.Errorf("server\n got %+v\nwant %+v", st.Server, wantServer)
 	}
-	f.call(t, "POST", "/v1/drain", &r)
-	if !r.Draining || r.Changed || r.Message != "already drained" {
-		t.Errorf("second drain %+v", r)
+	wantAnnounce := api.Announce{Enabled: true, Prefixes: []string{"2001::/32"}, Desired: true, Announced: true, Confirmed: true,
+		Announcements: 4, Withdrawals: 3, Errors: 2, LastError: "birdc configure: timed out after 5s",
+		LastErrorTime: metricstest.Start.Add(30 * time.Minute), LastSuccess: metricstest.Start.Add(time.Hour)}
+	if !reflect.DeepEqual(st.Announce, wantAnnounce) {
+		t.Errorf("announce\n got %+v\nwant %+v", st.Announce, wantAnnounce)
 	}
-	if !f.b.State().Draining {
-		t.Error("backend not drained")
-	}
-	f.call(t, "POST", "/v1/undrain", &r)
-	if r.Draining || !r.Changed || !r.Ready {
-		t.Errorf("undrain %+v", r)
+	if st.Drain != (api.Drain{StateFile: "/var/lib/teredo-relayd/drained"}) {
+		t.Errorf("drain %+v", st.Drain)
 	}
 
-	var rr api.ReloadResult
-	f.call(t, "POST", "/v1/reload", &rr)
-	if !rr.Successful || !rr.Time.Equal(controltest.Now) || !slices.Equal(rr.Changed, []string{"log.level"}) {
-		t.Errorf("reload %+v", rr)
-	}
-	f.b.SetReload(api.ReloadResult{Error: `peers.capacity: cannot change on reload (restart)`}, nil)
-	f.call(t, "POST", "/v1/reload", &rr)
-	if rr.Successful || rr.Error == "" || rr.Changed == nil {
-		t.Errorf("rejected reload %+v", rr)
-	}
-	f.b.SetReload(api.ReloadResult{}, fmt.Errorf("read /etc/teredo-relayd.yaml: permission denied"))
-	code, body := f.call(t, "POST", "/v1/reload", nil)
-	if code != 500 || !strings.Contains(body, `"reload: read /etc/teredo-relayd.yaml: permission denied"`) {
-		t.Errorf("failed reload %d %s", code, body)
-	}
-	f.b.SetDrainError(fmt.Errorf("write drain file: read-only file system"))
-	code, body = f.call(t, "POST", "/v1/drain", nil)
-	if code != 500 || !strings.Contains(body, "drain: write drain file") {
-		t.Errorf("failed drain %d %s", code, body)
+	// Drained with a state file: persisted. Relay role only: no server object.
+	f.call(t, "POST", "/v1/drain", nil)
+	f.b.Update(func(s *metricstest.Source) { s.St.Roles = []string{"relay"} })
+	st = api.Status{}
+	_, body := f.call(t, "GET", "/v1/status", &st)
+	if !st.Draining || !st.Drain.Persisted || st.Server != nil || strings.Contains(body, `"server"`) {
+		t.Errorf("drained relay-only status: draining %v drain %+v server %+v", st.Draining, st.Drain, st.Server)
 	}
 }

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -50,24 +51,39 @@ func buildStats(src metrics.Source, now time.Time) api.Stats {
 		s.Drops = append(s.Drops, api.Drop{Layer: metrics.LayerRelay, Reason: d.Label, Total: d.Value})
 	}
 	for _, q := range src.Queues() {
-		if q.RingErr != nil {
-			continue
-		}
-		for _, e := range [...]struct {
-			name string
-			v    uint64
-		}{
-			{metrics.EventRxDropped, q.Ring.RxDropped},
-			{metrics.EventRxInvalidDescs, q.Ring.RxInvalidDescs},
-			{metrics.EventTxInvalidDescs, q.Ring.TxInvalidDescs},
-			{metrics.EventRxRingFull, q.Ring.RxRingFull},
-			{metrics.EventRxFillRingEmptyDescs, q.Ring.RxFillRingEmptyDescs},
-			{metrics.EventTxRingEmptyDescs, q.Ring.TxRingEmptyDescs},
-		} {
-			s.Rings = append(s.Rings, api.RingEvent{Interface: q.Interface, Queue: q.ID, Event: e.name, Total: e.v})
-		}
+		metrics.RingEvents(&q, func(event string, v uint64) {
+			s.Rings = append(s.Rings, api.RingEvent{Interface: q.Interface, Queue: q.ID, Event: event, Total: v})
+		})
+	}
+	if slices.Contains(src.State().Roles, metrics.RoleServer) {
+		addServer(&s, src.ServerStats())
 	}
 	return s
+}
+
+// layerServer is the api.Drop layer of the Teredo server role's drops
+// (its own reason enum; the metric is teredo_relay_server_drops_total).
+const layerServer = "server"
+
+// addServer adds the server role's counters, named as in Stats.Server, and
+// its drops.
+func addServer(s *api.Stats, c metrics.ServerStats) {
+	add := func(name string, v uint64) { s.Server = append(s.Server, api.Counter{Name: name, Total: v}) }
+	add("received_packets", c.Packets)
+	add("received_bytes", c.Bytes)
+	add("rs_received", c.RSReceived)
+	for _, x := range c.RASent {
+		add("ra_sent_"+x.Label, x.Value)
+	}
+	for _, x := range c.Forwarded {
+		add("forwarded_"+x.Label, x.Value)
+	}
+	add("forwarded_bytes", c.ForwardedBytes)
+	add("origin_indications", c.OriginIndications)
+	add("relay_handoffs", c.RelayHandoffs)
+	for _, d := range c.Drops {
+		s.Drops = append(s.Drops, api.Drop{Layer: layerServer, Reason: d.Label, Total: d.Value})
+	}
 }
 
 func counters(cs []metrics.Count) []api.Counter {
@@ -92,6 +108,7 @@ func eachCounter(s *api.Stats, fn func(key string, total uint64, rate *float64))
 	list("icmpv6/", s.ICMPv6Errors)
 	list("ratelimited/", s.RateLimited)
 	list("evictions/", s.Evictions)
+	list("server/", s.Server)
 	for i := range s.Drops {
 		d := &s.Drops[i]
 		fn("drops/"+d.Layer+"/"+d.Reason, d.Total, &d.Rate)

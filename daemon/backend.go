@@ -4,15 +4,20 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/teredorelay/teredorelay/bpf"
 	"github.com/teredorelay/teredorelay/cache"
+	"github.com/teredorelay/teredorelay/config"
 	"github.com/teredorelay/teredorelay/control"
 	"github.com/teredorelay/teredorelay/control/api"
 	"github.com/teredorelay/teredorelay/dataplane"
 	"github.com/teredorelay/teredorelay/metrics"
 	"github.com/teredorelay/teredorelay/relay"
+	"github.com/teredorelay/teredorelay/relay/xsk"
+	"github.com/teredorelay/teredorelay/server"
+	"github.com/teredorelay/teredorelay/teredo"
 )
 
 var (
@@ -61,7 +66,84 @@ func (d *Daemon) RelayCounters() metrics.RelayCounters {
 		out.ICMPv6Errors = append(out.ICMPv6Errors, metrics.Count{Label: icmpv6Label(k), Value: c.ICMPv6Sent[k]})
 		suppressed += c.ICMPv6Suppressed[k]
 	}
-	out.RateLimited = []metrics.Count{{Label: "icmpv6", Value: suppressed}}
+	// One count per refusal of each limiter: a refused first bubble round
+	// is a bubble_rate_limited drop, a refused retry round is counted
+	// apart; a client over its slow-path rate loses a packet
+	// (client_rate_limited) or a trust notice.
+	out.RateLimited = []metrics.Count{
+		{Label: limiterICMPv6, Value: suppressed},
+		{Label: limiterBubble, Value: c.Drops[relay.DropBubbleRateLimited] + c.BubbleRoundsRateLimited},
+		{Label: limiterNewPeer, Value: c.Drops[relay.DropNewPeerRateLimited]},
+		{Label: limiterClientSlowPath, Value: c.Drops[relay.DropClientRateLimited] + c.SlowPathNoticesRateLimited},
+	}
+	if sc, ok := d.ServerCounters(); ok {
+		out.RateLimited = append(out.RateLimited, metrics.Count{Label: limiterServerPerSource, Value: sc.Drops[server.DropRateLimited]})
+	}
+	return out
+}
+
+// Rate limiter names (the limiter label of teredo_relay_ratelimit_*).
+const (
+	limiterICMPv6          = "icmpv6"
+	limiterBubble          = "bubble"
+	limiterNewPeer         = "new_peer"
+	limiterClientSlowPath  = "client_slow_path"
+	limiterServerPerSource = "server_per_source"
+)
+
+// rateLimits returns the configured rate of every limiter RelayCounters
+// reports.
+func rateLimits(cfg *config.Config) []metrics.RateLimit {
+	icmp := cfg.ICMPv6.Rate
+	if !cfg.ICMPv6.Enabled {
+		icmp = 0 // icmpv6.enabled off: none is sent
+	}
+	rl := cfg.RateLimits
+	out := []metrics.RateLimit{
+		{Limiter: limiterICMPv6, PacketsPerSecond: icmp},
+		{Limiter: limiterBubble, PacketsPerSecond: rl.BubbleRate},
+		{Limiter: limiterNewPeer, PacketsPerSecond: rl.NewPeerRate},
+		{Limiter: limiterClientSlowPath, PacketsPerSecond: rl.ClientSlowPathRate},
+	}
+	if cfg.ServerRole() {
+		out = append(out, metrics.RateLimit{Limiter: limiterServerPerSource, PacketsPerSecond: cfg.Server.RatePerSource})
+	}
+	return out
+}
+
+// roles returns the roles the configuration runs.
+func roles(cfg *config.Config) []string {
+	var out []string
+	if cfg.RelayRole() {
+		out = append(out, metrics.RoleRelay)
+	}
+	if cfg.ServerRole() {
+		out = append(out, metrics.RoleServer)
+	}
+	return out
+}
+
+// ServerStats implements metrics.Source: the server role's counters, or
+// zeros without the role (every RA kind, forward kind and drop reason
+// listed either way).
+func (d *Daemon) ServerStats() metrics.ServerStats {
+	c, _ := d.ServerCounters()
+	out := metrics.ServerStats{
+		Packets: c.Packets, Bytes: c.Bytes, RSReceived: c.RSReceived,
+		ForwardedBytes: c.ForwardedBytes, OriginIndications: c.OriginIndications, RelayHandoffs: c.RelayHandoffs,
+		RASent:    make([]metrics.Count, 0, server.NumRAKinds),
+		Forwarded: make([]metrics.Count, 0, server.NumForwardKinds),
+		Drops:     make([]metrics.Count, 0, server.NumDropReasons),
+	}
+	for k := range server.NumRAKinds {
+		out.RASent = append(out.RASent, metrics.Count{Label: k.String(), Value: c.RASent[k]})
+	}
+	for k := range server.NumForwardKinds {
+		out.Forwarded = append(out.Forwarded, metrics.Count{Label: k.String(), Value: c.Forwarded[k]})
+	}
+	for r := range server.NumDropReasons {
+		out.Drops = append(out.Drops, metrics.Count{Label: r.String(), Value: c.Drops[r]})
+	}
 	return out
 }
 
@@ -96,8 +178,11 @@ func (d *Daemon) XDPCounters() ([]metrics.XDPCount, error) {
 	var out []metrics.XDPCount
 	for _, r := range bpf.Reasons() {
 		action := "pass"
-		if r.Steered() {
+		switch {
+		case r.Steered():
 			action = "redirect"
+		case r.Dropped():
+			action = "drop"
 		}
 		out = append(out, metrics.XDPCount{Reason: r.String(), Action: action, Packets: sum[r]})
 	}
@@ -124,10 +209,13 @@ func (d *Daemon) PeerStats() metrics.PeerStats {
 	return out
 }
 
-// Queues implements metrics.Source: one entry per socket.
+// Queues implements metrics.Source: one entry per socket. A UMEM's
+// counters are reported with the first socket that uses it (sockets of a
+// queue may share one).
 func (d *Daemon) Queues() []metrics.Queue {
 	var out []metrics.Queue
 	for qi, q := range d.queues {
+		umemReported := make(map[*xsk.Umem]bool, len(q.umems))
 		var wc dataplane.Counters
 		if qi < len(d.workers) {
 			wc = d.workers[qi].Counters()
@@ -144,6 +232,16 @@ func (d *Daemon) Queues() []metrics.Queue {
 					RxRingFull: st.RxRingFull, RxFillRingEmptyDescs: st.RxFillRingEmptyDescs, TxRingEmptyDescs: st.TxRingEmptyDescs,
 				}
 			}
+			rs := sock.RingStats()
+			k := rs.KickErrors
+			mq.Ring.FrameStackEmpty, mq.Ring.TxRingFull = rs.FrameStackEmpty, rs.TxRingFull
+			mq.Ring.TxRejected, mq.Ring.FreeRejected = rs.TxRejected, rs.FreeRejected
+			mq.Ring.KickErrors = k.Again + k.Busy + k.NoBufs + k.NetDown + k.NotBound + k.Other
+			if u := sock.Umem(); !umemReported[u] {
+				umemReported[u] = true
+				mq.ReportsUmem = true
+				mq.Umem = metrics.UmemStats{Allocated: rs.Allocated, AllocStackEmpty: rs.AllocStackEmpty}
+			}
 			out = append(out, mq)
 		}
 	}
@@ -154,6 +252,7 @@ func (d *Daemon) Queues() []metrics.Queue {
 func (d *Daemon) State() metrics.State {
 	cfg := d.config()
 	st := metrics.State{
+		Roles:                roles(cfg),
 		Ready:                d.ready.Load() && !d.draining.Load(),
 		Draining:             d.draining.Load(),
 		StartTime:            d.start,
@@ -161,8 +260,13 @@ func (d *Daemon) State() metrics.State {
 		ReloadFailures:       d.reloadFailures.Load(),
 		LastReloadSuccessful: d.lastReloadOK.Load(),
 		LastReloadSuccess:    time.Unix(0, d.lastReload.Load()),
-		RateLimits:           []metrics.RateLimit{{Limiter: "icmpv6", PacketsPerSecond: cfg.ICMPv6.Rate}},
+		RateLimits:           rateLimits(cfg),
 		Announce:             d.announceState(),
+	}
+	if d.announce != nil {
+		as := d.announce.drv.Status()
+		st.Announce.Confirmed = as.Confirmed
+		st.Announce.LastError, st.Announce.LastErrorTime, st.Announce.LastSuccess = as.LastError, as.LastErrorTime, as.LastSuccess
 	}
 	switch {
 	case !d.ready.Load():
@@ -176,11 +280,23 @@ func (d *Daemon) State() metrics.State {
 // Info implements control.Backend.
 func (d *Daemon) Info() control.Info {
 	cfg := d.config()
-	info := control.Info{Version: d.opts.Version, Revision: d.opts.Revision, Roles: []string{"relay"}}
-	for _, a := range cfg.IPv4.Addresses {
-		info.Addresses = append(info.Addresses, netip.AddrPortFrom(a, cfg.IPv4.Port).String())
+	info := control.Info{Version: d.opts.Version, Revision: d.opts.Revision}
+	if cfg.RelayRole() {
+		for _, a := range cfg.IPv4.Addresses {
+			info.Addresses = append(info.Addresses, netip.AddrPortFrom(a, cfg.IPv4.Port).String())
+		}
+		info.Addresses = append(info.Addresses, cfg.IPv6.Address.String())
 	}
-	info.Addresses = append(info.Addresses, cfg.IPv6.Address.String())
+	if cfg.ServerRole() {
+		for _, a := range []netip.Addr{cfg.Server.Primary, cfg.Server.Secondary} {
+			info.ServerAddresses = append(info.ServerAddresses, netip.AddrPortFrom(a, teredo.Port).String())
+		}
+	}
+	if path := cfg.Drain.StateFile; path != "" {
+		info.DrainStateFile = path
+		_, err := os.Stat(path)
+		info.DrainPersisted = err == nil
+	}
 	for _, s := range d.sides {
 		info.Interfaces = append(info.Interfaces, s.name)
 	}
@@ -231,7 +347,6 @@ func (d *Daemon) fillPeer(ap *api.Peer, p *cache.Peer) {
 		TxBytes:         p.TxBytes,
 		QueuedPackets:   uint64(p.QueuedPackets),
 		QueuedBytes:     uint64(p.QueuedBytes),
-		Queue:           -1,
 	}
 }
 

@@ -8,13 +8,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
-)
 
-// Idle waits: with TX descriptors possibly still waiting for a kick (copy
-// mode sends 32 per sendto) the worker comes back soon to complete them.
-const (
-	idlePollMillis = 100
-	busyPollMillis = 1
+	"github.com/teredorelay/teredorelay/relay"
 )
 
 // Run serves the queue until ctx is done: it locks the goroutine to its OS
@@ -40,17 +35,15 @@ func (w *Worker) Run(ctx context.Context) error {
 			p.Socket.Fill(1 << 20) // as many as the fill ring takes
 		}
 	}
-	idle := 0
+	idle := newIdler(w.idleSpin)
 	for !stop.Load() {
 		if w.Step() > 0 {
-			idle = 0
+			idle.busy()
 			continue
 		}
-		// Nothing received: one more quick round lets completions and
-		// copy-mode TX kicks finish, then sleep until RX has frames.
-		timeout := busyPollMillis
-		if idle++; idle > 2 {
-			timeout = idlePollMillis
+		timeout := idle.next(relay.MonotonicNow())
+		if timeout < 0 {
+			continue
 		}
 		for i := range fds {
 			fds[i].Revents = 0

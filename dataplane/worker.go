@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"errors"
+	"time"
 
 	"github.com/teredorelay/teredorelay/nexthop"
 	"github.com/teredorelay/teredorelay/relay"
@@ -69,18 +70,23 @@ type WorkerConfig struct {
 	Kernel KernelPath
 	// CPU pins the worker's thread (Run) to a CPU; -1 leaves it unpinned.
 	CPU int
+	// IdleSpin is how long Run keeps polling the rings after the last
+	// received frame before it sleeps in poll(2): 0 means DefaultIdleSpin,
+	// a negative value sleeps at once.
+	IdleSpin time.Duration
 }
 
 // Worker serves one RX queue: its sockets on every port.
 type Worker struct {
-	queue  int
-	cpu    int
-	ports  [MaxPorts]Port
-	nports int
-	relay  Relay
-	hops   *nexthop.Table
-	kernel KernelPath
-	snap   *nexthop.Snapshot
+	queue    int
+	cpu      int
+	idleSpin time.Duration
+	ports    [MaxPorts]Port
+	nports   int
+	relay    Relay
+	hops     *nexthop.Table
+	kernel   KernelPath
+	snap     *nexthop.Snapshot
 
 	rx    [BatchSize]xsk.Desc
 	txq   [MaxPorts][BatchSize]xsk.Desc
@@ -97,7 +103,11 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	if cfg.Relay == nil || cfg.Hops == nil {
 		return nil, errors.New("dataplane: a worker needs a relay and a next-hop table")
 	}
-	w := &Worker{queue: cfg.Queue, cpu: cfg.CPU, nports: len(cfg.Ports), relay: cfg.Relay, hops: cfg.Hops, kernel: cfg.Kernel}
+	w := &Worker{queue: cfg.Queue, cpu: cfg.CPU, nports: len(cfg.Ports), relay: cfg.Relay, hops: cfg.Hops, kernel: cfg.Kernel,
+		idleSpin: cfg.IdleSpin}
+	if w.idleSpin == 0 {
+		w.idleSpin = DefaultIdleSpin
+	}
 	receiving := false
 	for i, p := range cfg.Ports {
 		if p.Socket == nil && p.Receive {

@@ -86,6 +86,10 @@ func TestOpsRelayctlAndMetrics(t *testing.T) {
 		st.Interfaces[0].XDPMode == "" || len(st.Interfaces[0].Queues) == 0 {
 		t.Errorf("status: %+v", st)
 	}
+	// Relay role only: no server object; the announcement is off in the lab.
+	if len(st.Roles) != 1 || st.Roles[0] != "relay" || st.Server != nil || st.Announce.Enabled || st.Drain.Persisted {
+		t.Errorf("status roles %v server %+v announce %+v drain %+v", st.Roles, st.Server, st.Announce, st.Drain)
+	}
 
 	// relayctl peers: the Miredo client, trusted, with traffic both ways.
 	var ps api.Peers
@@ -145,6 +149,13 @@ func TestOpsRelayctlAndMetrics(t *testing.T) {
 	}
 	if out, _, code := relayctlRun(t, l, "stats", "--non-zero"); code != 0 || !strings.Contains(out, "mapping_mismatch") {
 		t.Errorf("stats table lacks mapping_mismatch:\n%s", out)
+	} else {
+		t.Logf("relayctl stats --non-zero:\n%s", out)
+	}
+	if out, _, code := relayctlRun(t, l, "status"); code != 0 || !strings.Contains(out, "announce:") {
+		t.Errorf("status table:\n%s", out)
+	} else {
+		t.Logf("relayctl status:\n%s", out)
 	}
 
 	// A live scrape passes promtool and holds every metric the dashboard
@@ -180,6 +191,14 @@ func TestOpsRelayctlAndMetrics(t *testing.T) {
 		`teredo_relay_ready 1`,
 		`teredo_relay_drops_total{layer="relay",reason="mapping_mismatch"}`,
 		`teredo_relay_peers{state="trusted"}`,
+		`teredo_relay_drops_total{layer="relay",reason="routing_header_type0"} 0`,
+		`teredo_relay_drops_total{layer="relay",reason="new_peer_rate_limited"}`,
+		`teredo_relay_ratelimit_packets_per_second{limiter="bubble"}`,
+		`teredo_relay_ratelimit_suppressed_total{limiter="client_slow_path"}`,
+		`teredo_relay_role_enabled{role="relay"} 1`,
+		`teredo_relay_role_enabled{role="server"} 0`,
+		`teredo_relay_server_drops_total{reason="rate_limited"} 0`,
+		`event="umem_frames_allocated"`,
 	} {
 		if !bytes.Contains(scrape, []byte(want)) {
 			t.Errorf("live scrape lacks %s", want)
@@ -193,11 +212,15 @@ func TestOpsRelayctlAndMetrics(t *testing.T) {
 	if out, err := l.Exec(ctx, Relay, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://"+l.RelaydEnv().MetricsListen+"/readyz"); err != nil || string(out) != "503" {
 		t.Errorf("/readyz while drained: %s %v", out, err)
 	}
+	relayctlJSON(t, l, &st, "status")
+	if !st.Draining || st.Drain.StateFile == "" || !st.Drain.Persisted {
+		t.Errorf("drained: draining %v drain %+v (want persisted in the state file)", st.Draining, st.Drain)
+	}
 	if _, errs, code := relayctlRun(t, l, "undrain"); code != 0 {
 		t.Fatalf("undrain: %s", errs)
 	}
 	relayctlJSON(t, l, &st, "status")
-	if !st.Ready || st.Draining {
-		t.Errorf("after undrain: ready %v draining %v", st.Ready, st.Draining)
+	if !st.Ready || st.Draining || st.Drain.Persisted {
+		t.Errorf("after undrain: ready %v draining %v drain %+v", st.Ready, st.Draining, st.Drain)
 	}
 }

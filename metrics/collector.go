@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"runtime"
+	"slices"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -67,6 +68,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.collectPeers(ch, c.src.PeerStats())
 	c.collectQueues(ch, c.src.Queues())
 	c.collectState(ch, c.src.State())
+	c.collectServer(ch, c.src.ServerStats())
 }
 
 func (c *Collector) emit(ch chan<- prometheus.Metric, d Def, v float64, labels ...string) {
@@ -131,22 +133,10 @@ func (c *Collector) collectQueues(ch chan<- prometheus.Metric, qs []Queue) {
 		c.emit(ch, defQueueTx, float64(q.TxPackets), q.Interface, id)
 		if q.RingErr != nil {
 			ringOK = 0
-			continue
 		}
-		r := q.Ring
-		for _, e := range [...]struct {
-			name string
-			v    uint64
-		}{
-			{EventRxDropped, r.RxDropped},
-			{EventRxInvalidDescs, r.RxInvalidDescs},
-			{EventTxInvalidDescs, r.TxInvalidDescs},
-			{EventRxRingFull, r.RxRingFull},
-			{EventRxFillRingEmptyDescs, r.RxFillRingEmptyDescs},
-			{EventTxRingEmptyDescs, r.TxRingEmptyDescs},
-		} {
-			c.emit(ch, defRingEvents, float64(e.v), q.Interface, id, e.name)
-		}
+		RingEvents(&q, func(event string, v uint64) {
+			c.emit(ch, defRingEvents, float64(v), q.Interface, id, event)
+		})
 	}
 	c.emit(ch, defSourceUp, ringOK, SourceAFXDP)
 }
@@ -167,7 +157,22 @@ func (c *Collector) collectState(ch chan<- prometheus.Metric, s State) {
 		c.emit(ch, defRateLimit, l.PacketsPerSecond, l.Limiter)
 	}
 	c.emit(ch, defBuildInfo, 1, c.build.Version, c.build.Revision, c.build.GoVersion)
+	for _, r := range Roles {
+		c.emit(ch, defRoleEnabled, b2f(slices.Contains(s.Roles, r)), r)
+	}
 	c.collectAnnounce(ch, s.Announce)
+}
+
+func (c *Collector) collectServer(ch chan<- prometheus.Metric, s ServerStats) {
+	c.emit(ch, defServerPackets, float64(s.Packets))
+	c.emit(ch, defServerBytes, float64(s.Bytes))
+	c.emit(ch, defServerRS, float64(s.RSReceived))
+	c.emitCounts(ch, defServerRA, s.RASent)
+	c.emitCounts(ch, defServerForwarded, s.Forwarded)
+	c.emit(ch, defServerForwardedBytes, float64(s.ForwardedBytes))
+	c.emit(ch, defServerOrigin, float64(s.OriginIndications))
+	c.emit(ch, defServerHandoffs, float64(s.RelayHandoffs))
+	c.emitCounts(ch, defServerDrops, s.Drops)
 }
 
 func (c *Collector) collectAnnounce(ch chan<- prometheus.Metric, a AnnounceState) {

@@ -17,12 +17,40 @@ var testBuild = metrics.BuildInfo{Version: "1.2.3", Revision: "abc123", GoVersio
 
 // wantSample is the exact exposition of metricstest.Sample().
 const wantSample = `
-# HELP teredo_relay_announce_enabled 1 when teredo-relayd drives the BIRD announcement (announce.enabled), else 0 (the other announce metrics are then 0).
-# TYPE teredo_relay_announce_enabled gauge
-teredo_relay_announce_enabled 1
+# HELP teredo_relay_afxdp_ring_events_total AF_XDP ring events, by interface, queue and event: the kernel's XDP_STATISTICS (rx_dropped to tx_ring_empty_descs), events counted by the worker (frame_stack_empty, tx_ring_full, tx_rejected, free_rejected, kick_errors), and the UMEM's (umem_*), reported once per UMEM on the first socket using it, so that sums over a queue count a shared UMEM once.
+# TYPE teredo_relay_afxdp_ring_events_total counter
+teredo_relay_afxdp_ring_events_total{event="frame_stack_empty",interface="eth0",queue="0"} 7
+teredo_relay_afxdp_ring_events_total{event="frame_stack_empty",interface="eth0",queue="1"} 0
+teredo_relay_afxdp_ring_events_total{event="free_rejected",interface="eth0",queue="0"} 10
+teredo_relay_afxdp_ring_events_total{event="free_rejected",interface="eth0",queue="1"} 0
+teredo_relay_afxdp_ring_events_total{event="kick_errors",interface="eth0",queue="0"} 11
+teredo_relay_afxdp_ring_events_total{event="kick_errors",interface="eth0",queue="1"} 0
+teredo_relay_afxdp_ring_events_total{event="rx_dropped",interface="eth0",queue="0"} 1
+teredo_relay_afxdp_ring_events_total{event="rx_dropped",interface="eth0",queue="1"} 0
+teredo_relay_afxdp_ring_events_total{event="rx_fill_ring_empty_descs",interface="eth0",queue="0"} 5
+teredo_relay_afxdp_ring_events_total{event="rx_fill_ring_empty_descs",interface="eth0",queue="1"} 0
+teredo_relay_afxdp_ring_events_total{event="rx_invalid_descs",interface="eth0",queue="0"} 2
+teredo_relay_afxdp_ring_events_total{event="rx_invalid_descs",interface="eth0",queue="1"} 0
+teredo_relay_afxdp_ring_events_total{event="rx_ring_full",interface="eth0",queue="0"} 4
+teredo_relay_afxdp_ring_events_total{event="rx_ring_full",interface="eth0",queue="1"} 10
+teredo_relay_afxdp_ring_events_total{event="tx_invalid_descs",interface="eth0",queue="0"} 3
+teredo_relay_afxdp_ring_events_total{event="tx_invalid_descs",interface="eth0",queue="1"} 0
+teredo_relay_afxdp_ring_events_total{event="tx_rejected",interface="eth0",queue="0"} 9
+teredo_relay_afxdp_ring_events_total{event="tx_rejected",interface="eth0",queue="1"} 0
+teredo_relay_afxdp_ring_events_total{event="tx_ring_empty_descs",interface="eth0",queue="0"} 6
+teredo_relay_afxdp_ring_events_total{event="tx_ring_empty_descs",interface="eth0",queue="1"} 0
+teredo_relay_afxdp_ring_events_total{event="tx_ring_full",interface="eth0",queue="0"} 8
+teredo_relay_afxdp_ring_events_total{event="tx_ring_full",interface="eth0",queue="1"} 0
+teredo_relay_afxdp_ring_events_total{event="umem_alloc_stack_empty",interface="eth0",queue="0"} 13
+teredo_relay_afxdp_ring_events_total{event="umem_alloc_stack_empty",interface="eth0",queue="1"} 0
+teredo_relay_afxdp_ring_events_total{event="umem_frames_allocated",interface="eth0",queue="0"} 12
+teredo_relay_afxdp_ring_events_total{event="umem_frames_allocated",interface="eth0",queue="1"} 0
 # HELP teredo_relay_announce_desired 1 when the relay wants its prefixes announced (ready and not drained for announce.rise), else 0.
 # TYPE teredo_relay_announce_desired gauge
 teredo_relay_announce_desired 1
+# HELP teredo_relay_announce_enabled 1 when teredo-relayd drives the BIRD announcement (announce.enabled), else 0 (the other announce metrics are then 0).
+# TYPE teredo_relay_announce_enabled gauge
+teredo_relay_announce_enabled 1
 # HELP teredo_relay_announce_errors_total Failed attempts to apply the announcement (include file not written, birdc failed, timed out or got an error reply); retried with backoff.
 # TYPE teredo_relay_announce_errors_total counter
 teredo_relay_announce_errors_total 2
@@ -33,20 +61,6 @@ teredo_relay_announce_state{prefix="2001::/32"} 1
 # TYPE teredo_relay_announce_transitions_total counter
 teredo_relay_announce_transitions_total{to="announced"} 4
 teredo_relay_announce_transitions_total{to="withdrawn"} 3
-# HELP teredo_relay_afxdp_ring_events_total AF_XDP socket ring events (XDP_STATISTICS), by interface, queue and event.
-# TYPE teredo_relay_afxdp_ring_events_total counter
-teredo_relay_afxdp_ring_events_total{event="rx_dropped",interface="eth0",queue="0"} 1
-teredo_relay_afxdp_ring_events_total{event="rx_fill_ring_empty_descs",interface="eth0",queue="0"} 5
-teredo_relay_afxdp_ring_events_total{event="rx_invalid_descs",interface="eth0",queue="0"} 2
-teredo_relay_afxdp_ring_events_total{event="rx_ring_full",interface="eth0",queue="0"} 4
-teredo_relay_afxdp_ring_events_total{event="tx_invalid_descs",interface="eth0",queue="0"} 3
-teredo_relay_afxdp_ring_events_total{event="tx_ring_empty_descs",interface="eth0",queue="0"} 6
-teredo_relay_afxdp_ring_events_total{event="rx_dropped",interface="eth0",queue="1"} 0
-teredo_relay_afxdp_ring_events_total{event="rx_fill_ring_empty_descs",interface="eth0",queue="1"} 0
-teredo_relay_afxdp_ring_events_total{event="rx_invalid_descs",interface="eth0",queue="1"} 0
-teredo_relay_afxdp_ring_events_total{event="rx_ring_full",interface="eth0",queue="1"} 10
-teredo_relay_afxdp_ring_events_total{event="tx_invalid_descs",interface="eth0",queue="1"} 0
-teredo_relay_afxdp_ring_events_total{event="tx_ring_empty_descs",interface="eth0",queue="1"} 0
 # HELP teredo_relay_bubble_expiries_total Pending peers given up after the last bubble retry went unanswered.
 # TYPE teredo_relay_bubble_expiries_total counter
 teredo_relay_bubble_expiries_total 2
@@ -124,21 +138,61 @@ teredo_relay_queue_rx_packets_total{interface="eth0",queue="1"} 1150
 # TYPE teredo_relay_queue_tx_packets_total counter
 teredo_relay_queue_tx_packets_total{interface="eth0",queue="0"} 1200
 teredo_relay_queue_tx_packets_total{interface="eth0",queue="1"} 700
-# HELP teredo_relay_ratelimit_packets_per_second Configured sustained rate of a rate limiter, in packets per second.
+# HELP teredo_relay_ratelimit_packets_per_second Configured sustained rate of a rate limiter, per second: icmpv6 errors and bubble datagrams (global), new_peer verifications per native source /64, client_slow_path events per client IPv4, server_per_source datagrams per source IPv4.
 # TYPE teredo_relay_ratelimit_packets_per_second gauge
 teredo_relay_ratelimit_packets_per_second{limiter="bubble"} 1000
+teredo_relay_ratelimit_packets_per_second{limiter="client_slow_path"} 200
 teredo_relay_ratelimit_packets_per_second{limiter="icmpv6"} 100
-# HELP teredo_relay_ratelimit_suppressed_total Packets not sent because a rate limiter refused them, by limiter.
+teredo_relay_ratelimit_packets_per_second{limiter="new_peer"} 50
+# HELP teredo_relay_ratelimit_suppressed_total Actions a rate limiter refused, by limiter: icmpv6 (ICMPv6 errors not sent, all of them while icmpv6.enabled is off), bubble (bubble rounds not sent: first rounds are also bubble_rate_limited drops, retry rounds are skipped), new_peer (verifications not started: new_peer_rate_limited drops), client_slow_path (slow-path events refused: client_rate_limited drops and skipped trust notices), server_per_source (server datagrams refused: server rate_limited drops; with the server role only).
 # TYPE teredo_relay_ratelimit_suppressed_total counter
 teredo_relay_ratelimit_suppressed_total{limiter="bubble"} 9
+teredo_relay_ratelimit_suppressed_total{limiter="client_slow_path"} 13
 teredo_relay_ratelimit_suppressed_total{limiter="icmpv6"} 6
+teredo_relay_ratelimit_suppressed_total{limiter="new_peer"} 0
 # HELP teredo_relay_ready 1 when the relay is fit to attract traffic (data plane up and not draining), else 0.
 # TYPE teredo_relay_ready gauge
 teredo_relay_ready 1
+# HELP teredo_relay_role_enabled 1 when the daemon runs the role (roles in the configuration), else 0.
+# TYPE teredo_relay_role_enabled gauge
+teredo_relay_role_enabled{role="relay"} 1
+teredo_relay_role_enabled{role="server"} 1
 # HELP teredo_relay_scrape_source_success 1 when the last scrape read a counter source without error, else 0.
 # TYPE teredo_relay_scrape_source_success gauge
 teredo_relay_scrape_source_success{source="afxdp"} 1
 teredo_relay_scrape_source_success{source="xdp"} 1
+# HELP teredo_relay_server_drops_total Datagrams the Teredo server dropped, by reason (every reason exported, 0 without the role).
+# TYPE teredo_relay_server_drops_total counter
+teredo_relay_server_drops_total{reason="mapping_mismatch"} 5
+teredo_relay_server_drops_total{reason="rate_limited"} 2
+teredo_relay_server_drops_total{reason="rs_invalid"} 0
+# HELP teredo_relay_server_forwarded_bytes_total Bytes of the IPv6 packets the server forwarded (without IPv4, UDP and origin indication).
+# TYPE teredo_relay_server_forwarded_bytes_total counter
+teredo_relay_server_forwarded_bytes_total 9000
+# HELP teredo_relay_server_forwarded_packets_total Packets the server forwarded, by kind (bubble and icmpv6_to_teredo: encapsulated to a Teredo client's mapping; icmpv6_to_native: from a client to native IPv6).
+# TYPE teredo_relay_server_forwarded_packets_total counter
+teredo_relay_server_forwarded_packets_total{kind="bubble"} 150
+teredo_relay_server_forwarded_packets_total{kind="icmpv6_to_native"} 20
+teredo_relay_server_forwarded_packets_total{kind="icmpv6_to_teredo"} 30
+# HELP teredo_relay_server_origin_indications_total Forwarded packets that got an origin indication (the destination is a client of this server).
+# TYPE teredo_relay_server_origin_indications_total counter
+teredo_relay_server_origin_indications_total 140
+# HELP teredo_relay_server_ra_sent_total Router Advertisements the server sent, by source address (RFC 4380 §5.3.2: other_address answers an RS with the cone bit set).
+# TYPE teredo_relay_server_ra_sent_total counter
+teredo_relay_server_ra_sent_total{from="other_address"} 38
+teredo_relay_server_ra_sent_total{from="same_address"} 80
+# HELP teredo_relay_server_received_bytes_total Bytes of the datagrams offered to the Teredo server role (the IPv4 packet on the AF_XDP path, the UDP payload on the kernel socket path).
+# TYPE teredo_relay_server_received_bytes_total counter
+teredo_relay_server_received_bytes_total 40000
+# HELP teredo_relay_server_received_packets_total Datagrams offered to the Teredo server role; each ends as an RA, a forwarded packet, a relay hand-off or a drop (0 without the role).
+# TYPE teredo_relay_server_received_packets_total counter
+teredo_relay_server_received_packets_total 385
+# HELP teredo_relay_server_relay_handoffs_total Datagrams on a shared server/relay address handed to the co-located relay (RFC 4380 §5.4.3); the relay counts their fate.
+# TYPE teredo_relay_server_relay_handoffs_total counter
+teredo_relay_server_relay_handoffs_total 60
+# HELP teredo_relay_server_rs_received_total Valid Router Solicitations the server received (RFC 4380 §5.3.1), including those then dropped as rate_limited.
+# TYPE teredo_relay_server_rs_received_total counter
+teredo_relay_server_rs_received_total 120
 # HELP teredo_relay_start_time_seconds Unix time the daemon started.
 # TYPE teredo_relay_start_time_seconds gauge
 teredo_relay_start_time_seconds 1.7723664e+09
@@ -178,8 +232,8 @@ func TestCollectorCoversEveryDef(t *testing.T) {
 	for name := range got {
 		t.Errorf("%s exported but not in Defs", name)
 	}
-	if n := testutil.CollectAndCount(metrics.NewCollector(metricstest.Sample(), testBuild)); n != 65 {
-		t.Errorf("sample scrape has %d series, want 65", n)
+	if n := testutil.CollectAndCount(metrics.NewCollector(metricstest.Sample(), testBuild)); n != 99 {
+		t.Errorf("sample scrape has %d series, want 99", n)
 	}
 }
 
@@ -204,10 +258,11 @@ teredo_relay_drops_total{layer="relay",reason="peer_table_full"} 0
 		"teredo_relay_scrape_source_success", "teredo_relay_drops_total", "teredo_relay_xdp_packets_total"); err != nil {
 		t.Fatal(err)
 	}
-	// The queue whose statistics failed keeps its info and packet series but
-	// loses its ring events; the healthy queue keeps all six.
-	if n := testutil.CollectAndCount(c, "teredo_relay_afxdp_ring_events_total"); n != 6 {
-		t.Errorf("ring event series = %d, want 6", n)
+	// The queue whose statistics failed keeps its info and packet series,
+	// its Go-side ring events (5) and its UMEM's (2), but loses the six
+	// XDP_STATISTICS events; the healthy queue keeps all 13.
+	if n := testutil.CollectAndCount(c, "teredo_relay_afxdp_ring_events_total"); n != 13+7 {
+		t.Errorf("ring event series = %d, want 20", n)
 	}
 	if n := testutil.CollectAndCount(c, "teredo_relay_queue_info"); n != 2 {
 		t.Errorf("queue_info series = %d, want 2", n)
@@ -277,6 +332,75 @@ teredo_relay_announce_transitions_total{to="withdrawn"} 1
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "teredo_relay_announce_state",
 		"teredo_relay_announce_desired", "teredo_relay_announce_transitions_total"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Two sockets sharing one UMEM (both sides of queue 0): the UMEM's events
+// appear once, on the reporting socket, so a sum over the queue counts them
+// once; each socket keeps its own ring events.
+func TestCollectorSharedUmemReportedOnce(t *testing.T) {
+	src := metricstest.Sample()
+	umem := metrics.UmemStats{Allocated: 500, AllocStackEmpty: 3}
+	src.Qs = []metrics.Queue{
+		{Interface: "eth0", ID: 0, XDPMode: "native", Ring: metrics.RingStats{TxRingFull: 1}, Umem: umem, ReportsUmem: true},
+		{Interface: "eth1", ID: 0, XDPMode: "native", Ring: metrics.RingStats{TxRingFull: 2}, Umem: umem},
+	}
+	c := metrics.NewCollector(src, testBuild)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	sums := map[string]float64{}
+	series := map[string]int{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "teredo_relay_afxdp_ring_events_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var event string
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "event" {
+					event = l.GetValue()
+				}
+			}
+			sums[event] += m.GetCounter().GetValue()
+			series[event]++
+		}
+	}
+	if sums["umem_frames_allocated"] != 500 || sums["umem_alloc_stack_empty"] != 3 || series["umem_frames_allocated"] != 1 {
+		t.Errorf("UMEM events summed over the queue: allocated %v (%d series), alloc_stack_empty %v; want 500 (1), 3",
+			sums["umem_frames_allocated"], series["umem_frames_allocated"], sums["umem_alloc_stack_empty"])
+	}
+	if sums["tx_ring_full"] != 3 || series["tx_ring_full"] != 2 {
+		t.Errorf("tx_ring_full: sum %v over %d series, want 3 over 2", sums["tx_ring_full"], series["tx_ring_full"])
+	}
+}
+
+// A relay without the server role: role_enabled says so and the server
+// families are still exported (zeros), so dashboards and rules see them.
+func TestCollectorRelayOnly(t *testing.T) {
+	src := metricstest.Sample()
+	src.St.Roles = []string{metrics.RoleRelay}
+	src.Server = metrics.ServerStats{Drops: []metrics.Count{{Label: "rs_invalid"}, {Label: "rate_limited"}}}
+	c := metrics.NewCollector(src, testBuild)
+	const want = `
+# HELP teredo_relay_role_enabled 1 when the daemon runs the role (roles in the configuration), else 0.
+# TYPE teredo_relay_role_enabled gauge
+teredo_relay_role_enabled{role="relay"} 1
+teredo_relay_role_enabled{role="server"} 0
+# HELP teredo_relay_server_drops_total Datagrams the Teredo server dropped, by reason (every reason exported, 0 without the role).
+# TYPE teredo_relay_server_drops_total counter
+teredo_relay_server_drops_total{reason="rate_limited"} 0
+teredo_relay_server_drops_total{reason="rs_invalid"} 0
+# HELP teredo_relay_server_rs_received_total Valid Router Solicitations the server received (RFC 4380 §5.3.1), including those then dropped as rate_limited.
+# TYPE teredo_relay_server_rs_received_total counter
+teredo_relay_server_rs_received_total 0
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "teredo_relay_role_enabled",
+		"teredo_relay_server_drops_total", "teredo_relay_server_rs_received_total", "teredo_relay_server_ra_sent_total"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -8,14 +8,18 @@
 //
 // # For the daemon
 //
-// The daemon implements Source by adapting the engine, the BPF program, the
-// peer cache and the AF_XDP sockets to the plain snapshot structs defined here
-// (RelayCounters, XDPCount, PeerStats, Queue, State). Each method is called once
-// per scrape, from the scrape goroutine, and must be safe to call concurrently
-// with the data plane. Open enums (drop reasons, eviction reasons, ICMPv6
+// The daemon implements Source by adapting the engine, the Teredo server, the
+// BPF program, the peer cache and the AF_XDP sockets to the plain snapshot
+// structs defined here (RelayCounters, XDPCount, PeerStats, Queue, State,
+// ServerStats). Each method is called once per scrape, from the scrape
+// goroutine, and must be safe to call concurrently with the data plane. Open enums (drop reasons, eviction reasons, ICMPv6
 // types, rate limiters) are passed as []Count with the enum's stable
 // snake_case name as Label; report every value of the enum, zeros included, so
-// that rate() works from the first scrape. Then:
+// that rate() works from the first scrape. The Teredo server role's families
+// (teredo_relay_server_*) are exported with zeros when the role is off, like
+// the announcement's, so dashboards and rules always find them;
+// teredo_relay_role_enabled says which roles run. Counters of a UMEM shared
+// by several sockets are reported once (Queue.ReportsUmem). Then:
 //
 //	reg := metrics.NewRegistry(src, metrics.BuildInfo{Version: version, Revision: rev})
 //	srv := metrics.NewServer(metrics.ServerConfig{Addr: cfg.MetricsAddr, Gatherer: reg, Ready: src})

@@ -44,7 +44,16 @@ const (
 	SourceAFXDP     = "afxdp"
 	AnnounceTo      = "announced"
 	WithdrawTo      = "withdrawn"
+	RoleRelay       = "relay"
+	RoleServer      = "server"
+	// Values of teredo_relay_server_ra_sent_total's from label (package
+	// server's RAKind names).
+	RAFromSameAddress  = "same_address"
+	RAFromOtherAddress = "other_address"
 )
+
+// Roles lists the roles of teredo_relay_role_enabled, in export order.
+var Roles = []string{RoleRelay, RoleServer}
 
 // Ring event label values, one per XDP_STATISTICS field.
 const (
@@ -54,6 +63,18 @@ const (
 	EventRxRingFull           = "rx_ring_full"
 	EventRxFillRingEmptyDescs = "rx_fill_ring_empty_descs"
 	EventTxRingEmptyDescs     = "tx_ring_empty_descs"
+)
+
+// Ring event label values counted in Go by the socket's owner (package
+// relay/xsk RingStats), and the UMEM's events.
+const (
+	EventFrameStackEmpty     = "frame_stack_empty"
+	EventTxRingFull          = "tx_ring_full"
+	EventTxRejected          = "tx_rejected"
+	EventFreeRejected        = "free_rejected"
+	EventKickErrors          = "kick_errors"
+	EventUmemFramesAllocated = "umem_frames_allocated"
+	EventUmemAllocStackEmpty = "umem_alloc_stack_empty"
 )
 
 const reasonOpen = "drop reason enum of the layer: relay package for relay, bpf package for xdp"
@@ -97,16 +118,24 @@ var (
 		Help:   "ICMPv6 error messages sent, by type.",
 		Labels: []string{"type"}, LabelValues: map[string]string{"type": "destination_unreachable, packet_too_big, time_exceeded, parameter_problem"}}
 	defRateLimited = Def{Name: n("ratelimit_suppressed_total"), Kind: Counter,
-		Help:   "Packets not sent because a rate limiter refused them, by limiter.",
-		Labels: []string{"limiter"}, LabelValues: map[string]string{"limiter": "relay package limiter names, e.g. bubble, icmpv6"}}
+		Help: "Actions a rate limiter refused, by limiter: icmpv6 (ICMPv6 errors not sent, all of them while icmpv6.enabled is off), " +
+			"bubble (bubble rounds not sent: first rounds are also bubble_rate_limited drops, retry rounds are skipped), " +
+			"new_peer (verifications not started: new_peer_rate_limited drops), " +
+			"client_slow_path (slow-path events refused: client_rate_limited drops and skipped trust notices), " +
+			"server_per_source (server datagrams refused: server rate_limited drops; with the server role only).",
+		Labels: []string{"limiter"}, LabelValues: map[string]string{"limiter": "icmpv6, bubble, new_peer, client_slow_path, server_per_source"}}
 	defRateLimit = Def{Name: n("ratelimit_packets_per_second"), Kind: Gauge,
-		Help:   "Configured sustained rate of a rate limiter, in packets per second.",
+		Help: "Configured sustained rate of a rate limiter, per second: icmpv6 errors and bubble datagrams (global), " +
+			"new_peer verifications per native source /64, client_slow_path events per client IPv4, server_per_source datagrams per source IPv4.",
 		Labels: []string{"limiter"}, LabelValues: map[string]string{"limiter": "as in teredo_relay_ratelimit_suppressed_total"}}
 	defRingEvents = Def{Name: n("afxdp_ring_events_total"), Kind: Counter,
-		Help:   "AF_XDP socket ring events (XDP_STATISTICS), by interface, queue and event.",
+		Help: "AF_XDP ring events, by interface, queue and event: the kernel's XDP_STATISTICS (rx_dropped to tx_ring_empty_descs), " +
+			"events counted by the worker (frame_stack_empty, tx_ring_full, tx_rejected, free_rejected, kick_errors), " +
+			"and the UMEM's (umem_*), reported once per UMEM on the first socket using it, so that sums over a queue count a shared UMEM once.",
 		Labels: []string{"interface", "queue", "event"},
 		LabelValues: map[string]string{"interface": "NIC name", "queue": "RX queue id",
-			"event": "rx_dropped, rx_invalid_descs, tx_invalid_descs, rx_ring_full, rx_fill_ring_empty_descs, tx_ring_empty_descs"}}
+			"event": "rx_dropped, rx_invalid_descs, tx_invalid_descs, rx_ring_full, rx_fill_ring_empty_descs, tx_ring_empty_descs, " +
+				"frame_stack_empty, tx_ring_full, tx_rejected, free_rejected, kick_errors, umem_frames_allocated, umem_alloc_stack_empty"}}
 	defQueueInfo = Def{Name: n("queue_info"), Kind: Gauge,
 		Help:   "Always 1 for each AF_XDP queue; labels give the XDP attach mode and the socket mode.",
 		Labels: []string{"interface", "queue", "xdp_mode", "socket_mode"},
@@ -146,6 +175,30 @@ var (
 		Labels: []string{"to"}, LabelValues: map[string]string{"to": "announced, withdrawn"}}
 	defAnnounceErrors = Def{Name: n("announce_errors_total"), Kind: Counter,
 		Help: "Failed attempts to apply the announcement (include file not written, birdc failed, timed out or got an error reply); retried with backoff."}
+	defRoleEnabled = Def{Name: n("role_enabled"), Kind: Gauge,
+		Help:   "1 when the daemon runs the role (roles in the configuration), else 0.",
+		Labels: []string{"role"}, LabelValues: map[string]string{"role": "relay, server"}}
+	defServerPackets = Def{Name: n("server_received_packets_total"), Kind: Counter,
+		Help: "Datagrams offered to the Teredo server role; each ends as an RA, a forwarded packet, a relay hand-off or a drop (0 without the role)."}
+	defServerBytes = Def{Name: n("server_received_bytes_total"), Kind: Counter,
+		Help: "Bytes of the datagrams offered to the Teredo server role (the IPv4 packet on the AF_XDP path, the UDP payload on the kernel socket path)."}
+	defServerRS = Def{Name: n("server_rs_received_total"), Kind: Counter,
+		Help: "Valid Router Solicitations the server received (RFC 4380 §5.3.1), including those then dropped as rate_limited."}
+	defServerRA = Def{Name: n("server_ra_sent_total"), Kind: Counter,
+		Help:   "Router Advertisements the server sent, by source address (RFC 4380 §5.3.2: other_address answers an RS with the cone bit set).",
+		Labels: []string{"from"}, LabelValues: map[string]string{"from": "same_address, other_address"}}
+	defServerForwarded = Def{Name: n("server_forwarded_packets_total"), Kind: Counter,
+		Help:   "Packets the server forwarded, by kind (bubble and icmpv6_to_teredo: encapsulated to a Teredo client's mapping; icmpv6_to_native: from a client to native IPv6).",
+		Labels: []string{"kind"}, LabelValues: map[string]string{"kind": "bubble, icmpv6_to_teredo, icmpv6_to_native"}}
+	defServerForwardedBytes = Def{Name: n("server_forwarded_bytes_total"), Kind: Counter,
+		Help: "Bytes of the IPv6 packets the server forwarded (without IPv4, UDP and origin indication)."}
+	defServerOrigin = Def{Name: n("server_origin_indications_total"), Kind: Counter,
+		Help: "Forwarded packets that got an origin indication (the destination is a client of this server)."}
+	defServerHandoffs = Def{Name: n("server_relay_handoffs_total"), Kind: Counter,
+		Help: "Datagrams on a shared server/relay address handed to the co-located relay (RFC 4380 §5.4.3); the relay counts their fate."}
+	defServerDrops = Def{Name: n("server_drops_total"), Kind: Counter,
+		Help:   "Datagrams the Teredo server dropped, by reason (every reason exported, 0 without the role).",
+		Labels: []string{"reason"}, LabelValues: map[string]string{"reason": "server package drop reason enum, e.g. rs_invalid, mapping_mismatch, rate_limited"}}
 	defSourceUp = Def{Name: n("scrape_source_success"), Kind: Gauge,
 		Help:   "1 when the last scrape read a counter source without error, else 0.",
 		Labels: []string{"source"}, LabelValues: map[string]string{"source": "xdp: BPF counters, afxdp: XDP_STATISTICS"}}
@@ -159,4 +212,6 @@ var Defs = []Def{
 	defRingEvents, defQueueInfo, defQueueRx, defQueueTx,
 	defReady, defDraining, defReloadOK, defReloadTime, defReloads, defStartTime, defBuildInfo, defSourceUp,
 	defAnnounceEnabled, defAnnounceState, defAnnounceDesired, defAnnounceTransitions, defAnnounceErrors,
+	defRoleEnabled, defServerPackets, defServerBytes, defServerRS, defServerRA, defServerForwarded,
+	defServerForwardedBytes, defServerOrigin, defServerHandoffs, defServerDrops,
 }

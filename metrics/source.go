@@ -17,6 +17,9 @@ type Source interface {
 	Queues() []Queue
 	// State returns readiness, drain and configuration state.
 	State() State
+	// ServerStats returns the Teredo server role's counters; without the
+	// role, every counter is zero (every drop reason still listed).
+	ServerStats() ServerStats
 }
 
 // Count is one value of a counter labelled by a closed enum: Label is the
@@ -71,7 +74,9 @@ type PeerStats struct {
 	Evictions       []Count // by reason (e.g. expired, lru, pending_timeout)
 }
 
-// RingStats are the XDP_STATISTICS counters of one AF_XDP socket.
+// RingStats are the counters of one AF_XDP socket: the kernel's
+// XDP_STATISTICS (the first six fields, ignored when Queue.RingErr is set)
+// and the ring events the socket's owner counts in Go (always valid).
 type RingStats struct {
 	RxDropped            uint64
 	RxInvalidDescs       uint64
@@ -79,6 +84,28 @@ type RingStats struct {
 	RxRingFull           uint64
 	RxFillRingEmptyDescs uint64
 	TxRingEmptyDescs     uint64
+
+	// FrameStackEmpty counts fill-ring refills that got fewer frames than
+	// asked because every UMEM frame was in use.
+	FrameStackEmpty uint64
+	// TxRingFull counts transmits that could not place every descriptor.
+	TxRingFull uint64
+	// TxRejected counts descriptors the socket refused to transmit (bad
+	// length or address); FreeRejected frames that could not go back to
+	// the frame stack. Both are frame accounting bugs.
+	TxRejected, FreeRejected uint64
+	// KickErrors counts failed sendto/recvfrom wake-ups (all errnos).
+	KickErrors uint64
+}
+
+// UmemStats are the counters of one UMEM (frame pool), which several
+// sockets may share.
+type UmemStats struct {
+	// Allocated counts frames handed out by the UMEM's allocator (the
+	// copy path between separate UMEMs, generated replies).
+	Allocated uint64
+	// AllocStackEmpty counts allocations that found every frame in use.
+	AllocStackEmpty uint64
 }
 
 // Queue is one AF_XDP socket bound to an interface RX queue.
@@ -90,10 +117,43 @@ type Queue struct {
 	XDPMode  string
 	ZeroCopy bool
 	Ring     RingStats
-	// RingErr is set when XDP_STATISTICS could not be read; Ring is then ignored.
+	// RingErr is set when XDP_STATISTICS could not be read; the kernel
+	// fields of Ring are then ignored.
 	RingErr error
+	// Umem holds the counters of the socket's UMEM on exactly one socket
+	// of each UMEM (ReportsUmem true), so that sockets sharing a UMEM do
+	// not report it twice; the UMEM's events carry that socket's
+	// interface and queue.
+	Umem        UmemStats
+	ReportsUmem bool
 	// Packets received from and transmitted to this queue by its worker.
 	RxPackets, TxPackets uint64
+}
+
+// RingEvents calls fn with the ring event label and value of every counter
+// of q, in a fixed order: the kernel's XDP_STATISTICS (unless q.RingErr is
+// set), the Go-side ring events, and the UMEM's events when q reports its
+// UMEM. The collector and the control API use it, so both list the same
+// events.
+func RingEvents(q *Queue, fn func(event string, v uint64)) {
+	r := &q.Ring
+	if q.RingErr == nil {
+		fn(EventRxDropped, r.RxDropped)
+		fn(EventRxInvalidDescs, r.RxInvalidDescs)
+		fn(EventTxInvalidDescs, r.TxInvalidDescs)
+		fn(EventRxRingFull, r.RxRingFull)
+		fn(EventRxFillRingEmptyDescs, r.RxFillRingEmptyDescs)
+		fn(EventTxRingEmptyDescs, r.TxRingEmptyDescs)
+	}
+	fn(EventFrameStackEmpty, r.FrameStackEmpty)
+	fn(EventTxRingFull, r.TxRingFull)
+	fn(EventTxRejected, r.TxRejected)
+	fn(EventFreeRejected, r.FreeRejected)
+	fn(EventKickErrors, r.KickErrors)
+	if q.ReportsUmem {
+		fn(EventUmemFramesAllocated, q.Umem.Allocated)
+		fn(EventUmemAllocStackEmpty, q.Umem.AllocStackEmpty)
+	}
 }
 
 // SocketMode names the AF_XDP socket mode: "zero_copy" or "copy".
@@ -112,6 +172,8 @@ type RateLimit struct {
 
 // State is the daemon's control state.
 type State struct {
+	// Roles lists the roles the daemon runs (RoleRelay, RoleServer).
+	Roles    []string
 	Ready    bool
 	Draining bool
 	// NotReady lists why the daemon is not ready (empty when Ready).
@@ -140,7 +202,43 @@ type AnnounceState struct {
 	// Announced is what BIRD last confirmed; Desired is what the relay's
 	// health asks for (ready, not drained, for the rise time).
 	Announced, Desired bool
+	// Confirmed is true once BIRD has confirmed any state (Announced is
+	// meaningful only then).
+	Confirmed bool
 	// Announcements and Withdrawals count confirmed transitions; Errors
 	// counts failed attempts (include file or birdc).
 	Announcements, Withdrawals, Errors uint64
+	// LastError and LastErrorTime describe the last failed attempt;
+	// LastSuccess is when BIRD last confirmed a state. For the control
+	// API only (not exported as metrics).
+	LastError     string
+	LastErrorTime time.Time
+	LastSuccess   time.Time
+}
+
+// ServerStats are the Teredo server role's counters (package server),
+// summed over its handlers. Every datagram offered (Packets) ends as one RA
+// (RASent), one forwarded packet (Forwarded), one hand-off to the
+// co-located relay (RelayHandoffs) or one drop (Drops).
+type ServerStats struct {
+	// Packets and Bytes count the datagrams offered to the server (bytes:
+	// the IPv4 packet on the AF_XDP path, the UDP payload on the kernel
+	// socket path).
+	Packets, Bytes uint64
+	// RSReceived counts valid Router Solicitations (RFC 4380 §5.3.1).
+	RSReceived uint64
+	// RASent counts Router Advertisements by the address they left from
+	// (same_address, other_address: RFC 4380 §5.3.2 cone test).
+	RASent []Count
+	// Forwarded counts forwarded packets by kind (bubble,
+	// icmpv6_to_teredo, icmpv6_to_native); ForwardedBytes their IPv6 bytes.
+	Forwarded      []Count
+	ForwardedBytes uint64
+	// OriginIndications counts forwarded packets that got an origin
+	// indication (destination is a client of this server).
+	OriginIndications uint64
+	// RelayHandoffs counts datagrams handed to the co-located relay.
+	RelayHandoffs uint64
+	// Drops by reason (server drop reason enum), every reason listed.
+	Drops []Count
 }

@@ -128,7 +128,7 @@ func printPeers(w io.Writer, ps *api.Peers, wide, noHeaders bool) {
 	if !noHeaders {
 		h := []any{"TEREDO ADDRESS", "MAPPED", "SERVER", "FLAGS", "STATE", "LAST RX", "LAST TX", "BUBBLES", "RX PKTS", "TX PKTS", "QUEUED"}
 		if wide {
-			h = append(h, "RX BYTES", "TX BYTES", "OBSERVED", "Q")
+			h = append(h, "RX BYTES", "TX BYTES", "OBSERVED")
 		}
 		row(t, h...)
 	}
@@ -137,14 +137,11 @@ func printPeers(w io.Writer, ps *api.Peers, wide, noHeaders bool) {
 		r := []any{p.Address, mapped(p), p.Server, flags(p), p.State, age(p.LastRx, ps.Time), age(p.LastTx, ps.Time),
 			p.Bubbles, p.RxPackets, p.TxPackets, bytesIEC(p.QueuedBytes)}
 		if wide {
-			obs, q := "-", "-"
+			obs := "-"
 			if p.ObservedMapping.IsValid() {
 				obs = p.ObservedMapping.String()
 			}
-			if p.Queue >= 0 {
-				q = fmt.Sprint(p.Queue)
-			}
-			r = append(r, p.RxBytes, p.TxBytes, obs, q)
+			r = append(r, p.RxBytes, p.TxBytes, obs)
 		}
 		row(t, r...)
 	}
@@ -219,11 +216,6 @@ func printPeerDetail(w io.Writer, d *api.PeerDetail) {
 	row(t, "rx:", fmt.Sprintf("%d packets, %d bytes", p.RxPackets, p.RxBytes))
 	row(t, "tx:", fmt.Sprintf("%d packets, %d bytes", p.TxPackets, p.TxBytes))
 	row(t, "queued:", fmt.Sprintf("%d packets, %s", p.QueuedPackets, bytesIEC(p.QueuedBytes)))
-	q := "-"
-	if p.Queue >= 0 {
-		q = fmt.Sprint(p.Queue)
-	}
-	row(t, "rx queue:", q)
 	t.Flush()
 }
 

@@ -18,9 +18,11 @@ func newStatsCommand(e *env) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "stats",
-		Short: "Traffic, drops by reason, bubbles, ICMPv6, rate limits, evictions and ring events, with rates",
+		Short: "Traffic, drops by reason, bubbles, ICMPv6, rate limits, evictions, server role and ring events, with rates",
 		Long: `Counters since the daemon started, with per-second rates the daemon computes
-over its last rate window (10 s by default).`,
+over its last rate window (10 s by default). With the Teredo server role, its
+drops are listed under layer "server" and its counters (RS received, RAs sent
+by address, packets forwarded by kind, relay hand-offs) under event "server".`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := output(out, "table", "json"); err != nil {
@@ -102,6 +104,7 @@ func printStats(w io.Writer, s *api.Stats, nonZero bool) {
 		{"icmpv6_errors", s.ICMPv6Errors},
 		{"rate_limited", s.RateLimited},
 		{"evictions", s.Evictions},
+		{"server", s.Server},
 	} {
 		for _, c := range g.cs {
 			if nonZero && c.Total == 0 {

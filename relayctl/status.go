@@ -14,7 +14,7 @@ func newStatusCommand(e *env) *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Roles, interfaces, queues, XDP and socket modes, readiness, drain, uptime",
+		Short: "Roles, addresses, server role counts, readiness, drain, announcement, interfaces, queues, uptime",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := output(out, "table", "json"); err != nil {
@@ -36,6 +36,54 @@ func newStatusCommand(e *env) *cobra.Command {
 	return cmd
 }
 
+// drainLine says whether the relay is drained and whether that survives a
+// restart.
+func drainLine(s *api.Status) string {
+	d := s.Drain
+	switch {
+	case d.StateFile == "" && s.Draining:
+		return "yes (not persisted: drain.state_file is not set, a restart undrains)"
+	case d.StateFile == "":
+		return "no"
+	case s.Draining && d.Persisted:
+		return "yes (persisted in " + d.StateFile + ")"
+	case s.Draining:
+		return "yes (NOT persisted: " + d.StateFile + " is missing, a restart undrains)"
+	case d.Persisted:
+		return "no (but " + d.StateFile + " exists: a restart starts drained)"
+	default:
+		return "no (drains persist in " + d.StateFile + ")"
+	}
+}
+
+// announceLine summarises the BIRD announcement.
+func announceLine(a *api.Announce) string {
+	if !a.Enabled {
+		return "off (announce.enabled is false)"
+	}
+	confirmed := "not confirmed by BIRD yet"
+	if a.Confirmed {
+		confirmed = "BIRD confirmed withdrawn"
+		if a.Announced {
+			confirmed = "BIRD confirmed announced"
+		}
+		confirmed += " (last " + ts(a.LastSuccess) + ")"
+	}
+	want := "withdraw"
+	if a.Desired {
+		want = "announce"
+	}
+	line := fmt.Sprintf("%s: want %s, %s; %d announcements, %d withdrawals, %d errors",
+		join(a.Prefixes), want, confirmed, a.Announcements, a.Withdrawals, a.Errors)
+	if a.Confirmed && a.Announced != a.Desired {
+		line += " — MISMATCH"
+	}
+	if a.LastError != "" {
+		line += fmt.Sprintf("; last error %s: %s", ts(a.LastErrorTime), a.LastError)
+	}
+	return line
+}
+
 func printStatus(w io.Writer, s *api.Status) {
 	fmt.Fprintf(w, "teredo-relayd %s (revision %s, %s)\n", s.Version, s.Revision, s.GoVersion)
 	state := "ready"
@@ -48,8 +96,14 @@ func printStatus(w io.Writer, s *api.Status) {
 	t := newTable(w)
 	row(t, "roles:", join(s.Roles))
 	row(t, "addresses:", join(s.Addresses))
+	if sv := s.Server; sv != nil {
+		row(t, "server:", join(sv.Addresses))
+		row(t, "server counts:", fmt.Sprintf("%d RS received, %d RA sent (%d from the other address), %d forwarded, %d to the relay, %d dropped",
+			sv.RSReceived, sv.RASent, sv.RASentOther, sv.Forwarded, sv.RelayHandoffs, sv.Drops))
+	}
 	row(t, "state:", state)
-	row(t, "draining:", yesNo(s.Draining))
+	row(t, "draining:", drainLine(s))
+	row(t, "announce:", announceLine(&s.Announce))
 	row(t, "uptime:", fmt.Sprintf("%s (since %s)", duration(s.UptimeSeconds), ts(s.StartTime)))
 	reload := "last reload ok"
 	if !s.Reload.LastReloadSuccessful {

@@ -86,6 +86,53 @@ type Status struct {
 	UptimeSeconds float64     `json:"uptime_seconds"`
 	Interfaces    []Interface `json:"interfaces"`
 	Reload        Reload      `json:"reload"`
+	Drain         Drain       `json:"drain"`
+	Announce      Announce    `json:"announce"`
+	// Server is the Teredo server role's state; absent without the role.
+	Server *ServerStatus `json:"server,omitempty"`
+}
+
+// Drain says whether a drain survives a restart.
+type Drain struct {
+	// StateFile is drain.state_file; empty when not configured (a drain
+	// then ends with the process).
+	StateFile string `json:"state_file,omitempty"`
+	// Persisted is true when the state file exists: the daemon will start
+	// drained. Draining without Persisted means a restart would undrain.
+	Persisted bool `json:"persisted"`
+}
+
+// Announce is the BIRD anycast announcement's state.
+type Announce struct {
+	// Enabled is announce.enabled: teredo-relayd drives BIRD.
+	Enabled  bool     `json:"enabled"`
+	Prefixes []string `json:"prefixes"`
+	// Desired: the relay wants the prefixes announced (ready and not
+	// drained for announce.rise). Announced: what BIRD last confirmed,
+	// meaningful once Confirmed.
+	Desired       bool      `json:"desired"`
+	Announced     bool      `json:"announced"`
+	Confirmed     bool      `json:"confirmed"`
+	Announcements uint64    `json:"announcements"`
+	Withdrawals   uint64    `json:"withdrawals"`
+	Errors        uint64    `json:"errors"`
+	LastError     string    `json:"last_error,omitempty"`
+	LastErrorTime time.Time `json:"last_error_time,omitzero"`
+	LastSuccess   time.Time `json:"last_success,omitzero"`
+}
+
+// ServerStatus is the Teredo server role (RFC 4380 §5.3): its addresses
+// and counters since start (GET /v1/stats has them with rates).
+type ServerStatus struct {
+	// Addresses are the primary and secondary address:port.
+	Addresses     []string `json:"addresses"`
+	Packets       uint64   `json:"packets"`
+	RSReceived    uint64   `json:"rs_received"`
+	RASent        uint64   `json:"ra_sent"`
+	RASentOther   uint64   `json:"ra_sent_other_address"` // answers to cone RSs, from the other address
+	Forwarded     uint64   `json:"forwarded"`
+	RelayHandoffs uint64   `json:"relay_handoffs"`
+	Drops         uint64   `json:"drops"`
 }
 
 // Interface is one NIC the relay serves.
@@ -124,7 +171,7 @@ type Counter struct {
 
 // Drop is a drop counter of one layer and reason.
 type Drop struct {
-	Layer  string  `json:"layer"` // xdp or relay
+	Layer  string  `json:"layer"` // xdp, relay or server
 	Reason string  `json:"reason"`
 	Total  uint64  `json:"total"`
 	Rate   float64 `json:"rate_per_second"`
@@ -163,6 +210,11 @@ type Stats struct {
 	RateLimited       []Counter    `json:"rate_limited"`
 	Evictions         []Counter    `json:"evictions"`
 	Rings             []RingEvent  `json:"rings"`
+	// Server holds the Teredo server role's counters (received_packets,
+	// received_bytes, rs_received, ra_sent_<from>, forwarded_<kind>,
+	// forwarded_bytes, origin_indications, relay_handoffs); its drops are
+	// in Drops with layer server. Absent without the role.
+	Server []Counter `json:"server,omitempty"`
 }
 
 // PeerFilter selects peers; the zero value selects all.
@@ -201,8 +253,6 @@ type Peer struct {
 	TxBytes         uint64         `json:"tx_bytes"`
 	QueuedPackets   uint64         `json:"queued_packets"`
 	QueuedBytes     uint64         `json:"queued_bytes"`
-	// Queue is the RX queue whose worker owns the peer, -1 when unknown.
-	Queue int `json:"queue"`
 }
 
 // PeerSummary describes the whole peer cache.

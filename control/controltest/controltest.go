@@ -48,8 +48,13 @@ func (b *Backend) SetDrainError(err error) {
 	b.drainErr = err
 }
 
-// Info implements control.Backend.
-func (b *Backend) Info() control.Info { return b.info }
+// Info implements control.Backend. Like the daemon, a drain is persisted
+// when a drain state file is configured.
+func (b *Backend) Info() control.Info {
+	info := b.info
+	info.DrainPersisted = info.DrainStateFile != "" && b.State().Draining
+	return info
+}
 
 // RangePeers implements control.Backend, reusing one Peer like the daemon.
 func (b *Backend) RangePeers(fn func(p *api.Peer) bool) {

@@ -23,9 +23,11 @@ var (
 
 // SampleInfo is the Info of Sample.
 var SampleInfo = control.Info{
-	Version: "1.2.3", Revision: "abc123", Roles: []string{"relay"},
-	Addresses:  []string{"192.0.2.1:3544", "2001:db8::1"},
-	Interfaces: []string{"eth0", "eth1"},
+	Version: "1.2.3", Revision: "abc123",
+	Addresses:       []string{"192.0.2.1:3544", "2001:db8::1"},
+	ServerAddresses: []string{"192.0.2.10:3544", "192.0.2.11:3544"},
+	Interfaces:      []string{"eth0", "eth1"},
+	DrainStateFile:  "/var/lib/teredo-relayd/drained",
 }
 
 // SamplePeers returns five peers as the daemon would fill them (decoded
@@ -34,15 +36,15 @@ func SamplePeers() []api.Peer {
 	ago := func(d time.Duration) time.Time { return Now.Add(-d) }
 	return []api.Peer{
 		{Address: PeerT8, State: api.StateTrusted, ObservedMapping: netip.MustParseAddrPort("203.0.113.1:46240"),
-			LastRx: ago(time.Second), LastTx: ago(2 * time.Second), RxPackets: 100, RxBytes: 12000, TxPackets: 90, TxBytes: 11000, Queue: 0},
+			LastRx: ago(time.Second), LastTx: ago(2 * time.Second), RxPackets: 100, RxBytes: 12000, TxPackets: 90, TxBytes: 11000},
 		{Address: PeerT6, State: api.StateTrusted, ObservedMapping: netip.MustParseAddrPort("192.0.2.99:40000"),
-			LastRx: ago(10 * time.Second), LastTx: ago(20 * time.Second), RxPackets: 500, RxBytes: 64000, TxPackets: 20, TxBytes: 2000, Queue: 1},
+			LastRx: ago(10 * time.Second), LastTx: ago(20 * time.Second), RxPackets: 500, RxBytes: 64000, TxPackets: 20, TxBytes: 2000},
 		{Address: PeerT7, State: api.StatePending, LastTx: ago(500 * time.Millisecond), Bubbles: 2,
-			QueuedPackets: 2, QueuedBytes: 2560, Queue: -1},
+			QueuedPackets: 2, QueuedBytes: 2560},
 		{Address: PeerT2, State: api.StateTrusted, ObservedMapping: netip.MustParseAddrPort("192.0.2.1:4096"),
-			LastRx: ago(30 * time.Second), LastTx: ago(3 * time.Minute), RxPackets: 5, RxBytes: 600, TxPackets: 700, TxBytes: 90000, Queue: 1},
+			LastRx: ago(30 * time.Second), LastTx: ago(3 * time.Minute), RxPackets: 5, RxBytes: 600, TxPackets: 700, TxBytes: 90000},
 		{Address: PeerT3, State: api.StatePending, LastTx: ago(3 * time.Second), Bubbles: 1,
-			QueuedPackets: 1, QueuedBytes: 1280, Queue: -1},
+			QueuedPackets: 1, QueuedBytes: 1280},
 	}
 }
 

@@ -20,6 +20,7 @@ type Source struct {
 	Peers  metrics.PeerStats
 	Qs     []metrics.Queue
 	St     metrics.State
+	Server metrics.ServerStats
 }
 
 // Update runs fn with the source locked.
@@ -73,8 +74,20 @@ func (s *Source) State() metrics.State {
 	st := s.St
 	st.NotReady = append([]string(nil), st.NotReady...)
 	st.RateLimits = append([]metrics.RateLimit(nil), st.RateLimits...)
+	st.Roles = append([]string(nil), st.Roles...)
 	st.Announce.Prefixes = append([]string(nil), st.Announce.Prefixes...)
 	return st
+}
+
+// ServerStats implements metrics.Source.
+func (s *Source) ServerStats() metrics.ServerStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.Server
+	v.RASent = append([]metrics.Count(nil), v.RASent...)
+	v.Forwarded = append([]metrics.Count(nil), v.Forwarded...)
+	v.Drops = append([]metrics.Count(nil), v.Drops...)
+	return v
 }
 
 // Start is the StartTime of Sample.
@@ -103,8 +116,10 @@ func Sample() *Source {
 				{Label: "time_exceeded", Value: 1},
 			},
 			RateLimited: []metrics.Count{
-				{Label: "bubble", Value: 9},
 				{Label: "icmpv6", Value: 6},
+				{Label: "bubble", Value: 9},
+				{Label: "new_peer", Value: 0},
+				{Label: "client_slow_path", Value: 13},
 			},
 		},
 		XDP: []metrics.XDPCount{
@@ -124,21 +139,46 @@ func Sample() *Source {
 		},
 		Qs: []metrics.Queue{
 			{Interface: "eth0", ID: 0, XDPMode: "native", ZeroCopy: true, RxPackets: 1300, TxPackets: 1200,
-				Ring: metrics.RingStats{RxDropped: 1, RxInvalidDescs: 2, TxInvalidDescs: 3, RxRingFull: 4, RxFillRingEmptyDescs: 5, TxRingEmptyDescs: 6}},
+				Ring: metrics.RingStats{RxDropped: 1, RxInvalidDescs: 2, TxInvalidDescs: 3, RxRingFull: 4, RxFillRingEmptyDescs: 5, TxRingEmptyDescs: 6,
+					FrameStackEmpty: 7, TxRingFull: 8, TxRejected: 9, FreeRejected: 10, KickErrors: 11},
+				Umem: metrics.UmemStats{Allocated: 12, AllocStackEmpty: 13}, ReportsUmem: true},
 			{Interface: "eth0", ID: 1, XDPMode: "native", ZeroCopy: false, RxPackets: 1150, TxPackets: 700,
-				Ring: metrics.RingStats{RxRingFull: 10}},
+				Ring: metrics.RingStats{RxRingFull: 10}, ReportsUmem: true},
 		},
 		St: metrics.State{
+			Roles: []string{metrics.RoleRelay, metrics.RoleServer},
 			Ready: true, StartTime: Start,
 			Reloads: 3, ReloadFailures: 1, LastReloadSuccessful: true,
 			LastReloadSuccess: Start.Add(time.Hour),
 			RateLimits: []metrics.RateLimit{
-				{Limiter: "bubble", PacketsPerSecond: 1000},
 				{Limiter: "icmpv6", PacketsPerSecond: 100},
+				{Limiter: "bubble", PacketsPerSecond: 1000},
+				{Limiter: "new_peer", PacketsPerSecond: 50},
+				{Limiter: "client_slow_path", PacketsPerSecond: 200},
 			},
 			Announce: metrics.AnnounceState{
-				Enabled: true, Prefixes: []string{"2001::/32"}, Announced: true, Desired: true,
+				Enabled: true, Prefixes: []string{"2001::/32"}, Announced: true, Desired: true, Confirmed: true,
 				Announcements: 4, Withdrawals: 3, Errors: 2,
+				LastError: "birdc configure: timed out after 5s", LastErrorTime: Start.Add(30 * time.Minute),
+				LastSuccess: Start.Add(time.Hour),
+			},
+		},
+		Server: metrics.ServerStats{
+			Packets: 385, Bytes: 40000, RSReceived: 120, // 118 RAs + 200 forwarded + 60 hand-offs + 7 drops
+			RASent: []metrics.Count{
+				{Label: "same_address", Value: 80},
+				{Label: "other_address", Value: 38},
+			},
+			Forwarded: []metrics.Count{
+				{Label: "bubble", Value: 150},
+				{Label: "icmpv6_to_teredo", Value: 30},
+				{Label: "icmpv6_to_native", Value: 20},
+			},
+			ForwardedBytes: 9000, OriginIndications: 140, RelayHandoffs: 60,
+			Drops: []metrics.Count{
+				{Label: "rs_invalid", Value: 0},
+				{Label: "mapping_mismatch", Value: 5},
+				{Label: "rate_limited", Value: 2},
 			},
 		},
 	}

@@ -43,12 +43,13 @@ func run() error {
 	relayd := flag.String("relayd", "", "prebuilt teredo-relayd (default: build ./cmd/teredo-relayd)")
 	quiet := flag.Bool("quiet", false, "no progress bar")
 	verbose := flag.Bool("v", false, "print every step")
+	pin := flag.Bool("pin", false, "pin the generator to CPU 0 and the system under test to CPU 1")
 	diag := flag.String("diag", "", "diagnostics directory: teredo-relayd's counters per step, CPU profiles (Go, perf) of unpaced and garbage steps")
 	flag.Parse()
 
 	opts := bench.Options{
 		Systems: split(*systems), StepDuration: *step, Clients: *clients, IPv6Len: *size,
-		GarbageRatio: *garbage, Micro: *micro, RelaydBinary: *relayd, DiagDir: *diag,
+		GarbageRatio: *garbage, Micro: *micro, RelaydBinary: *relayd, DiagDir: *diag, Pin: *pin,
 	}
 	if opts.DiagDir != "" {
 		if err := os.MkdirAll(opts.DiagDir, 0o755); err != nil {
