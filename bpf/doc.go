@@ -21,8 +21,10 @@
 // port, sane lengths) whose payload is not a Teredo packet: not [auth
 // indicator] [origin indication] IPv6 header, or an IPv6 payload length
 // beyond the datagram, exactly what teredo.Packet.Decode rejects, which the
-// relay, the server role and the kernel-socket path all drop. Such garbage
-// then costs no AF_XDP copy, ring slot or worker time. Up to two VLAN tags (802.1Q 0x8100,
+// relay, the server role and the kernel-socket path all drop — and only
+// while a socket serves the queue (with none, it passes like everything
+// else). Such garbage then costs no AF_XDP copy, ring slot or worker time.
+// Up to two VLAN tags (802.1Q 0x8100,
 // 802.1ad 0x88A8) are skipped; steered frames keep their tags, so the
 // consumer parses them too. The socket in a slot must be bound to the same
 // interface and queue, otherwise the kernel drops what it cannot deliver;
@@ -103,6 +105,6 @@
 // run frames through BPF_PROG_TEST_RUN and check the action, the output bytes
 // and the exact counter deltas; a copy-mode AF_XDP socket bound in a private
 // network namespace makes redirects succeed. FuzzSteer compares the program
-// with a Go reference model; the miredo captures in /work/shared/testdata are
+// with a Go reference model; the miredo captures in the repository's testdata/ are
 // replayed frame by frame.
 package bpf

@@ -11,7 +11,8 @@
  * Everything else, and anything steerable while no socket is registered for
  * the queue, is XDP_PASS. The one drop: relay-bound UDP whose payload can
  * never be a Teredo packet (teredo_malformed), which every consumer (relay,
- * server, kernel-socket path) would drop anyway. Up to two VLAN tags
+ * server, kernel-socket path) would drop anyway, and only while a socket
+ * serves the queue. Up to two VLAN tags
  * (802.1Q, 802.1ad) are skipped. Each exit counts exactly one enum reason in
  * the per-CPU counters map. See doc.go for the Go side.
  */
@@ -157,8 +158,15 @@ static __always_inline int steer_ipv4_packet(struct xdp_md *ctx, void *l3, void 
 	udp_len = bpf_ntohs(udp->len);
 	if (udp_len < sizeof(*udp) || udp_len > tot_len - hlen)
 		return finish(REASON_PASS_UDP_MALFORMED, XDP_PASS);
-	if (teredo_malformed((__u8 *)(udp + 1), udp_len - sizeof(*udp), end))
+	if (teredo_malformed((__u8 *)(udp + 1), udp_len - sizeof(*udp), end)) {
+		/* Dropped only while a relay socket serves this queue: with none,
+		 * the kernel gets the datagram like everything else (never a drop). */
+		__u32 queue = ctx->rx_queue_index;
+
+		if (!bpf_map_lookup_elem(&xsks, &queue))
+			return finish(REASON_PASS_NO_SOCKET, XDP_PASS);
 		return finish(REASON_DROP_TEREDO_MALFORMED, XDP_DROP);
+	}
 
 	return to_socket(ctx, REASON_STEER_IPV4_UDP);
 }

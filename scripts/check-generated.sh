@@ -9,7 +9,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 command -v clang-19 >/dev/null || { echo "check-generated: clang-19 not installed (make deps)" >&2; exit 2; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
-(cd "$root" && git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$tmp")
+# Tracked and untracked (not ignored) files as they are in the working tree;
+# a tracked file deleted in the working tree is left out.
+(cd "$root" && git ls-files -co --exclude-standard -z |
+	while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
+	xargs -0 cp --parents -t "$tmp")
 (cd "$tmp" && go generate ./bpf/... ./bench/internal/benchbpf/...)
 status=0
 while IFS= read -r f; do
