@@ -97,6 +97,10 @@ type DebugCounters struct {
 	// dataplane.Reason events (drops, kernel hand-offs, forwards).
 	Dataplane DebugDataplane `json:"dataplane"`
 	Sockets   []DebugSocket  `json:"sockets"`
+	// XDP are the steering programs' verdicts by reason, summed over the
+	// interfaces (zero ones left out).
+	XDP      map[string]uint64 `json:"xdp"`
+	XDPError string            `json:"xdp_error,omitempty"`
 }
 
 // DebugDataplane is dataplane.Counters with named events.
@@ -131,6 +135,16 @@ func (d *Daemon) debugCounters() DebugCounters {
 	for r := dataplane.Reason(0); r < dataplane.NumReasons; r++ {
 		if v := dp.Events[r]; v != 0 {
 			out.Dataplane.Events[r.String()] = v
+		}
+	}
+	out.XDP = map[string]uint64{}
+	xdp, err := d.XDPCounters()
+	if err != nil {
+		out.XDPError = err.Error()
+	}
+	for _, x := range xdp {
+		if x.Packets != 0 {
+			out.XDP[x.Action+"/"+x.Reason] = x.Packets
 		}
 	}
 	for _, q := range d.queues {
