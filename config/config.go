@@ -5,12 +5,14 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"time"
 )
 
 // Defaults of the optional settings; the example file documents the same values.
 const (
 	DefaultQueueCount        = 1
 	DefaultRingSize          = 2048
+	DefaultIdlePoll          = 200 * time.Microsecond // as dataplane.DefaultIdleSpin
 	DefaultUMEMFrames        = 8192
 	DefaultUMEMFrameSize     = 2048
 	DefaultUMEMHeadroom      = 64
@@ -144,6 +146,10 @@ type XDP struct{ Mode XDPMode }
 type Socket struct {
 	Mode                                     SocketMode
 	RXRing, TXRing, FillRing, CompletionRing int
+	// IdlePoll is how long a worker keeps polling its rings after the last
+	// received frame before it sleeps in poll(2); 0 sleeps at once (no core
+	// spent on an idle queue, at the cost of wake-up latency under load).
+	IdlePoll time.Duration
 }
 
 // UMEM sizes the packet buffer area of each queue: Frames × FrameSize bytes

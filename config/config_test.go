@@ -24,7 +24,7 @@ func TestParseDefaults(t *testing.T) {
 		Interfaces: Interfaces{OneArmed: "eth0"},
 		Queues:     []int{0},
 		XDP:        XDP{Mode: XDPAuto},
-		Socket:     Socket{Mode: SocketAuto, RXRing: 2048, TXRing: 2048, FillRing: 2048, CompletionRing: 2048},
+		Socket:     Socket{Mode: SocketAuto, RXRing: 2048, TXRing: 2048, FillRing: 2048, CompletionRing: 2048, IdlePoll: 200 * time.Microsecond},
 		UMEM:       UMEM{Frames: 8192, FrameSize: 2048, Headroom: 64, Sharing: SharingAuto},
 		IPv4:       IPv4{Addresses: []netip.Addr{netip.MustParseAddr("192.0.2.1")}, Port: 3544},
 		IPv6:       IPv6{Address: netip.MustParseAddr("2001:db8::1")},
@@ -56,7 +56,7 @@ interfaces: {ipv4_side: v4, ipv6_side: v6}
 queues: [0, 3]
 cpus: [1, 0]
 xdp: {mode: generic}
-socket: {mode: copy, rx_ring: 512, tx_ring: 1024, fill_ring: 4096, completion_ring: 64}
+socket: {mode: copy, rx_ring: 512, tx_ring: 1024, fill_ring: 4096, completion_ring: 64, idle_poll: 0s}
 umem: {frames: 16384, frame_size: 4096, headroom: 128, sharing: separate}
 ipv4: {address: [192.0.2.1, 192.0.2.2], port: 3545}
 ipv6: {address: "2001:db8::5"}
@@ -79,7 +79,7 @@ log: {level: debug, format: json}
 	if !reflect.DeepEqual(c.Queues, []int{0, 3}) || !reflect.DeepEqual(c.CPUs, []int{1, 0}) {
 		t.Errorf("queues %v cpus %v", c.Queues, c.CPUs)
 	}
-	if c.XDP.Mode != XDPGeneric || c.Socket != (Socket{SocketCopy, 512, 1024, 4096, 64}) {
+	if c.XDP.Mode != XDPGeneric || c.Socket != (Socket{SocketCopy, 512, 1024, 4096, 64, 0}) {
 		t.Errorf("xdp %v socket %+v", c.XDP, c.Socket)
 	}
 	if c.UMEM != (UMEM{16384, 4096, 128, SharingSeparate}) {
@@ -148,6 +148,8 @@ ipv6: {address: "2001:db8::1"}
 		{"ring not power of two", base + "socket: {rx_ring: 1000}\n", "socket.rx_ring: 1000 is not a power of two"},
 		{"ring too small", base + "socket: {tx_ring: 32}\n", "socket.tx_ring: 32 is out of range"},
 		{"ring type", base + "socket: {fill_ring: big}\n", "socket.fill_ring: line 5: \"big\" is not an integer"},
+		{"idle poll without unit", base + "socket: {idle_poll: 200}\n", "socket.idle_poll: line 5: \"200\" is not a duration with a unit"},
+		{"idle poll too long", base + "socket: {idle_poll: 1s}\n", "socket.idle_poll: 1s is out of range"},
 		{"frame size", base + "umem: {frame_size: 3000}\n", "umem.frame_size: 3000 is not 2048 or 4096"},
 		{"headroom", base + "umem: {headroom: 512}\n", "umem.headroom: 512 is out of range (0-274)"},
 		{"frames", base + "umem: {frames: 100}\n", "umem.frames: 100 is out of range"},

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // rawConfig mirrors the YAML file. Optional values are pointers (nil = default).
@@ -24,11 +25,12 @@ type rawConfig struct {
 		Mode string `yaml:"mode"`
 	} `yaml:"xdp"`
 	Socket struct {
-		Mode           string `yaml:"mode"`
-		RXRing         *int   `yaml:"rx_ring"`
-		TXRing         *int   `yaml:"tx_ring"`
-		FillRing       *int   `yaml:"fill_ring"`
-		CompletionRing *int   `yaml:"completion_ring"`
+		Mode           string    `yaml:"mode"`
+		RXRing         *int      `yaml:"rx_ring"`
+		TXRing         *int      `yaml:"tx_ring"`
+		FillRing       *int      `yaml:"fill_ring"`
+		CompletionRing *int      `yaml:"completion_ring"`
+		IdlePoll       *duration `yaml:"idle_poll"`
 	} `yaml:"socket"`
 	UMEM struct {
 		Frames    *int   `yaml:"frames"`
@@ -251,7 +253,8 @@ func (r *rawConfig) socket(c *Config) error {
 			return fmt.Errorf("%s: %d is not a power of two", f.key, *f.out)
 		}
 	}
-	return nil
+	c.Socket.IdlePoll, err = durationIn("socket.idle_poll", r.Socket.IdlePoll, DefaultIdlePoll, 0, 100*time.Millisecond)
+	return err
 }
 
 func (r *rawConfig) umem(c *Config) error {

@@ -345,6 +345,7 @@ func (d *Daemon) startWorkers(ctx context.Context, cfg *config.Config) error {
 		}
 		w, err := dataplane.NewWorker(dataplane.WorkerConfig{
 			Queue: q.id, Ports: ports, Relay: d.fastPath(cfg), Hops: d.hops, Kernel: sender, CPU: cpu,
+			IdleSpin: idleSpin(cfg.Socket.IdlePoll),
 		})
 		if err != nil {
 			return fmt.Errorf("queue %d: %w", q.id, err)
@@ -493,4 +494,13 @@ func (d *Daemon) reload() api.ReloadResult {
 	d.lastReloadErr.Store(nil)
 	res.Successful, res.Changed = true, changed
 	return res
+}
+
+// idleSpin maps socket.idle_poll to dataplane.WorkerConfig.IdleSpin, where 0
+// means the default and a negative value sleeps at once.
+func idleSpin(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
