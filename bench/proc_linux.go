@@ -3,6 +3,7 @@
 package bench
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/teredorelay/teredorelay/internal/netnsutil"
 )
 
 // proc is a system under test started with "ip netns exec".
@@ -30,7 +33,7 @@ func startProc(dir, name, ns string, argv []string) (*proc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start %s: log file: %w", name, err)
 	}
-	cmd := exec.Command("ip", append([]string{"netns", "exec", ns}, argv...)...)
+	cmd := netnsutil.Command(context.Background(), ns, argv...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -3,21 +3,19 @@
 package bench
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/teredorelay/teredorelay/bench/topo"
+	"github.com/teredorelay/teredorelay/internal/miredo"
+	"github.com/teredorelay/teredorelay/internal/netnsutil"
 )
 
 // system is one relay under test: how to get its binary and start it.
@@ -153,28 +151,20 @@ func prepareMiredo(ctx context.Context, e *env) (string, error) {
 	return "", nil
 }
 
-// miredoUser is the unprivileged user Miredo switches to.
-func miredoUser() string {
-	if _, err := user.Lookup("miredo"); err == nil {
-		return "miredo"
-	}
-	return "nobody"
-}
-
 func startMiredo(ctx context.Context, e *env) (*proc, string, error) {
 	tun := e.topo.Tag + "tun"
 	conf := filepath.Join(e.dir, "miredo.conf")
+	bound := netip.AddrPortFrom(topo.RelayIPv4, 3544)
 	// Relay mode "cone": indirect bubbles only (miredo.md §2.5, §5.1).
-	body := fmt.Sprintf("RelayType cone\nInterfaceName %s\nBindAddress %s\nBindPort 3544\n", tun, topo.RelayIPv4)
+	body := miredo.RelayConfig(tun, bound)
 	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
 		return nil, "", fmt.Errorf("write miredo config: %w", err)
 	}
-	argv := e.pinArgv([]string{e.bins[SysMiredo], "-f", "-c", conf, "-p", filepath.Join(e.dir, "miredo.pid"), "-u", miredoUser()})
+	argv := e.pinArgv(miredo.Argv(e.bins[SysMiredo], conf, filepath.Join(e.dir, "miredo.pid")))
 	p, err := startProc(e.dir, SysMiredo, e.topo.RelayNS, argv)
 	if err != nil {
 		return nil, "", err
 	}
-	bound := netip.AddrPortFrom(topo.RelayIPv4, 3544)
 	err = waitFor(ctx, 15*time.Second, func() (bool, error) {
 		if p.exited() {
 			return false, fmt.Errorf("miredo exited: %v", p.err)
@@ -182,7 +172,7 @@ func startMiredo(ctx context.Context, e *env) (*proc, string, error) {
 		var ok bool
 		err := topo.Do(e.topo.RelayNS, func() error {
 			var err error
-			if ok, err = udpBound(bound); err != nil || !ok {
+			if ok, err = netnsutil.UDPBound(bound); err != nil || !ok {
 				return err
 			}
 			// The TUN device is up and routes 2001::/32.
@@ -197,27 +187,6 @@ func startMiredo(ctx context.Context, e *env) (*proc, string, error) {
 		return nil, "", fmt.Errorf("miredo not ready: %w\nlog:\n%s", err, p.tail(3000))
 	}
 	return p, strings.Join(argv, " ") + "  # " + strings.ReplaceAll(strings.TrimSpace(body), "\n", "; "), nil
-}
-
-// udpBound reports whether a UDP socket is bound to ap in the calling
-// thread's namespace (/proc/thread-self/net/udp, addresses in host order).
-func udpBound(ap netip.AddrPort) (bool, error) {
-	f, err := os.Open("/proc/thread-self/net/udp")
-	if err != nil {
-		return false, fmt.Errorf("read udp sockets: %w", err)
-	}
-	defer f.Close()
-	a := ap.Addr().As4()
-	var host [4]byte
-	binary.NativeEndian.PutUint32(host[:], binary.BigEndian.Uint32(a[:]))
-	key := fmt.Sprintf("%s:%04X", strings.ToUpper(hex.EncodeToString(host[:])), ap.Port())
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if fields := strings.Fields(s.Text()); len(fields) > 1 && fields[1] == key {
-			return true, nil
-		}
-	}
-	return false, s.Err()
 }
 
 func prepareFwd(ctx context.Context, e *env) (string, error) {

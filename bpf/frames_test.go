@@ -2,12 +2,11 @@ package bpf
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"slices"
 
+	"github.com/teredorelay/teredorelay/internal/pcapfile"
 	"github.com/teredorelay/teredorelay/teredo"
 )
 
@@ -359,36 +358,18 @@ func modelIPv6(p []byte, c modelConfig) Reason {
 	return ReasonPassIPv6Other
 }
 
-// readPcap returns the frames of a classic little-endian pcap file with
-// Ethernet link type.
+// readPcap returns the link-layer frames of an Ethernet capture.
 func readPcap(path string) ([][]byte, error) {
-	b, err := os.ReadFile(path)
+	f, err := pcapfile.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	if len(b) < 24 {
-		return nil, errors.New("pcap: short file header")
+	if f.LinkType != pcapfile.LinkTypeEthernet {
+		return nil, fmt.Errorf("%s: link type %d, want Ethernet", path, f.LinkType)
 	}
-	switch binary.LittleEndian.Uint32(b) {
-	case 0xa1b2c3d4, 0xa1b23c4d: // microsecond, nanosecond timestamps
-	default:
-		return nil, fmt.Errorf("pcap: unsupported magic %#x", binary.LittleEndian.Uint32(b))
-	}
-	if lt := binary.LittleEndian.Uint32(b[20:]); lt != 1 {
-		return nil, fmt.Errorf("pcap: link type %d, want 1 (Ethernet)", lt)
-	}
-	var frames [][]byte
-	for off := 24; off < len(b); {
-		if len(b)-off < 16 {
-			return nil, fmt.Errorf("pcap: short record header at %d", off)
-		}
-		n := int(binary.LittleEndian.Uint32(b[off+8:]))
-		off += 16
-		if len(b)-off < n {
-			return nil, fmt.Errorf("pcap: short record at %d", off)
-		}
-		frames = append(frames, b[off:off+n])
-		off += n
+	frames := make([][]byte, len(f.Frames))
+	for i := range f.Frames {
+		frames[i] = f.Frames[i].Data
 	}
 	return frames, nil
 }
@@ -404,7 +385,7 @@ type pcapCase struct {
 var pcapCases = []pcapCase{
 	{
 		// Relay 198.51.100.1 with a single interface for both sides.
-		file: "/work/shared/testdata/miredo-relay.pcap",
+		file: "../testdata/miredo-relay.pcap",
 		cfg:  Config{Addrs: []netip.Addr{relayAddrA}, SteerIPv4: true, SteerIPv6: true},
 		want: map[Reason]int{
 			ReasonSteerIPv4UDP:         4, // udp and dst host 198.51.100.1 and dst port 3544
@@ -417,7 +398,7 @@ var pcapCases = []pcapCase{
 	},
 	{
 		// Server role: two addresses, IPv4 side only.
-		file: "/work/shared/testdata/miredo-server.pcap",
+		file: "../testdata/miredo-server.pcap",
 		cfg:  Config{Addrs: []netip.Addr{relayAddrB, netip.MustParseAddr("192.0.2.2")}, SteerIPv4: true},
 		want: map[Reason]int{
 			ReasonSteerIPv4UDP:         6,

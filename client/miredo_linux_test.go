@@ -3,25 +3,23 @@
 package client
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/teredorelay/teredorelay/internal/miredo"
+	"github.com/teredorelay/teredorelay/internal/netnsutil"
 	"github.com/teredorelay/teredorelay/internal/testenv"
 	"github.com/teredorelay/teredorelay/teredo"
 )
@@ -43,39 +41,6 @@ func run(t *testing.T, argv ...string) {
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
 	}
-}
-
-// inNetns runs fn on an OS thread switched into the named namespace; sockets
-// fn opens stay in it.
-func inNetns(name string, fn func() error) error {
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			done <- fmt.Errorf("open current netns: %w", err)
-			return // the locked thread is retired with the goroutine
-		}
-		defer unix.Close(orig)
-		target, err := unix.Open("/run/netns/"+name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			done <- fmt.Errorf("open netns %s: %w", name, err)
-			return
-		}
-		defer unix.Close(target)
-		if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
-			done <- fmt.Errorf("enter netns %s: %w", name, err)
-			return
-		}
-		ferr := fn()
-		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
-			done <- fmt.Errorf("leave netns %s: %w", name, err)
-			return
-		}
-		runtime.UnlockOSThread()
-		done <- ferr
-	}()
-	return <-done
 }
 
 type miredoPair struct {
@@ -113,18 +78,13 @@ func startMiredoPair(t *testing.T, nat string) *miredoPair {
 	if err := os.Chmod(p.dir, 0o755); err != nil { // miredo drops privileges
 		t.Fatal(err)
 	}
-	addNS := func(name string) {
-		run(t, "ip", "netns", "add", name)
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
-		run(t, "ip", "-n", name, "link", "set", "lo", "up")
-	}
-	addNS(p.serverNS)
-	addNS(p.clientNS)
+	netnsutil.AddForTest(t, p.serverNS)
+	netnsutil.AddForTest(t, p.clientNS)
 	// The namespace facing the server: the client itself, or the NAT box.
 	front, frontAddr := p.clientNS, nsClientAddr.String()
 	if nat != noNAT {
 		p.natNS = tag + "-n"
-		addNS(p.natNS)
+		netnsutil.AddForTest(t, p.natNS)
 		front, frontAddr = p.natNS, natOutside
 		p.clientAddr = netip.MustParseAddr(natClientLAN)
 	}
@@ -163,15 +123,11 @@ func startMiredoPair(t *testing.T, nat string) *miredoPair {
 	}
 
 	conf := filepath.Join(p.dir, "miredo-server.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf("ServerBindAddress %s\nServerBindAddress2 %s\n", nsServerAddr1, nsServerAddr2)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(miredo.ServerConfig(nsServerAddr1, nsServerAddr2)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	runAs := "nobody"
-	if _, err := user.Lookup("miredo"); err == nil {
-		runAs = "miredo"
-	}
 	var log bytes.Buffer
-	cmd := exec.Command("ip", "netns", "exec", p.serverNS, "miredo-server", "-f", "-c", conf, "-p", filepath.Join(p.dir, "server.pid"), "-u", runAs)
+	cmd := netnsutil.Command(context.Background(), p.serverNS, miredo.Argv("miredo-server", conf, filepath.Join(p.dir, "server.pid"))...)
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start miredo-server: %v", err)
@@ -192,7 +148,7 @@ func startMiredoPair(t *testing.T, nat string) *miredoPair {
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		bound, err := udpBoundIn(p.serverNS, nsServerAddr1, nsServerAddr2)
+		bound, err := netnsutil.UDPBoundIn(p.serverNS, netip.AddrPortFrom(nsServerAddr1, teredo.Port), netip.AddrPortFrom(nsServerAddr2, teredo.Port))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,36 +167,11 @@ func startMiredoPair(t *testing.T, nat string) *miredoPair {
 	return p
 }
 
-// udpBoundIn reports whether UDP port 3544 is bound on every addr in ns.
-func udpBoundIn(ns string, addrs ...netip.Addr) (bool, error) {
-	var found int
-	err := inNetns(ns, func() error {
-		f, err := os.Open("/proc/thread-self/net/udp")
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		want := map[string]bool{}
-		for _, a := range addrs {
-			b := a.As4()
-			want[fmt.Sprintf("%02X%02X%02X%02X:%04X", b[3], b[2], b[1], b[0], teredo.Port)] = true
-		}
-		s := bufio.NewScanner(f)
-		for s.Scan() {
-			if fields := strings.Fields(s.Text()); len(fields) > 1 && want[fields[1]] {
-				found++
-			}
-		}
-		return s.Err()
-	})
-	return found == len(addrs), err
-}
-
 // client opens the client's socket inside the client namespace.
 func (p *miredoPair) client(t *testing.T, cfg Config) *Client {
 	t.Helper()
 	var tr *UDPTransport
-	err := inNetns(p.clientNS, func() error {
+	err := netnsutil.Do(p.clientNS, func() error {
 		conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.clientAddr, 0)))
 		if err != nil {
 			return err

@@ -2,57 +2,17 @@ package client
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
-	"net"
 	"net/netip"
 	"testing"
 	"time"
 
+	"github.com/teredorelay/teredorelay/internal/teredotest"
 	"github.com/teredorelay/teredorelay/teredo"
 )
 
-// loopbackServer is a minimal Teredo server on a random 127/8 address, port
-// 3544, built on teredo.PutRA: enough to drive UDPTransport for real.
-func loopbackServer(t *testing.T, answer bool) netip.Addr {
-	t.Helper()
-	var r [3]byte
-	if _, err := rand.Read(r[:]); err != nil {
-		t.Fatal(err)
-	}
-	addr := netip.AddrFrom4([4]byte{127, r[0], r[1], r[2] | 1})
-	conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, teredo.Port)))
-	if err != nil {
-		t.Skipf("cannot bind %v:3544 on loopback: %v", addr, err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	go func() {
-		buf := make([]byte, 2048)
-		out := make([]byte, 512)
-		for {
-			n, from, err := conn.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			var p teredo.Packet
-			if !answer || p.Decode(buf[:n]) != nil || !teredo.IsRS(p.IPv6) {
-				continue
-			}
-			auth := teredo.Auth{Nonce: p.Auth.Nonce}
-			m := teredo.PutAuth(out, &auth)
-			teredo.PutOrigin(out[m:], from)
-			m += teredo.OriginLen
-			m += teredo.PutRA(out[m:], addr, netip.AddrFrom16(teredo.Src(p.IPv6)), 0)
-			if _, err := conn.WriteToUDPAddrPort(out[:m], from); err != nil {
-				return
-			}
-		}
-	}()
-	return addr
-}
-
 func TestUDPTransportQualify(t *testing.T) {
-	srv := loopbackServer(t, true)
+	srv := teredotest.LoopbackServer(t, true)
 	c, err := Listen(netip.AddrPortFrom(srv, 0), Config{Server: srv, QualifyTimeout: time.Second})
 	if err != nil {
 		t.Fatalf("listen: %v", err)
@@ -72,7 +32,7 @@ func TestUDPTransportQualify(t *testing.T) {
 }
 
 func TestUDPTransportTimeout(t *testing.T) {
-	srv := loopbackServer(t, false)
+	srv := teredotest.LoopbackServer(t, false)
 	c, err := Listen(netip.AddrPortFrom(srv, 0), Config{Server: srv, QualifyTimeout: 30 * time.Millisecond, QualifyRetries: 2})
 	if err != nil {
 		t.Fatalf("listen: %v", err)
@@ -86,7 +46,7 @@ func TestUDPTransportTimeout(t *testing.T) {
 }
 
 func TestUDPTransportCancel(t *testing.T) {
-	srv := loopbackServer(t, false)
+	srv := teredotest.LoopbackServer(t, false)
 	c, err := Listen(netip.AddrPortFrom(srv, 0), Config{Server: srv, QualifyTimeout: time.Hour})
 	if err != nil {
 		t.Fatalf("listen: %v", err)

@@ -11,7 +11,7 @@ import (
 	"github.com/teredorelay/teredorelay/teredo"
 )
 
-// Datagrams of the project testbed captures (/work/shared/testdata,
+// Datagrams of the project testbed captures (testdata/ at the repository root,
 // teredo-spec.md §8.3): UDP payloads, hex.
 const (
 	// T10: miredo-server's RA to 203.0.113.1:46240 (miredo-server.pcap).

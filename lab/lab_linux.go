@@ -16,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/teredorelay/teredorelay/internal/netnsutil"
 )
 
 // Lab is a running namespace topology. Its methods are safe for concurrent
@@ -166,7 +168,7 @@ func (l *Lab) RelaydEnv() RelaydEnv { return l.relayEnv }
 
 // Command prepares argv to run inside node's namespace.
 func (l *Lab) Command(ctx context.Context, node Node, argv ...string) *exec.Cmd {
-	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", l.Namespace(node)}, argv...)...)
+	return netnsutil.Command(ctx, l.Namespace(node), argv...)
 }
 
 // Exec runs argv inside node's namespace and returns its combined output.
@@ -178,9 +180,9 @@ func (l *Lab) Exec(ctx context.Context, node Node, argv ...string) ([]byte, erro
 	return out, nil
 }
 
-// Do runs fn with the calling thread inside node's namespace: sockets fn
-// opens belong to that namespace and keep working after Do returns.
-func (l *Lab) Do(node Node, fn func() error) error { return inNamespace(l.Namespace(node), fn) }
+// Do runs fn on a thread inside node's namespace (see netnsutil.Do): sockets
+// fn opens belong to that namespace and keep working after Do returns.
+func (l *Lab) Do(node Node, fn func() error) error { return netnsutil.Do(l.Namespace(node), fn) }
 
 // ProcessLog returns the log of a process the lab started ("server",
 // "relay", "client", or a capture name), or "" when there is none.

@@ -3,57 +3,44 @@
 package lab
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"net/netip"
 	"os"
-	"os/user"
 	"strings"
 	"time"
-)
 
-// miredoUser is the unprivileged user the Miredo daemons switch to. Debian
-// builds with --enable-miredo-user (default "miredo"); without that user,
-// "nobody" works as well.
-func miredoUser() string {
-	if _, err := user.Lookup("miredo"); err == nil {
-		return "miredo"
-	}
-	return "nobody"
-}
+	"github.com/teredorelay/teredorelay/internal/miredo"
+	"github.com/teredorelay/teredorelay/internal/netnsutil"
+)
 
 // MiredoServerConfig is the miredo-server.conf the lab uses.
 func MiredoServerConfig() string {
-	return fmt.Sprintf("ServerBindAddress %s\nServerBindAddress2 %s\n", ServerIPv4, ServerIPv4Second)
+	return miredo.ServerConfig(ServerIPv4, ServerIPv4Second)
 }
 
 // MiredoClientConfig is the miredo.conf of the lab's Teredo client.
 func MiredoClientConfig() string {
-	return fmt.Sprintf("RelayType client\nInterfaceName %s\nServerAddress %s\n", ClientInterface, ServerIPv4)
+	return miredo.ClientConfig(ClientInterface, ServerIPv4)
 }
 
 // MiredoRelayConfig is the miredo.conf of Miredo as the relay under test:
 // cone mode (indirect bubbles only), bound to the relay address and port.
 func MiredoRelayConfig() string {
-	return fmt.Sprintf("RelayType cone\nInterfaceName teredo\nBindAddress %s\nBindPort %d\n", RelayIPv4, TeredoPort)
+	return miredo.RelayConfig("teredo", netip.AddrPortFrom(RelayIPv4, TeredoPort))
 }
 
-// startMiredo writes conf and starts prog in the foreground inside node.
-// Each instance gets its own PID file: the default /run/miredo.pid is shared
-// by every namespace (they share the file system) and a second instance
-// would refuse to start.
+// startMiredo writes conf and starts prog in the foreground inside node,
+// with its own PID file (see miredo.Argv).
 func (l *Lab) startMiredo(name string, node Node, prog, conf string) (*process, error) {
 	confPath := l.dir + "/" + name + ".conf"
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		return nil, fmt.Errorf("write %s config: %w", name, err)
 	}
-	argv := []string{prog, "-f", "-c", confPath, "-p", l.dir + "/" + name + ".pid", "-u", miredoUser()}
+	argv := miredo.Argv(prog, confPath, l.dir+"/"+name+".pid")
 	p, err := startProcess(l.dir, name, l.Namespace(node), argv)
 	if err != nil {
 		return nil, err
@@ -73,7 +60,7 @@ func (l *Lab) waitBound(ctx context.Context, p *process, node Node, ap netip.Add
 		var bound bool
 		err := l.Do(node, func() error {
 			var err error
-			bound, err = udpBound(ap)
+			bound, err = netnsutil.UDPBound(ap)
 			return err
 		})
 		return bound, err
@@ -82,28 +69,6 @@ func (l *Lab) waitBound(ctx context.Context, p *process, node Node, ap netip.Add
 		return fmt.Errorf("%w\n%s log:\n%s", err, p.name, p.logTail(2000))
 	}
 	return nil
-}
-
-// udpBound reports whether the calling thread's namespace has a UDP socket
-// bound to ap (/proc/thread-self/net/udp, addresses in host byte order).
-func udpBound(ap netip.AddrPort) (bool, error) {
-	f, err := os.Open("/proc/thread-self/net/udp")
-	if err != nil {
-		return false, fmt.Errorf("read udp sockets: %w", err)
-	}
-	defer f.Close()
-	a := ap.Addr().As4()
-	var want [4]byte
-	binary.NativeEndian.PutUint32(want[:], binary.BigEndian.Uint32(a[:]))
-	key := fmt.Sprintf("%s:%04X", strings.ToUpper(hex.EncodeToString(want[:])), ap.Port())
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		fields := strings.Fields(s.Text())
-		if len(fields) > 1 && fields[1] == key {
-			return true, nil
-		}
-	}
-	return false, s.Err()
 }
 
 func (l *Lab) startServer(ctx context.Context) error {

@@ -10,7 +10,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/teredorelay/teredorelay/internal/netnsutil"
 )
+
+// netnsPath is where "ip netns add" bind-mounts named namespaces.
+const netnsPath = netnsutil.Dir
 
 // labPrefix starts every namespace name the lab creates.
 const labPrefix = "tlab-"

@@ -18,7 +18,7 @@ func unhex(t testing.TB, s string) []byte {
 	return b
 }
 
-// Frames from /work/shared/testdata/miredo-relay.pcap (tcpdump -xx), the
+// Frames from ../testdata/miredo-relay.pcap (tcpdump -xx), the
 // original Miredo testbed: relay 198.51.100.1, server 192.0.2.1, client T8
 // behind NAT 203.0.113.1:46240.
 const (

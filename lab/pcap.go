@@ -6,79 +6,41 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"time"
+
+	"github.com/teredorelay/teredorelay/internal/pcapfile"
 )
 
-// Frame is one captured packet.
-type Frame struct {
-	Time time.Time
-	Data []byte // link-layer frame (Ethernet)
-}
+// Frame is one captured packet: Time, and Data, the Ethernet frame.
+type Frame = pcapfile.Frame
 
 // Errors of ReadPcap and DecodeUDP4.
 var (
-	ErrPcapMagic    = errors.New("pcap: unknown magic number")
+	ErrPcapMagic    = pcapfile.ErrMagic
 	ErrPcapLinkType = errors.New("pcap: link type is not Ethernet")
-	ErrPcapRecord   = errors.New("pcap: record length beyond snapshot length")
+	ErrPcapRecord   = pcapfile.ErrRecordLen
 	ErrNotUDP4      = errors.New("frame is not an unfragmented IPv4 UDP datagram")
-)
-
-const (
-	pcapMagicMicro = 0xa1b2c3d4
-	pcapMagicNano  = 0xa1b23c4d
-	linkEthernet   = 1
-	pcapMaxRecord  = 1 << 18
 )
 
 // ReadPcap reads a classic pcap file (either byte order, micro- or nanosecond
 // timestamps) of Ethernet frames, as tcpdump -w writes it. A capture cut off
 // in the middle of a record (tcpdump killed) returns the complete records.
 func ReadPcap(r io.Reader) ([]Frame, error) {
-	var h [24]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return nil, fmt.Errorf("pcap: read file header: %w", err)
-	}
-	var bo binary.ByteOrder = binary.LittleEndian
-	magic := bo.Uint32(h[0:4])
-	if magic != pcapMagicMicro && magic != pcapMagicNano {
-		bo = binary.BigEndian
-		magic = bo.Uint32(h[0:4])
-	}
-	var unit time.Duration
-	switch magic {
-	case pcapMagicMicro:
-		unit = time.Microsecond
-	case pcapMagicNano:
-		unit = time.Nanosecond
-	default:
-		return nil, ErrPcapMagic
-	}
-	if lt := bo.Uint32(h[20:24]) & 0x0fffffff; lt != linkEthernet {
-		return nil, fmt.Errorf("%w (%d)", ErrPcapLinkType, lt)
-	}
-	var frames []Frame
-	for {
-		var rh [16]byte
-		if _, err := io.ReadFull(r, rh[:]); err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return frames, nil
-			}
-			return frames, fmt.Errorf("pcap: read record header: %w", err)
+	f, err := pcapfile.Read(r)
+	switch {
+	case errors.Is(err, pcapfile.ErrTruncated):
+		// tcpdump was killed mid-record: keep the complete records.
+	case errors.Is(err, pcapfile.ErrLinkType):
+		return nil, fmt.Errorf("%w: %w", ErrPcapLinkType, err)
+	case err != nil:
+		if f != nil {
+			return f.Frames, err
 		}
-		n := bo.Uint32(rh[8:12])
-		if n > pcapMaxRecord {
-			return frames, fmt.Errorf("%w: %d bytes", ErrPcapRecord, n)
-		}
-		data := make([]byte, n)
-		if _, err := io.ReadFull(r, data); err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return frames, nil
-			}
-			return frames, fmt.Errorf("pcap: read record: %w", err)
-		}
-		ts := time.Unix(int64(bo.Uint32(rh[0:4])), int64(time.Duration(bo.Uint32(rh[4:8]))*unit))
-		frames = append(frames, Frame{Time: ts, Data: data})
+		return nil, err
 	}
+	if f.LinkType != pcapfile.LinkTypeEthernet {
+		return nil, fmt.Errorf("%w (%d)", ErrPcapLinkType, f.LinkType)
+	}
+	return f.Frames, nil
 }
 
 // UDP4 is an IPv4 UDP datagram decoded from a frame.
@@ -92,23 +54,13 @@ type UDP4 struct {
 	ChecksumOK bool
 }
 
-// DecodeUDP4 decodes an Ethernet frame (with at most one 802.1Q tag) carrying
-// an unfragmented IPv4 UDP datagram.
+// DecodeUDP4 decodes an Ethernet frame (VLAN tags allowed) carrying an
+// unfragmented IPv4 UDP datagram.
 func DecodeUDP4(frame []byte) (UDP4, error) {
 	var u UDP4
-	if len(frame) < 14 {
-		return u, ErrNotUDP4
-	}
-	et := binary.BigEndian.Uint16(frame[12:14])
-	p := frame[14:]
-	if et == 0x8100 {
-		if len(p) < 4 {
-			return u, ErrNotUDP4
-		}
-		et = binary.BigEndian.Uint16(p[2:4])
-		p = p[4:]
-	}
-	if et != 0x0800 || len(p) < 20 || p[0]>>4 != 4 {
+	et, off := pcapfile.NetworkOffset(pcapfile.LinkTypeEthernet, frame)
+	p := frame[off:]
+	if et != pcapfile.EtherTypeIPv4 || len(p) < 20 || p[0]>>4 != 4 {
 		return u, ErrNotUDP4
 	}
 	ihl := int(p[0]&0x0f) * 4
@@ -137,22 +89,12 @@ func DecodeUDP4(frame []byte) (UDP4, error) {
 	return u, nil
 }
 
-// DecodeIPv6 returns the IPv6 packet of an Ethernet frame (at most one
-// 802.1Q tag), trimmed to its payload length.
+// DecodeIPv6 returns the IPv6 packet of an Ethernet frame (VLAN tags
+// allowed), trimmed to its payload length.
 func DecodeIPv6(frame []byte) ([]byte, bool) {
-	if len(frame) < 14 {
-		return nil, false
-	}
-	et := binary.BigEndian.Uint16(frame[12:14])
-	p := frame[14:]
-	if et == 0x8100 {
-		if len(p) < 4 {
-			return nil, false
-		}
-		et = binary.BigEndian.Uint16(p[2:4])
-		p = p[4:]
-	}
-	if et != 0x86dd || len(p) < 40 || p[0]>>4 != 6 {
+	et, off := pcapfile.NetworkOffset(pcapfile.LinkTypeEthernet, frame)
+	p := frame[off:]
+	if et != pcapfile.EtherTypeIPv6 || len(p) < 40 || p[0]>>4 != 6 {
 		return nil, false
 	}
 	n := 40 + int(binary.BigEndian.Uint16(p[4:6]))

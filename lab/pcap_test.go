@@ -8,33 +8,23 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/teredorelay/teredorelay/internal/pcapfile"
 )
 
-// pcapFile builds a classic pcap file with the given byte order and magic.
-func pcapFile(bo binary.ByteOrder, magic uint32, linkType uint32, frames ...[]byte) []byte {
-	var b bytes.Buffer
-	h := make([]byte, 24)
-	bo.PutUint32(h[0:4], magic)
-	bo.PutUint16(h[4:6], 2)
-	bo.PutUint16(h[6:8], 4)
-	bo.PutUint32(h[16:20], 262144)
-	bo.PutUint32(h[20:24], linkType)
-	b.Write(h)
+// pcapFile builds a classic pcap file with the given byte order and timestamp
+// unit; frame i is stamped 1700000000+i seconds and 500 units.
+func pcapFile(bo binary.ByteOrder, unit time.Duration, linkType pcapfile.LinkType, frames ...[]byte) []byte {
+	recs := make([]pcapfile.Frame, len(frames))
 	for i, f := range frames {
-		r := make([]byte, 16)
-		bo.PutUint32(r[0:4], 1700000000+uint32(i))
-		bo.PutUint32(r[4:8], 500)
-		bo.PutUint32(r[8:12], uint32(len(f)))
-		bo.PutUint32(r[12:16], uint32(len(f)))
-		b.Write(r)
-		b.Write(f)
+		recs[i] = pcapfile.Frame{Time: time.Unix(1700000000+int64(i), int64(500*unit)), Data: f}
 	}
-	return b.Bytes()
+	return pcapfile.Encode(bo, unit == time.Nanosecond, linkType, recs...)
 }
 
 func TestReadPcap(t *testing.T) {
 	f1, f2 := unhex(t, frameRelayBubble), unhex(t, frameClientBubble)
-	le := pcapFile(binary.LittleEndian, pcapMagicMicro, linkEthernet, f1, f2)
+	le := pcapFile(binary.LittleEndian, time.Microsecond, pcapfile.LinkTypeEthernet, f1, f2)
 	for _, tc := range []struct {
 		name   string
 		file   []byte
@@ -43,13 +33,14 @@ func TestReadPcap(t *testing.T) {
 		err    error
 	}{
 		{"little-endian microseconds", le, 2, time.Microsecond, nil},
-		{"big-endian nanoseconds", pcapFile(binary.BigEndian, pcapMagicNano, linkEthernet, f1, f2), 2, time.Nanosecond, nil},
+		{"big-endian nanoseconds", pcapFile(binary.BigEndian, time.Nanosecond, pcapfile.LinkTypeEthernet, f1, f2), 2, time.Nanosecond, nil},
 		{"cut in the last record", le[:len(le)-5], 1, time.Microsecond, nil},
 		{"cut in a record header", le[:24+16+len(f1)+7], 1, time.Microsecond, nil},
 		{"header only", le[:24], 0, 0, nil},
 		{"short header", le[:10], 0, 0, errAny},
 		{"bad magic", append([]byte{1, 2, 3, 4}, le[4:]...), 0, 0, ErrPcapMagic},
-		{"linux cooked capture", pcapFile(binary.LittleEndian, pcapMagicMicro, 113, f1), 0, 0, ErrPcapLinkType},
+		{"linux cooked capture", pcapFile(binary.LittleEndian, time.Microsecond, pcapfile.LinkTypeLinuxSLL, f1), 0, 0, ErrPcapLinkType},
+		{"802.11 capture", pcapFile(binary.LittleEndian, time.Microsecond, 105, f1), 0, 0, ErrPcapLinkType},
 		{"oversized record", func() []byte {
 			b := append([]byte{}, le...)
 			binary.LittleEndian.PutUint32(b[24+8:], 1<<30)
@@ -84,6 +75,7 @@ var errAny = errors.New("any error")
 func TestDecodeUDP4(t *testing.T) {
 	relayBubble := unhex(t, frameRelayBubble)
 	vlan := append(append(append([]byte{}, relayBubble[:12]...), 0x81, 0x00, 0x00, 0x2a), relayBubble[12:]...)
+	qinq := append(append(append([]byte{}, relayBubble[:12]...), 0x88, 0xa8, 0x00, 0x07, 0x81, 0x00, 0x00, 0x2a), relayBubble[12:]...)
 	frag := append([]byte{}, relayBubble...)
 	frag[14+6] = 0x20 // MF
 	badLen := append([]byte{}, relayBubble...)
@@ -95,6 +87,8 @@ func TestDecodeUDP4(t *testing.T) {
 	}{
 		{"T11 frame", relayBubble, nil},
 		{"802.1Q tagged", vlan, nil},
+		{"802.1ad+802.1Q tagged", qinq, nil},
+		{"truncated tag", vlan[:16], ErrNotUDP4},
 		{"fragment", frag, ErrNotUDP4},
 		{"bad UDP length", badLen, ErrNotUDP4},
 		{"IPv6 frame", unhex(t, frameEcho), ErrNotUDP4},
@@ -124,18 +118,11 @@ func TestDecodeUDP4(t *testing.T) {
 	}
 }
 
-// TestReadTestbedCapture reads the original testbed's capture when the
-// shared reference data sits beside the repository.
+// TestReadTestbedCapture reads the original testbed's capture.
 func TestReadTestbedCapture(t *testing.T) {
-	var file *os.File
-	for _, p := range []string{"../../shared/testdata/miredo-relay.pcap", "/work/shared/testdata/miredo-relay.pcap"} {
-		if f, err := os.Open(p); err == nil {
-			file = f
-			break
-		}
-	}
-	if file == nil {
-		t.Skip("shared/testdata/miredo-relay.pcap not present")
+	file, err := os.Open("../testdata/miredo-relay.pcap")
+	if err != nil {
+		t.Fatal(err)
 	}
 	defer file.Close()
 	frames, err := ReadPcap(file)
@@ -161,8 +148,8 @@ func TestReadTestbedCapture(t *testing.T) {
 }
 
 func FuzzReadPcap(f *testing.F) {
-	f.Add(pcapFile(binary.LittleEndian, pcapMagicMicro, linkEthernet, unhex(f, frameRelayBubble)))
-	f.Add(pcapFile(binary.BigEndian, pcapMagicNano, linkEthernet, unhex(f, frameEcho), unhex(f, frameClientBubble)))
+	f.Add(pcapFile(binary.LittleEndian, time.Microsecond, pcapfile.LinkTypeEthernet, unhex(f, frameRelayBubble)))
+	f.Add(pcapFile(binary.BigEndian, time.Nanosecond, pcapfile.LinkTypeEthernet, unhex(f, frameEcho), unhex(f, frameClientBubble)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		frames, _ := ReadPcap(bytes.NewReader(b))
 		total := 0

@@ -4,6 +4,7 @@ package lab
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/teredorelay/teredorelay/internal/netnsutil"
 )
 
 // process is a long-running program the lab started inside a namespace.
@@ -35,7 +38,7 @@ func startProcess(dir, name, ns string, argv []string) (*process, error) {
 		return nil, fmt.Errorf("start %s: open log: %w", name, err)
 	}
 	defer f.Close()
-	cmd := exec.Command("ip", append([]string{"netns", "exec", ns}, argv...)...)
+	cmd := netnsutil.Command(context.Background(), ns, argv...)
 	cmd.Stdout = f
 	cmd.Stderr = f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}

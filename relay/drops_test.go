@@ -166,7 +166,7 @@ func TestDropReasons(t *testing.T) {
 // unknown, pending and trusted peers never yields an ICMPv6 error (the
 // testbed relay host sent a Time Exceeded about exactly this bubble).
 func TestNoICMPv6ForBubbles(t *testing.T) {
-	frames := pcapFrames(t, "testdata/miredo-relay.pcap")
+	frames := pcapFrames(t, relayPcap)
 	bubble := frames[2] // frame 3: 203.0.113.1:46240 -> 198.51.100.1:3544, src T8, dst fe80::4439:a801:d529:32ad
 	if teredo.HopLimit(bubble[28:]) != 0 || !teredo.IsBubble(bubble[28:]) {
 		t.Fatal("frame 3 is not the client's bubble")

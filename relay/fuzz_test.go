@@ -37,7 +37,7 @@ func fuzzCheck(t *testing.T, h *harness, buf []byte, v Verdict, off, n int, want
 // FuzzDecap feeds arbitrary IPv4 packets to Decap (threat B1) with a trusted
 // peer in the cache, then lets the slow path process whatever was queued.
 func FuzzDecap(f *testing.F) {
-	frames := pcapFrames(f, "testdata/miredo-relay.pcap")
+	frames := pcapFrames(f, relayPcap)
 	for _, fr := range frames {
 		if len(fr) > 0 && fr[0]>>4 == 4 {
 			f.Add(fr)
@@ -60,7 +60,7 @@ func FuzzDecap(f *testing.F) {
 
 // FuzzEncap feeds arbitrary IPv6 packets to Encap (threat B2).
 func FuzzEncap(f *testing.F) {
-	frames := pcapFrames(f, "testdata/miredo-relay.pcap")
+	frames := pcapFrames(f, relayPcap)
 	for _, fr := range frames {
 		if len(fr) > 0 && fr[0]>>4 == 6 {
 			f.Add(fr)

@@ -19,7 +19,7 @@ import (
 // path, byte for byte against what Miredo's relay put on the wire.
 func TestHandshake(t *testing.T) {
 	h := newHarness(t, func(c *Config, _ *cache.Config) { c.DirectBubbles = true }) // as Miredo's relay in the capture
-	frames := pcapFrames(t, "testdata/miredo-relay.pcap")
+	frames := pcapFrames(t, relayPcap)
 	reply := frames[13]   // frame 14: native echo reply 2001:db8:3::7 -> T8, hop limit 63
 	wantUDP := frames[14] // frame 15: Miredo's encapsulation of it, hop limit 62
 	if teredo.HopLimit(reply) != 63 || teredo.HopLimit(wantUDP[28:]) != 62 {

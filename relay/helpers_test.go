@@ -5,16 +5,16 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/teredorelay/teredorelay/cache"
+	"github.com/teredorelay/teredorelay/internal/pcapfile"
 	"github.com/teredorelay/teredorelay/relay/relaytest"
 	"github.com/teredorelay/teredorelay/teredo"
 )
 
-// Addresses of the testbed capture (relay/testdata/miredo-relay.pcap): a
+// Addresses of the testbed capture (../testdata/miredo-relay.pcap): a
 // Miredo client behind NAT 203.0.113.1, server 192.0.2.1, relay 198.51.100.1.
 var (
 	relayIPv4   = netip.MustParseAddr("198.51.100.1")
@@ -145,26 +145,16 @@ func checkIPv4UDP(t testing.TB, pkt []byte, dst netip.AddrPort, payloadLen int) 
 	}
 }
 
-// pcapFrames returns the frames of a little-endian Ethernet pcap file with
-// the 14-byte Ethernet header removed; index 0 is frame 1 as tcpdump numbers
-// them.
+// relayPcap is the testbed capture of Miredo's relay.
+const relayPcap = "../testdata/miredo-relay.pcap"
+
+// pcapFrames returns what follows the link header of each frame of a capture
+// (the IP packet, or ARP); index 0 is frame 1 as tcpdump numbers them.
 func pcapFrames(t testing.TB, path string) [][]byte {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(data) < 24 || binary.LittleEndian.Uint32(data) != 0xa1b2c3d4 || binary.LittleEndian.Uint32(data[20:]) != 1 {
-		t.Fatalf("%s: not a little-endian Ethernet pcap", path)
-	}
 	var frames [][]byte
-	for p := data[24:]; len(p) >= 16; {
-		n := int(binary.LittleEndian.Uint32(p[8:12]))
-		if len(p) < 16+n {
-			t.Fatalf("%s: truncated record", path)
-		}
-		frames = append(frames, p[16+14:16+n])
-		p = p[16+n:]
+	for _, f := range pcapfile.ReadTestFile(t, path, pcapfile.LinkTypeEthernet) {
+		frames = append(frames, f.Network())
 	}
 	return frames
 }

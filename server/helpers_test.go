@@ -1,12 +1,12 @@
 package server
 
 import (
-	"encoding/binary"
 	"net/netip"
-	"os"
 	"sync/atomic"
 	"testing"
 
+	"github.com/teredorelay/teredorelay/internal/pcapfile"
+	"github.com/teredorelay/teredorelay/relay/relaytest"
 	"github.com/teredorelay/teredorelay/teredo"
 )
 
@@ -70,36 +70,22 @@ func ipv4udp(src, dst netip.AddrPort, payload []byte) []byte {
 	return b
 }
 
-// ipv6 builds an IPv6 packet.
-func ipv6(src, dst netip.Addr, nh, hop uint8, payload []byte) []byte {
-	b := make([]byte, 40+len(payload))
-	b[0] = 0x60
-	binary.BigEndian.PutUint16(b[4:6], uint16(len(payload)))
-	b[6], b[7] = nh, hop
-	s, d := src.As16(), dst.As16()
-	copy(b[8:24], s[:])
-	copy(b[24:40], d[:])
-	copy(b[40:], payload)
-	return b
-}
+// Packet builders shared with the relay's tests: IPv6 packets, bubbles
+// (teredo.PutBubble) and Teredo addresses.
+var (
+	ipv6       = relaytest.IPv6
+	bubble     = relaytest.Bubble
+	teredoAddr = relaytest.TeredoAddr
+)
 
-// echo builds an ICMPv6 echo request with size bytes of ICMPv6 message.
+// echo builds an ICMPv6 echo request (identifier and sequence 0) with size
+// bytes of ICMPv6 message, message byte i being i from byte 8 on.
 func echo(src, dst netip.Addr, hop uint8, size int) []byte {
-	m := make([]byte, size)
-	m[0] = teredo.ICMPv6EchoRequest
-	for i := 8; i < size; i++ {
-		m[i] = byte(i)
+	data := make([]byte, size-8)
+	for i := range data {
+		data[i] = byte(8 + i)
 	}
-	b := ipv6(src, dst, teredo.ProtoICMPv6, hop, m)
-	s, d := src.As16(), dst.As16()
-	binary.BigEndian.PutUint16(b[42:44], teredo.ICMPv6Checksum(&s, &d, b[40:]))
-	return b
-}
-
-func bubble(src, dst netip.Addr) []byte {
-	b := make([]byte, 40)
-	teredo.PutBubble(b, src, dst)
-	return b
+	return relaytest.Echo(src, dst, hop, 0, 0, data)
 }
 
 // rsPayload builds a client's RS UDP payload: an authentication indicator
@@ -114,10 +100,6 @@ func rsPayload(cone bool, auth *teredo.Auth) []byte {
 	rs := make([]byte, teredo.RSLen)
 	teredo.PutRS(rs, teredo.ClientLinkLocal(cone))
 	return append(out, rs...)
-}
-
-func teredoAddr(server netip.Addr, flags uint16, mapped netip.AddrPort) netip.Addr {
-	return teredo.Addr{Server: server, Flags: flags, Mapped: mapped}.IP()
 }
 
 // handle runs Handle on a copy of pkt in a fresh frame and returns the output.
@@ -170,37 +152,23 @@ func countersDelta(before, after Counters) map[string]uint64 {
 	return m
 }
 
-// pcapUDP is one IPv4/UDP or IPv6 frame of a capture.
+// serverPcap is the testbed capture of Miredo's server.
+const serverPcap = "../testdata/miredo-server.pcap"
+
+// pcapPkt is one IPv4 or IPv6 frame of a capture.
 type pcapPkt struct {
 	index int    // 1-based frame number
 	l3    []byte // IP packet
 	v6    bool
 }
 
-// readPcap reads a little-endian classic pcap file with Ethernet frames and
-// returns its IPv4 and IPv6 packets.
+// readPcap returns the IPv4 and IPv6 packets of an Ethernet capture.
 func readPcap(t testing.TB, path string) []pcapPkt {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read pcap: %v", err)
-	}
-	if len(data) < 24 || binary.LittleEndian.Uint32(data) != 0xa1b2c3d4 || binary.LittleEndian.Uint32(data[20:]) != 1 {
-		t.Fatalf("%s: not a little-endian Ethernet pcap", path)
-	}
 	var out []pcapPkt
-	for off, i := 24, 1; off+16 <= len(data); i++ {
-		incl := int(binary.LittleEndian.Uint32(data[off+8:]))
-		rec := data[off+16 : off+16+incl]
-		off += 16 + incl
-		if len(rec) < 14 {
-			continue
-		}
-		switch binary.BigEndian.Uint16(rec[12:14]) {
-		case 0x0800:
-			out = append(out, pcapPkt{index: i, l3: rec[14:]})
-		case 0x86dd:
-			out = append(out, pcapPkt{index: i, l3: rec[14:], v6: true})
+	for _, fr := range pcapfile.ReadTestFile(t, path, pcapfile.LinkTypeEthernet) {
+		if ip := fr.IP(); ip != nil {
+			out = append(out, pcapPkt{index: fr.Index, l3: ip, v6: fr.IsIPv6()})
 		}
 	}
 	return out

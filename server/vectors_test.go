@@ -156,7 +156,7 @@ func TestVectorsT14toT17(t *testing.T) {
 // router (Miredo sends them unchanged through a raw socket).
 func TestCaptureReplay(t *testing.T) {
 	h := newHarness(t, nil)
-	pkts := readPcap(t, "testdata/miredo-server.pcap")
+	pkts := readPcap(t, serverPcap)
 	checked := map[string]int{}
 	for i, in := range pkts {
 		if in.v6 || len(in.l3) < 28 || [4]byte(in.l3[16:20]) != serverIP.As4() {

@@ -7,13 +7,13 @@ import (
 	"testing"
 )
 
-// Frames of the testbed captures (testdata/, copied from shared/testdata):
+// Frames of the testbed captures (the repository's testdata/):
 // a Miredo client behind NAT 203.0.113.1 qualifying against a Miredo server
 // 192.0.2.1 and reaching native hosts through a Miredo relay 198.51.100.1.
 // Frame numbers are those tcpdump -# and Wireshark show.
 const (
-	serverPcap = "testdata/miredo-server.pcap"
-	relayPcap  = "testdata/miredo-relay.pcap"
+	serverPcap = "../testdata/miredo-server.pcap"
+	relayPcap  = "../testdata/miredo-relay.pcap"
 
 	client  = "2001:0:c000:201:3cc4:4b5f:34ff:8efe" // T8
 	relayLL = "fe80::4439:a801:d529:32ad"           // Miredo relay bubble source (hash cookie)
@@ -189,8 +189,8 @@ func TestCaptureRelayPairs(t *testing.T) {
 	all := readPcap(t, relayPcap)
 	native := map[int][]byte{}
 	for _, f := range all {
-		if f.EtherType == etherTypeIPv6 {
-			native[f.Index] = f.L3
+		if f.IsIPv6() {
+			native[f.Index] = f.IP()
 		}
 	}
 	udp := captureFrames(t)[relayPcap]
@@ -253,7 +253,7 @@ func TestCaptureICMPv6Errors(t *testing.T) {
 	var du []byte
 	for _, f := range frames {
 		if f.Index == 1 {
-			du = f.L3
+			du = f.IP()
 		}
 	}
 	if du == nil || NextHeader(du) != ProtoICMPv6 || du[IPv6HeaderLen] != ICMPv6DestUnreachable {

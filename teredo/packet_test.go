@@ -20,7 +20,7 @@ func unhex(s string) []byte {
 func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
 // Wire vectors of teredo-spec.md §8.3, copied from the testbed captures
-// (testdata/miredo-server.pcap frames 9/10, miredo-relay.pcap frames 2/3).
+// (../testdata/miredo-server.pcap frames 9/10, miredo-relay.pcap frames 2/3).
 var (
 	// T9: RS from the Miredo client, UDP 203.0.113.1:46240 -> 192.0.2.1:3544 (61 bytes).
 	vecT9 = unhex(`

@@ -8,10 +8,11 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/teredorelay/teredorelay/internal/netnsutil"
 )
 
 // Up creates the namespaces, links, addresses, routes and static neighbours
@@ -158,39 +159,7 @@ func sysctl(ns, key, val string) error {
 	return nil
 }
 
-// Do runs fn on an OS thread switched into network namespace ns. Sockets,
-// BPF test runs and links fn creates or uses belong to that namespace. If the
-// thread cannot be switched back it stays locked and the runtime retires it.
-func Do(ns string, fn func() error) error {
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			runtime.UnlockOSThread()
-			done <- fmt.Errorf("open current netns: %w", err)
-			return
-		}
-		defer unix.Close(orig)
-		target, err := unix.Open("/run/netns/"+ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			runtime.UnlockOSThread()
-			done <- fmt.Errorf("open netns %s: %w", ns, err)
-			return
-		}
-		defer unix.Close(target)
-		if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			done <- fmt.Errorf("enter netns %s: %w", ns, err)
-			return
-		}
-		ferr := fn()
-		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
-			done <- errors.Join(ferr, fmt.Errorf("return from netns %s: %w", ns, err))
-			return // thread stays locked and dies with the goroutine
-		}
-		runtime.UnlockOSThread()
-		done <- ferr
-	}()
-	return <-done
-}
+// Do runs fn on an OS thread switched into network namespace ns (see
+// netnsutil.Do). Sockets, BPF test runs and links fn creates or uses belong
+// to that namespace.
+func Do(ns string, fn func() error) error { return netnsutil.Do(ns, fn) }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only WITH Linux-syscall-note) OR BSD-2-Clause */
 /*
- * The few kernel UAPI definitions steer.c needs, written out by hand so that
+ * The few kernel UAPI definitions steer.c and the benchmark's XDP programs
+ * (bench/internal/benchbpf) need, written out by hand so that
  * the generated object does not depend on the linux-libc-dev version of the
  * machine that runs `go generate` (BTF would otherwise change with it).
  * Layouts and values follow include/uapi/linux/{bpf,if_ether,ip,ipv6,udp}.h;
@@ -28,6 +29,7 @@ typedef __u32 __wsum;
 /* include/uapi/linux/bpf.h */
 enum bpf_map_type {
 	BPF_MAP_TYPE_HASH = 1,
+	BPF_MAP_TYPE_ARRAY = 2,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
 	BPF_MAP_TYPE_XSKMAP = 17,
 };

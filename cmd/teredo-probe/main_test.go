@@ -3,53 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
-	"net"
 	"net/netip"
 	"strings"
 	"testing"
 
+	"github.com/teredorelay/teredorelay/internal/teredotest"
 	"github.com/teredorelay/teredorelay/teredo"
 )
 
-// loopbackServer answers Router Solicitations on a random 127/8 address,
-// port 3544, like miredo-server (teredo.PutRA), or ignores them.
-func loopbackServer(t *testing.T, answer bool) netip.Addr {
-	t.Helper()
-	var r [3]byte
-	if _, err := rand.Read(r[:]); err != nil {
-		t.Fatal(err)
-	}
-	addr := netip.AddrFrom4([4]byte{127, r[0], r[1], r[2] | 1})
-	conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, teredo.Port)))
-	if err != nil {
-		t.Skipf("cannot bind %v:3544: %v", addr, err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	go func() {
-		buf, out := make([]byte, 2048), make([]byte, 512)
-		for {
-			n, from, err := conn.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			var p teredo.Packet
-			if !answer || p.Decode(buf[:n]) != nil || !teredo.IsRS(p.IPv6) {
-				continue
-			}
-			m := teredo.PutAuth(out, &teredo.Auth{Nonce: p.Auth.Nonce})
-			teredo.PutOrigin(out[m:], from)
-			m += teredo.OriginLen
-			m += teredo.PutRA(out[m:], addr, netip.AddrFrom16(teredo.Src(p.IPv6)), 0)
-			conn.WriteToUDPAddrPort(out[:m], from)
-		}
-	}()
-	return addr
-}
-
 func TestQualifyText(t *testing.T) {
-	srv := loopbackServer(t, true)
+	srv := teredotest.LoopbackServer(t, true)
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), []string{"qualify", "--server", srv.String(), "--local", srv.String() + ":0"}, &out, &errOut)
 	if code != 0 {
@@ -70,7 +34,7 @@ func TestQualifyText(t *testing.T) {
 }
 
 func TestQualifyJSON(t *testing.T) {
-	srv := loopbackServer(t, true)
+	srv := teredotest.LoopbackServer(t, true)
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), []string{"qualify", "--server", srv.String(), "--local", srv.String() + ":0", "-o", "json"}, &out, &errOut)
 	if code != 0 {
@@ -102,7 +66,7 @@ func TestQualifyJSON(t *testing.T) {
 }
 
 func TestQualifyFailureNamesTheStep(t *testing.T) {
-	srv := loopbackServer(t, false)
+	srv := teredotest.LoopbackServer(t, false)
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), []string{"qualify", "--server", srv.String(), "--local", srv.String() + ":0",
 		"--timeout", "20ms", "--retries", "2", "--quiet"}, &out, &errOut)

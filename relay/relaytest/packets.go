@@ -35,10 +35,12 @@ func IPv6(src, dst netip.Addr, nextHeader, hopLimit uint8, payload []byte) []byt
 	return b
 }
 
-// Bubble builds a Teredo bubble: next header 59, payload length 0, hop
-// limit 0 (what Miredo sends).
+// Bubble builds a Teredo bubble with teredo.PutBubble: next header 59,
+// payload length 0, hop limit 0 (what Miredo sends).
 func Bubble(src, dst netip.Addr) []byte {
-	return IPv6(src, dst, teredo.ProtoNoNext, 0, nil)
+	b := make([]byte, teredo.IPv6HeaderLen)
+	teredo.PutBubble(b, src, dst)
+	return b
 }
 
 // Echo builds an ICMPv6 Echo Request with a correct checksum.

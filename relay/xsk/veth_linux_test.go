@@ -22,6 +22,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/teredorelay/teredorelay/internal/netnsutil"
 	"github.com/teredorelay/teredorelay/internal/testenv"
 )
 
@@ -60,12 +61,8 @@ func newVethEnv(t *testing.T, subnets ...string) *vethEnv {
 	testenv.RequireRoot(t)
 	tag := fmt.Sprintf("xk%d", os.Getpid()%100000)
 	env := &vethEnv{ourNS: tag + "-our", peerNS: tag + "-peer"}
-	for _, ns := range []string{env.ourNS, env.peerNS} {
-		exec.Command("ip", "netns", "del", ns).Run() // leftovers of a killed run
-		ipCmd(t, "netns", "add", ns)
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-		ipCmd(t, "-n", ns, "link", "set", "lo", "up")
-	}
+	netnsutil.AddForTest(t, env.ourNS)
+	netnsutil.AddForTest(t, env.peerNS)
 	for i, subnet := range subnets {
 		p := &vethPair{
 			ourNS: env.ourNS, peerNS: env.peerNS,

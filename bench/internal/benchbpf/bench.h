@@ -2,86 +2,16 @@
 /*
  * Shared definitions of the benchmark's XDP programs (gen.c, sink.c) and
  * the Go side (probe.go mirrors struct bench_probe and the constants).
- * Only the subset of the Linux UAPI the programs use, as in bpf/include/uapi.h,
- * so that the object does not depend on the build host's kernel headers.
+ * The kernel UAPI definitions come from bpf/include/uapi.h (the same subset
+ * steer.c uses), so that the objects do not depend on the build host's
+ * kernel headers.
  */
 #ifndef BENCH_H
 #define BENCH_H
 
-typedef unsigned char __u8;
-typedef unsigned short __u16;
-typedef unsigned int __u32;
-typedef signed int __s32;
-typedef unsigned long long __u64;
-typedef signed long long __s64;
-typedef __u16 __be16;
-typedef __u32 __be32;
-typedef __u64 __be64;
-typedef __u16 __sum16;
-typedef __u32 __wsum;
+#include "uapi.h" /* bpf/include: kernel UAPI subset shared with steer.c */
 
-enum bpf_map_type {
-	BPF_MAP_TYPE_ARRAY = 2,
-	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
-};
-
-enum xdp_action {
-	XDP_ABORTED = 0,
-	XDP_DROP,
-	XDP_PASS,
-	XDP_TX,
-	XDP_REDIRECT,
-};
-
-struct xdp_md {
-	__u32 data;
-	__u32 data_end;
-	__u32 data_meta;
-	__u32 ingress_ifindex;
-	__u32 rx_queue_index;
-	__u32 egress_ifindex;
-};
-
-#define ETH_P_IP 0x0800
-#define ETH_P_IPV6 0x86DD
-#define IPPROTO_UDP 17
 #define TEREDO_PORT 3544
-
-struct ethhdr {
-	__u8 h_dest[6];
-	__u8 h_source[6];
-	__be16 h_proto;
-};
-
-struct iphdr {
-	__u8 ver_ihl;
-	__u8 tos;
-	__be16 tot_len;
-	__be16 id;
-	__be16 frag_off;
-	__u8 ttl;
-	__u8 protocol;
-	__sum16 check;
-	__be32 saddr;
-	__be32 daddr;
-};
-
-struct ipv6hdr {
-	__u8 ver_tc;
-	__u8 tc_flow_lbl[3];
-	__be16 payload_len;
-	__u8 nexthdr;
-	__u8 hop_limit;
-	__be32 saddr[4];
-	__be32 daddr[4];
-};
-
-struct udphdr {
-	__be16 source;
-	__be16 dest;
-	__be16 len;
-	__sum16 check;
-};
 
 /*
  * The probe record sits at the start of the inner UDP payload of every
