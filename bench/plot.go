@@ -127,6 +127,12 @@ func (r *Report) plotRatios(path string, modes []Mode) error {
 	one.Color = color.Gray{Y: 0x80}
 	p.Add(one)
 	p.NominalX(names...)
+	// Room above the tallest bar for the legend, so it never covers a bar.
+	top := 1.0
+	for _, x := range r.Ratios {
+		top = max(top, x.Value)
+	}
+	p.Y.Min, p.Y.Max = 0, top*1.3
 	if err := p.Save(8*vg.Inch, 4.5*vg.Inch, path); err != nil {
 		return fmt.Errorf("save %s: %w", path, err)
 	}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -128,4 +129,24 @@ func FuzzParseBench(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A saved results file loads back into the same Report.
+func TestReportJSONRoundTrip(t *testing.T) {
+	r := testReport()
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatalf("load results JSON: %v", err)
+	}
+	again, err := json.Marshal(&back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(again) != string(b) {
+		t.Errorf("round trip changed the report:\n got %s\nwant %s", again, b)
+	}
 }
