@@ -9,6 +9,7 @@ packages=(
 	iproute2 iptables tcpdump iperf3 iputils-ping curl # namespace lab
 	bird2                                           # anycast announcement tests
 	prometheus                                      # promtool
+	systemd                                         # systemd-analyze verify of the units
 )
 
 missing=()
@@ -30,4 +31,4 @@ fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+apt-get install -y -qq "${missing[@]}" >/dev/null
