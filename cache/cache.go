@@ -120,7 +120,10 @@ func New(cfg Config) (*Cache, error) {
 	}
 	peerQueue := cfg.PeerQueueBytes
 	c.scratch.New = func() any { b := make([]byte, peerQueue); return &b }
-	indexLen := nextPow2(perShard + perShard/2)
+	// At least 1.5 slots per entry and always one empty slot: a miss stops
+	// at the first empty slot, so a full index (perShard = 1 gave one slot)
+	// would make it probe forever.
+	indexLen := nextPow2(perShard + perShard/2 + 1)
 	for i := range c.shards {
 		c.shards[i].init(c.seed, perShard, indexLen)
 	}

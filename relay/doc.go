@@ -49,7 +49,8 @@
 //
 //   - bubbles are consumed: a known peer becomes trusted (slow path: Trust,
 //     queue released in FIFO order); never forwarded, never answered;
-//   - destinations in 2001::/32 (loop guard), multicast or non-global are
+//   - destinations in 2001::/32 (loop guard), multicast or non-global
+//     (::/8, unique local fc00::/7, link-local and site-local) are
 //     dropped, and so are packets with a type 0 routing header (RFC 5095)
 //     first or after up to 4 hop-by-hop/destination options headers (a
 //     packet without extension headers pays one comparison);
@@ -76,10 +77,10 @@
 //	            UDP src relay port, dst mapping port, checksum 0 (RFC 768: not computed)
 //
 // Checks, in order: IPv6 version and length, destination not multicast and
-// in 2001::/32, source not Teredo (loop guard) and global, no type 0 routing
-// header, mapped IPv4 global unicast (RFC 4380 §5.2.4 list plus
-// ExtraBogons), mapped port not 0, mapped IPv4 not one of the relay's own
-// addresses, server IPv4 global unicast, size ≤ MTU
+// in 2001::/32, source not Teredo (loop guard) and global (as for Decap
+// destinations), no type 0 routing header, mapped IPv4 global unicast (RFC
+// 4380 §5.2.4 list plus ExtraBogons), mapped port not 0, mapped IPv4 not
+// one of the relay's own addresses, server IPv4 global unicast, size ≤ MTU
 // (else Packet Too Big), hop limit > 1 (else Time Exceeded). The cone bit is
 // ignored (RFC 5991 §3.2): a peer that is not trusted and valid is queued
 // (bounded by the cache) and verified: an indirect bubble to its server:3544

@@ -1,10 +1,12 @@
 package relay
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/teredorelay/teredorelay/cache"
 	"github.com/teredorelay/teredorelay/relay/relaytest"
+	"github.com/teredorelay/teredorelay/teredo"
 )
 
 // fuzzCheck asserts the invariants of a fast-path result on any input: the
@@ -20,11 +22,33 @@ func fuzzCheck(t *testing.T, h *harness, buf []byte, v Verdict, off, n int, want
 		if off < 0 || n < 40 || off+n > len(buf) {
 			t.Fatalf("%v window %d+%d outside frame of %d", v, off, n, len(buf))
 		}
-		if v == ToIPv6 && buf[off]>>4 != 6 {
-			t.Fatalf("to_ipv6 result is not IPv6: % x", buf[off:off+8])
+		if v == ToIPv6 {
+			// Exactly one IPv6 packet from a Teredo source to a served
+			// destination (trailers and padding cut off).
+			ip := buf[off : off+n]
+			if ip[0]>>4 != 6 || n != teredo.IPv6HeaderLen+teredo.PayloadLen(ip) {
+				t.Fatalf("to_ipv6 result is not one IPv6 packet (%d bytes): % x", n, ip[:8])
+			}
+			src, dst := teredo.SrcPtr(ip), teredo.DstPtr(ip)
+			if !teredo.IsTeredo(src) || teredo.IsTeredo(dst) || teredo.IsMulticast(dst) || !globalUnicast6(dst) ||
+				teredo.IsBubble(ip) || teredo.HopLimit(ip) == 0 {
+				t.Fatalf("to_ipv6 forwarded %v -> %v hop limit %d", netip.AddrFrom16(*src), netip.AddrFrom16(*dst), teredo.HopLimit(ip))
+			}
 		}
-		if v == ToIPv4 && buf[off] != 0x45 {
-			t.Fatalf("to_ipv4 result is not IPv4: % x", buf[off:off+8])
+		if v == ToIPv4 {
+			// A valid IPv4/UDP datagram from the relay to a global unicast
+			// mapping, lengths matching the window.
+			var ip4 teredo.IPv4Header
+			var udp teredo.UDPHeader
+			if err := ip4.Decode(buf[off : off+n]); err != nil || buf[off] != 0x45 || ip4.TotalLen != n {
+				t.Fatalf("to_ipv4 result is not one IPv4 packet (%v): % x", err, buf[off:off+20])
+			}
+			if err := udp.Decode(buf[off+20 : off+n]); err != nil || udp.Length != n-20 || udp.SrcPort != relayAP.Port() {
+				t.Fatalf("to_ipv4 UDP header %+v (%v)", udp, err)
+			}
+			if ip4.SrcAddr() != relayIPv4 || !teredo.IsGlobalUnicast(ip4.DstAddr()) || ip4.DstAddr() == relayIPv4 {
+				t.Fatalf("to_ipv4 %v -> %v", ip4.SrcAddr(), ip4.DstAddr())
+			}
 		}
 	default:
 		t.Fatalf("unexpected verdict %v", v)

@@ -26,13 +26,13 @@ const (
 	DropUnknownPeer                        // packet or bubble from a Teredo client the relay has no entry for
 	DropDstTeredoLoop                      // client packet to 2001::/32: loop guard, clients talk to each other directly
 	DropDstMulticast                       // multicast destination
-	DropDstNotServed                       // client packet to a non-global destination (link-local, loopback, ...)
+	DropDstNotServed                       // client packet to a non-global destination (link-local, unique local, loopback, ...)
 
 	// IPv6 side (Encap).
 
 	DropNoHeadroom     // fewer than 28 bytes before the packet: caller bug
 	DropSrcTeredoLoop  // native packet from 2001::/32: loop guard
-	DropSrcInvalid     // native packet from an unspecified, multicast, loopback or link-local source
+	DropSrcInvalid     // native packet from an unspecified, multicast, loopback, unique local or link-local source
 	DropDstNotTeredo   // native packet whose destination is outside 2001::/32
 	DropDstMappedBogon // mapped IPv4 not global unicast, or mapped port 0 (RFC 4380 §5.4.1)
 	DropDstServerBogon // embedded server IPv4 not global unicast

@@ -183,13 +183,18 @@ func (w *Worker) decapPayload(pol *policy, buf []byte, off, n int, from netip.Ad
 }
 
 // globalUnicast6 reports whether a (not multicast, not Teredo) is a
-// destination the relay serves: not unspecified, loopback, link-local,
-// site-local or IPv4-mapped.
+// global address: a destination the relay serves, or a source it
+// encapsulates for. Not unspecified, loopback, IPv4-compatible or
+// IPv4-mapped (::/8), unique local (fc00::/7, RFC 4193 §4.1: never routed
+// globally, so a public relay must not let Teredo clients into a network's
+// ULA space), link-local or site-local (fe80::/10, fec0::/10).
 func globalUnicast6(a *[16]byte) bool {
-	if a[0] == 0xfe && a[1]&0x80 == 0x80 { // fe80::/10 link-local, fec0::/10 site-local
+	switch {
+	case a[0] == 0: // ::/8: unspecified, loopback, IPv4-compatible and IPv4-mapped
 		return false
-	}
-	if a[0] == 0 { // ::/8: unspecified, loopback, IPv4-compatible and IPv4-mapped
+	case a[0]&0xfe == 0xfc: // fc00::/7 unique local
+		return false
+	case a[0] == 0xfe && a[1]&0x80 == 0x80: // fe80::/10 link-local, fec0::/10 site-local
 		return false
 	}
 	return true
