@@ -1,13 +1,14 @@
 // Package dataplane moves frames between AF_XDP sockets and the relay engine:
 // one Worker per RX queue, on its own locked OS thread, takes batches of up to
-// BatchSize descriptors, parses Ethernet (and one 802.1Q tag), gives IPv4
-// frames to relay.Worker.Decap and IPv6 frames to relay.Worker.Encap, writes
+// BatchSize descriptors, parses Ethernet (and up to two VLAN tags, as the XDP
+// program steers them), gives IPv4 frames to relay.Worker.Decap and IPv6
+// frames to relay.Worker.Encap, writes
 // the next hop's Ethernet header in front of the result and puts the same
 // descriptor on the TX ring of the egress port's socket:
 //
-//	received:  chunk │ headroom │ Eth(14/18) │ IPv4 │ UDP │ IPv6 … │
+//	received:  chunk │ headroom │ Eth(14/18/22) │ IPv4 │ UDP │ IPv6 … │
 //	decap:     chunk │ … │ Eth' │ IPv6 … │                (Eth' written over the UDP header)
-//	received:  chunk │ headroom │ Eth(14/18) │ IPv6 … │
+//	received:  chunk │ headroom │ Eth(14/18/22) │ IPv6 … │
 //	encap:     chunk │ … │ Eth' │ IPv4 │ UDP │ IPv6 … │  (IPv4+UDP+Eth' in the headroom)
 //
 // Next hops come from a nexthop.Table snapshot loaded once per batch. A

@@ -10,7 +10,7 @@ type Reason uint8
 const (
 	// Drops (the frame is not forwarded).
 	DropL2Malformed   Reason = iota // frame shorter than its Ethernet header
-	DropL2Unsupported               // EtherType neither IPv4 nor IPv6 (or a QinQ tag)
+	DropL2Unsupported               // EtherType neither IPv4 nor IPv6 (or a third VLAN tag)
 	DropNoRoute                     // no route, a reject route, or the egress link is down
 	DropNoHeadroom                  // no room for the Ethernet header in front of the packet
 	DropTxRingFull                  // the egress socket's TX ring was full

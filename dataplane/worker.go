@@ -169,8 +169,12 @@ func (w *Worker) Step() int {
 func (w *Worker) handle(in int, d xsk.Desc) {
 	src := w.ports[in].Socket
 	buf, off := src.Frame(d)
-	if buf == nil || off+int(d.Len) > len(buf) {
+	if buf == nil {
 		w.batch.Events[DropL2Malformed]++ // not a frame of this UMEM: nothing to free
+		return
+	}
+	if off+int(d.Len) > len(buf) {
+		w.drop(src, d, DropL2Malformed) // runs past its chunk: the chunk is still ours
 		return
 	}
 	l2, ok := parseL2(buf[off : off+int(d.Len)])

@@ -205,7 +205,11 @@ func TestParseL2(t *testing.T) {
 		{"802.1Q VLAN 100 IPv4", ipv4Frame(100, netip.MustParseAddr("2001:db8:1::1")), true, l2Frame{etherTypeIPv4, 100, 18}},
 		{"untagged IPv6", ipv6Frame(netip.MustParseAddr("2001::1")), true, l2Frame{etherTypeIPv6, 0, 14}},
 		{"PCP bits ignored", []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x81, 0, 0xe0, 0x07, 0x86, 0xdd}, true, l2Frame{etherTypeIPv6, 7, 18}},
-		{"QinQ reported as its EtherType", []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x88, 0xa8, 0, 1}, true, l2Frame{etherTypeQinQ, 0, 14}},
+		{"802.1ad + 802.1Q IPv6 (steer.c steers two tags)", []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x88, 0xa8, 0, 1, 0x81, 0, 0, 2, 0x86, 0xdd}, true, l2Frame{etherTypeIPv6, 1, 22}},
+		{"802.1Q + 802.1Q IPv4", []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x81, 0, 0, 5, 0x81, 0, 0, 6, 0x08, 0x00}, true, l2Frame{etherTypeIPv4, 5, 22}},
+		{"single 802.1ad tag", []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x88, 0xa8, 0, 9, 0x86, 0xdd}, true, l2Frame{etherTypeIPv6, 9, 18}},
+		{"three tags reported as the third tag's EtherType", []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x88, 0xa8, 0, 1, 0x81, 0, 0, 2, 0x81, 0, 0, 3, 0x86, 0xdd}, true, l2Frame{etherTypeVLAN, 1, 22}},
+		{"inner tag cut short", []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x88, 0xa8, 0, 1, 0x81, 0, 0, 2, 0x86}, false, l2Frame{}},
 		{"13 bytes", make([]byte, 13), false, l2Frame{}},
 		{"tag cut short", []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x81, 0, 0, 1, 0x86}, false, l2Frame{}},
 	}
@@ -227,11 +231,11 @@ func FuzzParseL2(f *testing.F) {
 		if !ok {
 			return
 		}
-		if l2.hdrLen == 18 && l2.vlan == 0 {
-			return // priority-tagged (VID 0): putL2 writes such frames untagged
-		}
-		if l2.hdrLen > len(b) || (l2.hdrLen != 14 && l2.hdrLen != 18) {
+		if l2.hdrLen > len(b) || (l2.hdrLen != 14 && l2.hdrLen != 18 && l2.hdrLen != 22) {
 			t.Fatalf("header length %d for a %d-byte frame", l2.hdrLen, len(b))
+		}
+		if l2.hdrLen == 22 || (l2.hdrLen == 18 && (l2.vlan == 0 || b[12] != 0x81)) {
+			return // two tags, an 802.1ad tag or priority-tagged (VID 0): putL2 writes one 802.1Q tag at most
 		}
 		// Round trip: writing the parsed header back reproduces the bytes
 		// (PCP/DEI bits aside).
@@ -269,6 +273,30 @@ func TestDecapForwardsInPlace(t *testing.T) {
 	c := w.Counters()
 	if c.RxFrames[0] != 1 || c.TxFrames[0] != 1 || c.Events[ForwardedZeroCopy] != 1 || c.Batches != 1 {
 		t.Fatalf("counters %+v", c)
+	}
+}
+
+// TestDecapDoubleTagged: steer.c steers frames with two VLAN tags (802.1ad +
+// 802.1Q) into the socket, so the worker must find their IPv4 packet too;
+// the egress header comes from the next hop (untagged here).
+func TestDecapDoubleTagged(t *testing.T) {
+	r := &fakeRelay{decap: relay.ToIPv6}
+	w, s := oneArmed(t, r, nil)
+	f := ipv4Frame(0, netip.MustParseAddr("2001:db8:1::5"))
+	tagged := append(append([]byte{}, f[:12]...), 0x88, 0xa8, 0, 7, 0x81, 0, 0, 100)
+	in := s.put(0, append(tagged, f[12:]...))
+	w.Step()
+	if r.calls != 1 || len(s.tx) != 1 || len(s.freed) != 0 {
+		t.Fatalf("calls %d tx %v freed %v counters %+v", r.calls, s.tx, s.freed, w.Counters().Events)
+	}
+	want := xsk.Desc{Addr: in.Addr + 22 + 28 - 14, Len: 14 + 48}
+	if s.tx[0] != want {
+		t.Fatalf("tx desc %+v, want %+v", s.tx[0], want)
+	}
+	out := s.bytes(s.tx[0])
+	wantEth(t, out, macGW, macPortA, 0, etherTypeIPv6)
+	if !bytes.Equal(out[14:], ipv6Packet(netip.MustParseAddr("2001:db8:1::5"))) {
+		t.Fatalf("IPv6 packet changed")
 	}
 }
 
@@ -317,7 +345,7 @@ func TestL2Drops(t *testing.T) {
 		reason Reason
 	}{
 		{"ARP", arp, DropL2Unsupported},
-		{"QinQ", []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x88, 0xa8, 0, 1, 0x81, 0, 0, 2, 0x86, 0xdd}, DropL2Unsupported},
+		{"three VLAN tags", []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x88, 0xa8, 0, 1, 0x81, 0, 0, 2, 0x81, 0, 0, 3, 0x86, 0xdd}, DropL2Unsupported},
 		{"runt", make([]byte, 10), DropL2Malformed},
 	}
 	for _, tt := range tests {
@@ -333,6 +361,21 @@ func TestL2Drops(t *testing.T) {
 				t.Fatalf("%v = %d, want 1 (%+v)", tt.reason, c.Events[tt.reason], c.Events)
 			}
 		})
+	}
+}
+
+// TestDescriptorPastChunkEndFreed: a descriptor whose length runs past the
+// end of its chunk is dropped, and its chunk still goes back (no leak).
+func TestDescriptorPastChunkEndFreed(t *testing.T) {
+	w, s := oneArmed(t, &fakeRelay{decap: relay.ToIPv6}, nil)
+	d := s.put(0, ipv4Frame(0, netip.MustParseAddr("2001:db8:1::5")))
+	s.rx[0].Len = frameSize - rxOffset + 1
+	w.Step()
+	if len(s.tx) != 0 || len(s.freed) != 1 || s.freed[0].Addr != d.Addr {
+		t.Fatalf("tx %v freed %v", s.tx, s.freed)
+	}
+	if c := w.Counters(); c.Events[DropL2Malformed] != 1 {
+		t.Fatalf("counters %+v", c.Events)
 	}
 }
 

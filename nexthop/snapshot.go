@@ -117,6 +117,35 @@ func (s *State) DeleteRoute(dst netip.Prefix, priority uint32) {
 	delete(s.routes, routeID{dst.Masked(), priority})
 }
 
+// DeleteRouteHops applies a kernel route deletion: r's next hops leave the
+// route to r.Dst with r.Priority, which goes away when none remain or when r
+// names none (a reject route). The kernel deletes one sibling of an IPv6
+// ECMP route with a message that names only that next hop, while the route
+// keeps the others; a next hop the route does not have changes nothing.
+func (s *State) DeleteRouteHops(r Route) {
+	id := routeID{r.Dst.Masked(), r.Priority}
+	old, ok := s.routes[id]
+	if !ok {
+		return
+	}
+	if len(r.Hops) == 0 || r.Reject || old.Reject {
+		delete(s.routes, id)
+		return
+	}
+	var kept []Gateway
+	for _, h := range old.Hops {
+		if !slices.Contains(r.Hops, h) {
+			kept = append(kept, h)
+		}
+	}
+	if len(kept) == 0 {
+		delete(s.routes, id)
+		return
+	}
+	old.Hops = kept
+	s.routes[id] = old
+}
+
 // SetNeighbour adds or replaces a neighbour; DeleteNeighbour removes it.
 func (s *State) SetNeighbour(n Neighbour) { s.neighs[keyOf(n.LinkIndex, n.IP)] = n }
 func (s *State) DeleteNeighbour(link int32, ip netip.Addr) {
@@ -325,8 +354,14 @@ func (s *Snapshot) resolve(e *entry, dst *[16]byte) (Hop, Result) {
 		return Hop{Port: -1}, NoRoute
 	}
 	h := &e.hops[0]
-	if n := len(e.hops); n > 1 {
-		h = &e.hops[flowHash(dst)%uint32(n)]
+	if n := uint32(len(e.hops)); n > 1 {
+		// The destination's hop, or the next one that is up (the kernel
+		// skips dead next hops of a multipath route).
+		i := flowHash(dst) % n
+		h = &e.hops[i]
+		for j := uint32(1); j < n && !h.up; j++ {
+			h = &e.hops[(i+j)%n]
+		}
 	}
 	out := Hop{Port: h.port, VLAN: h.vlan, SrcMAC: h.srcMAC, LinkIndex: h.link}
 	if !h.up {

@@ -120,6 +120,59 @@ func TestMultipathSpreadsAndIsStable(t *testing.T) {
 	}
 }
 
+// TestMultipathSkipsDownHops: a next hop whose link is down is skipped (the
+// kernel marks it dead) instead of turning its share of destinations into
+// NoRoute; with every hop down the route yields NoRoute.
+func TestMultipathSkipsDownHops(t *testing.T) {
+	s := testState()
+	s.SetNeighbour(Neighbour{LinkIndex: 14, IP: ip("192.0.2.250"), MAC: macAlt, Usable: true})
+	s.SetRoute(Route{Dst: pfx("0.0.0.0/0"), Hops: []Gateway{
+		{Via: ip("192.0.2.254"), LinkIndex: 10}, {Via: ip("192.0.2.250"), LinkIndex: 14},
+	}})
+	snap := s.Build([]int32{10, 11, 14}, 1)
+	for i := range 64 {
+		dst := netip.AddrFrom4([4]byte{8, 8, byte(i), 1})
+		if h, r := snap.Lookup(dst); r != Resolved || h.DstMAC != macGW4 {
+			t.Fatalf("%s: %+v, %v; want the hop on the up link", dst, h, r)
+		}
+	}
+	s.SetLink(Link{Index: 10, Name: "eth0", MAC: macPort0, Up: false})
+	snap = s.Build([]int32{10, 11, 14}, 2)
+	if h, r := snap.Lookup(ip("8.8.8.8")); r != NoRoute {
+		t.Fatalf("every hop down: %+v, %v", h, r)
+	}
+}
+
+// TestDeleteRouteHops: deleting some next hops of a route (an IPv6 ECMP
+// sibling) keeps the others; deleting the last one, or a delete without
+// next hops, removes the route.
+func TestDeleteRouteHops(t *testing.T) {
+	s := testState()
+	a, b := Gateway{Via: ip("fe80::1"), LinkIndex: 11}, Gateway{Via: ip("fe80::99"), LinkIndex: 10}
+	s.SetNeighbour(Neighbour{LinkIndex: 10, IP: ip("fe80::99"), MAC: macAlt, Usable: true})
+	s.SetRoute(Route{Dst: pfx("2001:db8:77::/48"), Priority: 1024, Hops: []Gateway{a, b}})
+	s.DeleteRouteHops(Route{Dst: pfx("2001:db8:77::/48"), Priority: 1024, Hops: []Gateway{a}})
+	snap := s.Build([]int32{10, 11}, 1)
+	for i := range 16 {
+		dst := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0x77, 0, byte(i), 15: 1})
+		if h, r := snap.Lookup(dst); r != Resolved || h.DstMAC != macAlt {
+			t.Fatalf("%s: %+v, %v; want the remaining hop", dst, h, r)
+		}
+	}
+	s.DeleteRouteHops(Route{Dst: pfx("2001:db8:77::/48"), Priority: 1024, Hops: []Gateway{{Via: ip("fe80::5"), LinkIndex: 10}}})
+	if h, r := s.Build([]int32{10, 11}, 2).Lookup(ip("2001:db8:77::1")); r != Resolved || h.DstMAC != macAlt {
+		t.Fatalf("delete of a hop the route does not have: %+v, %v", h, r)
+	}
+	s.DeleteRouteHops(Route{Dst: pfx("2001:db8:77::/48"), Priority: 1024, Hops: []Gateway{b}})
+	if h, r := s.Build([]int32{10, 11}, 3).Lookup(ip("2001:db8:77::1")); r != Resolved || h.DstMAC != macGW6 {
+		t.Fatalf("last hop deleted: want the default route, got %+v, %v", h, r)
+	}
+	s.DeleteRouteHops(Route{Dst: pfx("198.51.100.200/32"), Reject: true})
+	if _, r := s.Build([]int32{10, 11}, 4).Lookup(ip("198.51.100.200")); r != Resolved {
+		t.Fatalf("reject route deleted: %v", r)
+	}
+}
+
 // TestSnapshotIsImmutable: a built snapshot does not change when the state does.
 func TestSnapshotIsImmutable(t *testing.T) {
 	s := testState()

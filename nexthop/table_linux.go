@@ -340,12 +340,7 @@ func applyRoute(st *State, typ uint16, r netlink.Route) {
 	if !dst.IsValid() {
 		return
 	}
-	prio := uint32(r.Priority)
-	if typ == unix.RTM_DELROUTE {
-		st.DeleteRoute(dst, prio)
-		return
-	}
-	route := Route{Dst: dst, Priority: prio}
+	route := Route{Dst: dst, Priority: uint32(r.Priority)}
 	switch r.Type {
 	case unix.RTN_UNICAST:
 		if len(r.MultiPath) > 0 {
@@ -358,6 +353,10 @@ func applyRoute(st *State, typ uint16, r netlink.Route) {
 	case unix.RTN_BLACKHOLE, unix.RTN_UNREACHABLE, unix.RTN_PROHIBIT, unix.RTN_THROW:
 		route.Reject = true
 	default: // local, broadcast, multicast, anycast, nat: not forwarding routes
+		return
+	}
+	if typ == unix.RTM_DELROUTE {
+		st.DeleteRouteHops(route)
 		return
 	}
 	st.SetRoute(route)

@@ -116,6 +116,26 @@ func TestTableMirrorsKernel(t *testing.T) {
 	eventually("route deleted: the default applies", "203.0.113.5", Resolved, func(h Hop) bool { return h.VLAN == 0 })
 	ipCmd("route", "add", "blackhole", "203.0.113.0/24")
 	eventually("blackhole", "203.0.113.5", NoRoute, nil)
+
+	// IPv6 ECMP: the kernel deletes one sibling with an RTM_DELROUTE that
+	// names only that next hop; the route keeps the other one.
+	ipCmd("-6", "neigh", "add", "2001:db8:1::fd", "lladdr", "02:00:00:00:00:65", "dev", "tnh0", "nud", "reachable")
+	ipCmd("-6", "route", "add", "2001:db8:77::/48", "metric", "1024", "nexthop", "via", "2001:db8:1::fe", "dev", "tnh0", "nexthop", "via", "2001:db8:1::fd", "dev", "tnh0")
+	eventually("IPv6 multipath route", "2001:db8:77::1", Resolved, nil)
+	ipCmd("-6", "route", "del", "2001:db8:77::/48", "via", "2001:db8:1::fe", "dev", "tnh0", "metric", "1024")
+	// A later update on the same subscription: once it shows, the delete
+	// was applied too.
+	ipCmd("-6", "route", "add", "blackhole", "2001:db8:78::/48")
+	eventually("marker route", "2001:db8:78::1", NoRoute, nil)
+	for i := range 32 {
+		dst := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0x77, 0, byte(i), 15: 1})
+		if h, r := tab.Load().Lookup(dst); r != Resolved || h.DstMAC != [6]byte{2, 0, 0, 0, 0, 0x65} {
+			t.Fatalf("after deleting one of two next hops: Lookup(%s) = %+v, %v; want the remaining next hop", dst, h, r)
+		}
+	}
+	ipCmd("-6", "route", "del", "2001:db8:77::/48", "via", "2001:db8:1::fd", "dev", "tnh0", "metric", "1024")
+	eventually("last next hop deleted: the default applies", "2001:db8:77::1", Resolved, func(h Hop) bool { return h.DstMAC == [6]byte{2, 0, 0, 0, 0, 0x66} })
+
 	ipCmd("link", "set", "tnh0", "down")
 	eventually("link down", "8.8.8.8", NoRoute, nil)
 	if st := tab.Stats(); st.Generation < 2 || st.Updates == 0 {
