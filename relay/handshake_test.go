@@ -265,6 +265,18 @@ func TestMappingChange(t *testing.T) {
 		t.Fatalf("encap after moving back: %v, dst port %d", v, binary.BigEndian.Uint16(got[22:24]))
 	}
 
+	// The peer is trusted at its embedded mapping now: a bubble to the
+	// (never changing) cookie from a foreign mapping must not re-point it.
+	hijack := relaytest.IPv4UDP(third, relayAP, relaytest.Bubble(clientAddr, h.e.Cookie(clientAddr)), true)
+	mismatches := h.counters().Drops[DropMappingMismatch]
+	if v, _ := h.decap(hijack); v != Drop || h.counters().Drops[DropMappingMismatch] != mismatches+1 {
+		t.Fatalf("cookie bubble for a trusted peer from a foreign mapping: %v, drops %v", v, h.counters().Drops)
+	}
+	h.drain()
+	if v, got := h.encap(pkt); v != ToIPv4 || binary.BigEndian.Uint16(got[22:24]) != clientMap.Port() {
+		t.Fatalf("encap after the refused cookie bubble: %v, dst port %d", v, binary.BigEndian.Uint16(got[22:24]))
+	}
+
 	// Without AcceptSymmetricNAT the same bubble is a mapping mismatch.
 	h2 := newHarness(t, nil)
 	h2.encap(pkt)

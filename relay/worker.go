@@ -130,6 +130,14 @@ func (w *Worker) decapPayload(pol *policy, buf []byte, off, n int, from netip.Ad
 			return Drop, 0, 0
 		case cache.RxUnknown:
 			return w.drop(DropUnknownPeer)
+		case cache.RxMappingChanged:
+			// The cookie never changes, so whoever once saw it could
+			// re-point a trusted peer to their own address: a cookie
+			// bubble from a foreign mapping counts only while the peer
+			// is being verified (pending).
+			if mismatch {
+				return w.drop(DropMappingMismatch)
+			}
 		}
 		if !w.clientAllowed(pol, from, now) {
 			return w.drop(DropClientRateLimited)
