@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -213,6 +215,10 @@ type Log struct {
 func Load(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) { // the path once: "config: read /x.yaml: no such file or directory"
+			err = pe.Err
+		}
 		return nil, fmt.Errorf("config: read %s: %w", path, err)
 	}
 	return Parse(b)

@@ -1,8 +1,11 @@
 package config
 
 import (
+	"errors"
+	"io/fs"
 	"log/slog"
 	"net/netip"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -165,6 +168,7 @@ ipv6: {address: "2001:db8::1"}
 		{"ipv6 missing", `{interfaces: {one_armed: eth0}, ipv4: {address: 192.0.2.1}}`, "ipv6.address: missing"},
 		{"ipv6 bad", `{interfaces: {one_armed: eth0}, ipv4: {address: 192.0.2.1}, ipv6: {address: 192.0.2.1}}`, "ipv6.address: 192.0.2.1 is not an IPv6 address"},
 		{"ipv6 link-local", `{interfaces: {one_armed: eth0}, ipv4: {address: 192.0.2.1}, ipv6: {address: "fe80::1"}}`, "ipv6.address: fe80::1 is not a global unicast"},
+		{"ipv6 teredo", `{interfaces: {one_armed: eth0}, ipv4: {address: 192.0.2.1}, ipv6: {address: "2001:0:c000:201::1"}}`, "ipv6.address: 2001:0:c000:201::1 is in the Teredo prefix 2001::/32: use the relay's native IPv6 address"},
 		{"capacity", base + "peers: {capacity: 1}\n", "peers.capacity: 1 is out of range"},
 		{"queue total", base + "peers: {queue_bytes_per_peer: 100, queue_bytes_total: 10}\n", "peers.queue_bytes_total: 10 is out of range"},
 		{"key file", base + "bubbles: {key_file: rel/key}\n", "bubbles.key_file: \"rel/key\" is not an absolute path"},
@@ -267,4 +271,12 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("error without prefix: %v", err)
 		}
 	})
+}
+
+func TestLoadMissingFileNamesPathOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "absent.yaml")
+	_, err := Load(path)
+	if want := "config: read " + path + ": no such file or directory"; err == nil || err.Error() != want || !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("err %v, want %q wrapping fs.ErrNotExist", err, want)
+	}
 }

@@ -321,9 +321,16 @@ func (r *rawConfig) addresses(c *Config) error {
 	if !a.IsGlobalUnicast() {
 		return fmt.Errorf("ipv6.address: %s is not a global unicast address", a)
 	}
+	if teredoPrefix.Contains(a) {
+		return fmt.Errorf("ipv6.address: %s is in the Teredo prefix %s: use the relay's native IPv6 address", a, teredoPrefix)
+	}
 	c.IPv6.Address = a
 	return nil
 }
+
+// teredoPrefix is 2001::/32 (RFC 4380 §2.6). The relay steers it into its
+// data plane, so its own address cannot be inside it.
+var teredoPrefix = netip.MustParsePrefix("2001::/32")
 
 func (r *rawConfig) peers(c *Config) error {
 	var err error

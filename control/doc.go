@@ -11,6 +11,10 @@
 //	srv := control.NewServer(control.Config{Backend: b, Logger: log})
 //	go srv.Run(ctx, cfg.API.Socket)   // creates the socket 0660, samples rates, serves
 //
+// or, to fail the start on a socket that cannot be created (teredo-relayd
+// does this before it reports ready), ln, err := srv.Listen(path) first and
+// go srv.RunListener(ctx, ln) later.
+//
 // RangePeers walks the peer cache (cache.Cache.Range) and fills the reused
 // *api.Peer with the fields the cache holds: Address, State, ObservedMapping,
 // LastRx/LastTx, Bubbles, counters, queued packets/bytes. (There is no RX

@@ -69,10 +69,23 @@ func (s *Server) Sample() {
 // Run listens on the unix socket at path (see Listen), samples the counters
 // and serves until ctx is done; it removes the socket on return.
 func (s *Server) Run(ctx context.Context, path string) error {
-	ln, err := Listen(path, s.cfg.SocketGroup)
+	ln, err := s.Listen(path)
 	if err != nil {
 		return err
 	}
+	return s.RunListener(ctx, ln)
+}
+
+// Listen creates the control socket at path with the configured group (see
+// the package-level Listen). A daemon calls it before it reports ready, so a
+// socket that cannot be created is a startup error, then RunListener.
+func (s *Server) Listen(path string) (net.Listener, error) {
+	return Listen(path, s.cfg.SocketGroup)
+}
+
+// RunListener samples the counters and serves on ln (from Listen) until ctx
+// is done; it closes ln, which removes a unix socket.
+func (s *Server) RunListener(ctx context.Context, ln net.Listener) error {
 	go func() {
 		t := time.NewTicker(s.cfg.SampleInterval)
 		defer t.Stop()

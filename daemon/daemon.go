@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"sync"
@@ -124,10 +125,15 @@ func Run(ctx context.Context, opts Options) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	err = d.startAll(ctx)
+	// runCtx ends with a signal or with Run itself: an error (from startup
+	// or from a background task) must also stop the tasks shutdown waits for.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	err = d.startAll(runCtx)
 	if err == nil {
-		err = d.serve(ctx, hup)
+		err = d.serve(runCtx, hup)
 	}
+	cancel()
 	if cerr := d.shutdown(); err == nil {
 		err = cerr
 	}
@@ -173,12 +179,25 @@ func (d *Daemon) config() *config.Config {
 // shutdown, which releases whatever was built.
 func (d *Daemon) startAll(ctx context.Context) error {
 	cfg := d.cfg
+	if d.opts.ReadyFile != "" { // a stale one from a killed run must not claim readiness
+		if err := os.Remove(d.opts.ReadyFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove stale ready file: %w", err)
+		}
+	}
+	priv, err := currentPrivileges()
+	if err != nil {
+		return err
+	}
+	if err := checkPrivileges(cfg, priv); err != nil { // daemon/privileges.go
+		return err
+	}
 	if err := d.loadDrain(cfg); err != nil { // daemon/announce.go
 		return err
 	}
 	if err := d.resolveSides(cfg); err != nil {
 		return err
 	}
+	d.warnUnassignedIPv6(cfg)
 	key, err := relay.LoadOrCreateKey(cfg.Bubbles.KeyFile)
 	if err != nil {
 		return fmt.Errorf("config: bubbles.key_file: %w", err)
@@ -227,20 +246,38 @@ func (d *Daemon) startAll(ctx context.Context) error {
 		s.attached = true
 		d.log.Info("XDP program attached", "interface", s.name, "mode", s.mode.String(), "steer_ipv4", s.v4, "steer_ipv6", s.v6)
 	}
+	// The listeners are bound before the workers start, so that a taken port
+	// or an unusable socket path fails the start instead of a running relay;
+	// they serve once the workers (which they report on) exist.
+	srv := control.NewServer(control.Config{Backend: d, Logger: d.log})
+	apiLn, err := srv.Listen(cfg.API.Socket)
+	if err != nil {
+		return fmt.Errorf("config: api.socket: %w", err)
+	}
+	var metricsLn net.Listener
+	if cfg.Metrics.Listen != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.Metrics.Listen); err != nil {
+			apiLn.Close()
+			return fmt.Errorf("config: metrics.listen: %w", err)
+		}
+	}
 	if err := d.startWorkers(ctx, cfg); err != nil {
+		apiLn.Close()
+		if metricsLn != nil {
+			metricsLn.Close()
+		}
 		return err
 	}
 	d.goBackground("relay slow path", func() error { return d.engine.Run(ctx) })
 	d.goBackground("kernel UDP socket", func() error { return d.kernel.Serve(ctx, d.kernelHandler(cfg)) })
-	srv := control.NewServer(control.Config{Backend: d, Logger: d.log})
-	d.goBackground("control API", func() error { return srv.Run(ctx, cfg.API.Socket) })
-	if cfg.Metrics.Listen != "" {
+	d.goBackground("control API", func() error { return srv.RunListener(ctx, apiLn) })
+	if metricsLn != nil {
 		ms := metrics.NewServer(metrics.ServerConfig{
 			Addr:     cfg.Metrics.Listen,
 			Gatherer: metrics.NewRegistry(d, metrics.BuildInfo{Version: d.opts.Version, Revision: d.opts.Revision}),
 			Ready:    metrics.ReadyFromSource(d),
 		})
-		d.goBackground("metrics listener", func() error { return ms.Run(ctx) })
+		d.goBackground("metrics listener", func() error { return ms.Serve(ctx, metricsLn) })
 	}
 	if err := d.startDebug(ctx); err != nil { // daemon/debug.go
 		return err
@@ -416,7 +453,9 @@ func (d *Daemon) shutdown() error {
 		}
 	}
 	var errs []error
+	detached := false
 	for _, s := range d.sides {
+		detached = detached || s.attached
 		if s.prog != nil {
 			errs = append(errs, s.prog.Close())
 		}
@@ -446,7 +485,9 @@ func (d *Daemon) shutdown() error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	d.log.Info("stopped: XDP detached, sockets closed")
+	if detached {
+		d.log.Info("stopped: XDP detached, sockets closed")
+	}
 	return nil
 }
 

@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/teredorelay/teredorelay/config"
 )
 
 // explain wraps err from step into one clear message: a permission error
@@ -19,7 +22,8 @@ func explain(err error, step string) error {
 		return fmt.Errorf("config: ipv4.address: not assigned to an interface on this host: %s: %w", step, err)
 	case errors.Is(err, unix.EADDRINUSE):
 		return fmt.Errorf("config: ipv4.port: in use by another socket (is miredo running?): %s: %w", step, err)
-	case errors.Is(err, unix.ENOMEM) && containsAny(step, "UMEM"):
+	case errors.Is(err, unix.ENOMEM) && containsAny(step, "UMEM"),
+		errors.Is(err, unix.ENOBUFS) && containsAny(step, "AF_XDP socket"): // XDP_UMEM_REG over RLIMIT_MEMLOCK
 		return fmt.Errorf("cannot lock packet memory (grant CAP_IPC_LOCK or LimitMEMLOCK=infinity, or lower umem.frames): %s: %w", step, err)
 	}
 	return fmt.Errorf("%s: %w", step, err)
@@ -28,7 +32,7 @@ func explain(err error, step string) error {
 func capabilityFor(step string) string {
 	switch {
 	case containsAny(step, "load XDP"):
-		return "CAP_BPF (or CAP_SYS_ADMIN)"
+		return "CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)"
 	case containsAny(step, "attach XDP", "routes", "XSKMAP"):
 		return "CAP_NET_ADMIN"
 	case containsAny(step, "AF_XDP", "raw", "kernel sockets"):
@@ -54,4 +58,23 @@ func ifindexByName(name string) (int, error) {
 		return 0, errors.New("no such network interface")
 	}
 	return ifi.Index, nil
+}
+
+// warnUnassignedIPv6 logs a warning when ipv6.address is on no interface of
+// this host: the relay still sends from it, but native hosts' answers to its
+// ICMPv6 errors and bubbles, and neighbour discovery for it, reach nothing.
+func (d *Daemon) warnUnassignedIPv6(cfg *config.Config) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Unmap() == cfg.IPv6.Address {
+				return
+			}
+		}
+	}
+	d.log.Warn("ipv6.address is not assigned to any interface on this host; assign it to the IPv6-side interface",
+		"ipv6_address", cfg.IPv6.Address)
 }

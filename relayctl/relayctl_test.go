@@ -169,7 +169,7 @@ func TestPeersShowAndCount(t *testing.T) {
 		}
 	}
 	r = d.run(t, "peers", "show", "2001:0:c000:201::1")
-	if r.code != relayctl.ExitNotFound || r.stderr != "relayctl: relayd: peer 2001:0:c000:201::1 is not in the peer cache (not_found)\n" {
+	if r.code != relayctl.ExitNotFound || r.stderr != "relayctl: teredo-relayd: peer 2001:0:c000:201::1 is not in the peer cache (not_found)\n" {
 		t.Errorf("unknown peer: exit %d %q", r.code, r.stderr)
 	}
 	r = d.run(t, "peers", "count", "--state", "pending")
@@ -258,7 +258,7 @@ func TestSocketMissing(t *testing.T) {
 	socket := filepath.Join(t.TempDir(), "run", "teredo-relayd", "api.sock")
 	for _, args := range [][]string{{"status"}, {"peers"}, {"stats", "-o", "json"}, {"drain"}} {
 		r := run(t, context.Background(), socket, args...)
-		want := fmt.Sprintf("relayctl: cannot reach relayd at %s: dial unix %s: connect: no such file or directory\n", socket, socket)
+		want := fmt.Sprintf("relayctl: cannot reach teredo-relayd at %s: dial unix %s: connect: no such file or directory (is teredo-relayd running, with this api.socket?)\n", socket, socket)
 		if r.code != relayctl.ExitUnreachable || r.stderr != want || r.stdout != "" {
 			t.Errorf("%v: exit %d\n got %q\nwant %q", args, r.code, r.stderr, want)
 		}

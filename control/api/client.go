@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"syscall"
 	"time"
 )
 
@@ -24,7 +25,7 @@ type Error struct {
 	Message string
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("relayd: %s (%s)", e.Message, e.Code) }
+func (e *Error) Error() string { return fmt.Sprintf("teredo-relayd: %s (%s)", e.Message, e.Code) }
 
 // UnreachableError means the client could not talk to the daemon at all.
 type UnreachableError struct {
@@ -33,7 +34,14 @@ type UnreachableError struct {
 }
 
 func (e *UnreachableError) Error() string {
-	return fmt.Sprintf("cannot reach relayd at %s: %v", e.Socket, e.Err)
+	hint := ""
+	switch {
+	case errors.Is(e.Err, syscall.ENOENT), errors.Is(e.Err, syscall.ECONNREFUSED):
+		hint = " (is teredo-relayd running, with this api.socket?)"
+	case errors.Is(e.Err, syscall.EACCES):
+		hint = " (the socket is mode 0660: run as root or as a member of its group)"
+	}
+	return fmt.Sprintf("cannot reach teredo-relayd at %s: %v%s", e.Socket, e.Err, hint)
 }
 
 func (e *UnreachableError) Unwrap() error { return e.Err }

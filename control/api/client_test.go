@@ -49,7 +49,7 @@ func TestClientErrors(t *testing.T) {
 		t.Errorf("bad JSON: %v", err)
 	}
 	_, _, err = c.Drain(ctx)
-	if !errors.As(err, &ae) || ae.Code != api.CodeNotFound || err.Error() != "relayd: peer 2001::1 is not in the peer cache (not_found)" {
+	if !errors.As(err, &ae) || ae.Code != api.CodeNotFound || err.Error() != "teredo-relayd: peer 2001::1 is not in the peer cache (not_found)" {
 		t.Errorf("API error: %v", err)
 	}
 }
@@ -58,7 +58,7 @@ func TestClientUnreachable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "api.sock")
 	_, _, err := api.NewClient(path, time.Second).Status(context.Background())
 	var ue *api.UnreachableError
-	if !errors.As(err, &ue) || err.Error() != "cannot reach relayd at "+path+": dial unix "+path+": connect: no such file or directory" {
+	if !errors.As(err, &ue) || err.Error() != "cannot reach teredo-relayd at "+path+": dial unix "+path+": connect: no such file or directory (is teredo-relayd running, with this api.socket?)" {
 		t.Fatalf("err = %v", err)
 	}
 	// A socket nobody accepts on: refused, not a hang.
@@ -69,7 +69,7 @@ func TestClientUnreachable(t *testing.T) {
 	ln.(*net.UnixListener).SetUnlinkOnClose(false)
 	ln.Close()
 	_, _, err = api.NewClient(path, time.Second).Status(context.Background())
-	if !errors.As(err, &ue) || err.Error() != "cannot reach relayd at "+path+": dial unix "+path+": connect: connection refused" {
+	if !errors.As(err, &ue) || err.Error() != "cannot reach teredo-relayd at "+path+": dial unix "+path+": connect: connection refused (is teredo-relayd running, with this api.socket?)" {
 		t.Fatalf("err = %v", err)
 	}
 }
