@@ -19,7 +19,7 @@ help:
 deps:
 	@bash scripts/install-deps.sh
 
-## build: build teredo-relayd, relayctl and teredo-lab into bin/
+## build: build teredo-relayd, relayctl, teredo-probe and teredo-lab into bin/
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./cmd/...

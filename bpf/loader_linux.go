@@ -61,7 +61,7 @@ func Load(cfg Config) (*Program, error) {
 
 	p := &Program{steerV4: cfg.SteerIPv4, percpu: make([]uint64, ncpu)}
 	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
-		return nil, fmt.Errorf("load steer objects: %w", permissionHint(err, capBPF, capNetAdmin))
+		return nil, fmt.Errorf("load steer objects: %w", permissionHint(err, capBPF, capPerfmon, capNetAdmin))
 	}
 	if err := p.setAddrsLocked(cfg.Addrs); err != nil {
 		return nil, errors.Join(err, p.objs.Close())
@@ -303,6 +303,9 @@ var (
 	capNetAdmin = capability{unix.CAP_NET_ADMIN, "CAP_NET_ADMIN"}
 	capSysAdmin = capability{unix.CAP_SYS_ADMIN, "CAP_SYS_ADMIN"}
 	capBPF      = capability{unix.CAP_BPF, "CAP_BPF"}
+	// The verifier accepts the parser's pointer arithmetic only with
+	// CAP_PERFMON (or CAP_SYS_ADMIN).
+	capPerfmon = capability{unix.CAP_PERFMON, "CAP_PERFMON"}
 )
 
 // permissionHint adds to an EPERM which of the needed capabilities the

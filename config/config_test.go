@@ -156,6 +156,7 @@ ipv6: {address: "2001:db8::1"}
 		{"frame size", base + "umem: {frame_size: 3000}\n", "umem.frame_size: 3000 is not 2048 or 4096"},
 		{"headroom", base + "umem: {headroom: 512}\n", "umem.headroom: 512 is out of range (0-274)"},
 		{"frames", base + "umem: {frames: 100}\n", "umem.frames: 100 is out of range"},
+		{"frames for two sockets sharing a UMEM", "interfaces: {ipv4_side: a, ipv6_side: b}\nipv4: {address: 192.0.2.1}\nipv6: {address: \"2001:db8::1\"}\numem: {frames: 4096}\n", "umem.frames: 4096 is out of range (8192-4194304) (the frames must cover socket.fill_ring + socket.tx_ring of each of the 2 socket(s) on a UMEM: 8192)"},
 		{"sharing", base + "umem: {sharing: maybe}\n", "umem.sharing: \"maybe\" is not one of"},
 		{"ipv4 missing", `interfaces: {one_armed: eth0}`, "ipv4.address: missing"},
 		{"ipv4 bad", `{interfaces: {one_armed: eth0}, ipv4: {address: 198.51.100.300}}`, "ipv4.address: 198.51.100.300 is not an IPv4 address"},

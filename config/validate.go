@@ -269,13 +269,20 @@ func (r *rawConfig) umem(c *Config) error {
 	if c.UMEM.Headroom, err = intIn("umem.headroom", r.UMEM.Headroom, DefaultUMEMHeadroom, 0, maxHeadroom); err != nil {
 		return err
 	}
-	s := c.Socket
-	need := s.FillRing + s.TXRing
-	if c.UMEM.Frames, err = intIn("umem.frames", r.UMEM.Frames, max(DefaultUMEMFrames, need), need, 1<<22); err != nil {
-		return fmt.Errorf("%w (the frames must cover socket.fill_ring + socket.tx_ring = %d)", err, need)
-	}
 	if c.UMEM.Sharing, err = oneOf("umem.sharing", r.UMEM.Sharing, SharingAuto, SharingShared, SharingSeparate); err != nil {
 		return err
+	}
+	// Every socket on a UMEM has its own fill and TX rings: a two-armed relay
+	// sharing one UMEM per queue needs frames for both sides' rings, or the
+	// first side's initial fill can take them all and starve the other.
+	s := c.Socket
+	sockets := 1
+	if c.Interfaces.TwoArmed() && c.UMEM.Sharing != SharingSeparate {
+		sockets = 2
+	}
+	need := sockets * (s.FillRing + s.TXRing)
+	if c.UMEM.Frames, err = intIn("umem.frames", r.UMEM.Frames, max(DefaultUMEMFrames, need), need, 1<<22); err != nil {
+		return fmt.Errorf("%w (the frames must cover socket.fill_ring + socket.tx_ring of each of the %d socket(s) on a UMEM: %d)", err, sockets, need)
 	}
 	return nil
 }

@@ -37,7 +37,7 @@ func LoadOrCreateKey(path string) ([]byte, error) {
 func readKey(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("open key %s: %w", path, err)
+		return nil, fmt.Errorf("bubble key: %w", err) // err names the path
 	}
 	defer f.Close()
 	st, err := f.Stat()
