@@ -79,7 +79,8 @@
 //
 // # Privileges
 //
-// Load needs CAP_BPF and CAP_NET_ADMIN (or CAP_SYS_ADMIN); on kernels before
+// Load needs CAP_BPF, CAP_PERFMON (the verifier allows the parser's pointer
+// arithmetic only with it) and CAP_NET_ADMIN, or CAP_SYS_ADMIN; on kernels before
 // 5.11 it also raises RLIMIT_MEMLOCK (CAP_SYS_RESOURCE). An EPERM names the
 // missing capability. Attach needs CAP_NET_ADMIN and uses a bpf_link, so the
 // kernel detaches the program when the process exits, even on a crash.
