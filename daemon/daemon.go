@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"sync"
@@ -494,7 +495,12 @@ func (d *Daemon) shutdown() error {
 // relayConfig maps the file's settings to the engine's.
 func relayConfig(cfg *config.Config, key []byte) relay.Config {
 	rl := cfg.RateLimits
+	var localServer netip.Addr
+	if cfg.Server != nil { // the server role in this process gets the relay's indirect bubbles
+		localServer = cfg.Server.Primary
+	}
 	return relay.Config{
+		LocalServer:         localServer,
 		IPv4Addr:            cfg.PrimaryIPv4(),
 		IPv4Addrs:           cfg.SecondaryIPv4(),
 		Port:                cfg.IPv4.Port,

@@ -115,6 +115,11 @@ type Config struct {
 	// addresses. Encap never encapsulates to any of them (loop guard).
 	// Datagrams to other addresses are dropped as wrong_destination.
 	IPv4Addrs []netip.Addr
+	// LocalServer is the primary IPv4 address of a Teredo server running in
+	// this process (RFC 4380 §5.4.3), whose output delivers the relay's
+	// indirect bubbles to it in process. A destination whose server field is
+	// a relay address is a loop (dst_self) unless it is LocalServer.
+	LocalServer netip.Addr
 	// Port is the relay's UDP port (default 3544).
 	Port uint16
 	// IPv6Addr is the source of the ICMPv6 errors the relay generates. It
@@ -340,6 +345,9 @@ func (c *Config) validate() error {
 		} else if a.IsUnspecified() || a.IsMulticast() || a.IsLoopback() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
 			errs = append(errs, fmt.Errorf("ipv4 address %v: must be a unicast address", a))
 		}
+	}
+	if c.LocalServer.IsValid() && !c.LocalServer.Is4() {
+		errs = append(errs, fmt.Errorf("local server %v: must be an IPv4 address", c.LocalServer))
 	}
 	if n := len(c.relayIPv4Addrs()); n > MaxIPv4Addrs {
 		errs = append(errs, fmt.Errorf("ipv4 addresses: %d distinct, at most %d", n, MaxIPv4Addrs))

@@ -40,12 +40,15 @@ const minSlotSize = 2048
 type Engine struct {
 	// cfg is the configuration the engine started with. Its fixed fields
 	// are read from here; the reloadable ones only through pol.
-	cfg     Config
-	pol     atomic.Pointer[policy]
-	peers   *cache.Cache
-	out     Output
-	relay4  [4]byte // primary IPv4 address (fixed)
-	relayAP netip.AddrPort
+	cfg    Config
+	pol    atomic.Pointer[policy]
+	peers  *cache.Cache
+	out    Output
+	relay4 [4]byte // primary IPv4 address (fixed)
+	// localServer is Config.LocalServer, or the zero array (never a relay
+	// address) without a server in this process.
+	localServer [4]byte
+	relayAP     netip.AddrPort
 	// clientLimit bounds the slow-path work per client IPv4 address; shared
 	// by every worker and the HandleUDP path.
 	clientLimit *sourceLimiter
@@ -99,6 +102,9 @@ func NewEngine(cfg Config, peers *cache.Cache, out Output) (*Engine, error) {
 
 		clientLimit: newSourceLimiter(cfg.ClientSlowPathTableSize),
 		newPeers:    newSourceLimiter(cfg.NewPeerTableSize),
+	}
+	if cfg.LocalServer.Is4() {
+		e.localServer = cfg.LocalServer.As4()
 	}
 	e.pol.Store(newPolicy(cfg))
 	// The caller's slices may change; e.cfg keeps no reloadable values that

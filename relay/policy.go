@@ -69,6 +69,7 @@ var fixedFields = []struct {
 	get  func(*Config) any
 }{
 	{"IPv4Addr", func(c *Config) any { return c.IPv4Addr }},
+	{"LocalServer", func(c *Config) any { return c.LocalServer }},
 	{"Port", func(c *Config) any { return c.Port }},
 	{"IPv6Addr", func(c *Config) any { return c.IPv6Addr }},
 	{"NewPeerTableSize", func(c *Config) any { return c.NewPeerTableSize }},

@@ -36,7 +36,7 @@ const (
 	DropDstNotTeredo   // native packet whose destination is outside 2001::/32
 	DropDstMappedBogon // mapped IPv4 not global unicast, or mapped port 0 (RFC 4380 §5.4.1)
 	DropDstServerBogon // embedded server IPv4 not global unicast
-	DropDstSelf        // mapped IPv4 is one of the relay's own addresses: loop guard
+	DropDstSelf        // mapped or server IPv4 is one of the relay's own addresses: loop guard
 
 	// Both directions, decided by the fast path and completed by the slow path.
 

@@ -3,6 +3,7 @@ package relay
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/teredorelay/teredorelay/cache"
 	"net/netip"
 	"testing"
 
@@ -148,4 +149,38 @@ func TestDestinationsNotServed(t *testing.T) {
 		t.Fatalf("unique local source: verdict %v", v)
 	}
 	checkDrops(t, before, h.counters(), map[DropReason]uint64{DropSrcInvalid: 1})
+}
+
+// A Teredo destination whose server field is the relay's own address would
+// send the indirect bubble from relay:3544 to relay:3544 (Miredo
+// MTFL-SA-0603): dropped as dst_self, no peer, no bubble — unless a Teredo
+// server in this process owns that address (Config.LocalServer), which
+// receives the bubble in process.
+func TestServerFieldIsRelayAddress(t *testing.T) {
+	ours := relaytest.TeredoAddr(relayIPv4, 0, clientMap)
+	pkt := relaytest.Echo(nativeHost, ours, 64, 1, 1, nil)
+
+	h := newHarness(t, nil)
+	before := h.counters()
+	if v, _ := h.encap(pkt); v != Drop {
+		t.Fatalf("verdict %v, want drop", v)
+	}
+	h.drain()
+	checkDrops(t, before, h.counters(), map[DropReason]uint64{DropDstSelf: 1})
+	if sent := h.out.Take(); len(sent) != 0 {
+		t.Fatalf("sent %+v, want nothing", sent)
+	}
+	if st := h.e.peers.Stats(); st.Pending != 0 {
+		t.Fatalf("%d pending peers, want 0", st.Pending)
+	}
+
+	h = newHarness(t, func(c *Config, _ *cache.Config) { c.LocalServer = relayIPv4 })
+	if v, _ := h.encap(pkt); v != SlowPath {
+		t.Fatalf("with a local server: verdict %v, want slow_path", v)
+	}
+	h.drain()
+	sent := h.out.Take()
+	if len(sent) != 1 || sent[0].Dst != relayAP {
+		t.Fatalf("with a local server: sent %+v, want one indirect bubble to %v", sent, relayAP)
+	}
 }

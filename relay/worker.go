@@ -332,8 +332,14 @@ func (w *Worker) Encap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 	if e.isRelayAddr(pol, mapped) {
 		return w.drop(DropDstSelf)
 	}
-	if !pol.bogons.GlobalUnicast4([4]byte(dst[4:8])) {
+	server := [4]byte(dst[4:8])
+	if !pol.bogons.GlobalUnicast4(server) {
 		return w.drop(DropDstServerBogon)
+	}
+	// Indirect bubbles go to server:3544: never to ourselves (Miredo
+	// MTFL-SA-0603), unless a server in this process owns that address.
+	if e.isRelayAddr(pol, server) && server != e.localServer {
+		return w.drop(DropDstSelf)
 	}
 	if l > e.cfg.MTU {
 		return w.handoff(evTooBig, dst, netip.AddrPort{}, ip[:quoteMax])
