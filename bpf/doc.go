@@ -75,13 +75,21 @@
 // entries). Load-time constants (volatile const, set through
 // CollectionSpec.Variables before loading so the verifier prunes disabled
 // branches): relay_port, steer_ipv4, steer_ipv6. reason_len only anchors
-// enum reason in BTF.
+// enum reason in BTF; reason_keys (static, in .rodata) holds the counters
+// map's keys, so counting needs no stack slot (see Privileges).
 //
 // # Privileges
 //
-// Load needs CAP_BPF, CAP_PERFMON (the verifier allows the parser's pointer
-// arithmetic only with it) and CAP_NET_ADMIN, or CAP_SYS_ADMIN; on kernels before
-// 5.11 it also raises RLIMIT_MEMLOCK (CAP_SYS_RESOURCE). An EPERM names the
+// Load needs Linux 5.18 (the helpers bpf_xdp_get_buff_len and
+// bpf_xdp_load_bytes; Load probes them and names a missing one) and CAP_BPF
+// and CAP_NET_ADMIN, or CAP_SYS_ADMIN. CAP_PERFMON is not needed: without it
+// the verifier refuses variable offsets added to packet pointers, pointer
+// subtraction and variable stack offsets, so steer.c reads the frame at
+// constant offsets, compares scalar offsets with the frame length, and copies
+// bytes at variable offsets (after IPv4 options, inside the Teredo payload)
+// with bpf_xdp_load_bytes. Without CAP_PERFMON the kernel also adds its
+// Spectre mitigations (a speculation barrier after each register spill to
+// the stack); steer.c keeps them off the common paths. An EPERM names the
 // missing capability. Attach needs CAP_NET_ADMIN and uses a bpf_link, so the
 // kernel detaches the program when the process exits, even on a crash.
 //
@@ -107,5 +115,8 @@
 // and the exact counter deltas; a copy-mode AF_XDP socket bound in a private
 // network namespace makes redirects succeed. FuzzSteer compares the program
 // with a Go reference model; the miredo captures in the repository's testdata/ are
-// replayed frame by frame.
+// replayed frame by frame. TestLoadWithoutPerfmon re-runs the test binary
+// through setpriv as nobody with only CAP_BPF and CAP_NET_ADMIN and loads
+// every switch combination, so a construct the verifier reserves for
+// CAP_PERFMON fails the tests.
 package bpf

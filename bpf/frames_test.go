@@ -209,6 +209,23 @@ func steerCases() []steerCase {
 		{"teredo origin twice", relayTeredo(slices.Concat(originIndication(), originIndication(), bubble())), ReasonDropTeredoMalformed},
 		{"teredo origin then auth", relayTeredo(slices.Concat(originIndication(), authIndicator(0, 0), bubble())), ReasonDropTeredoMalformed},
 		{"teredo origin only", relayTeredo(originIndication()), ReasonDropTeredoMalformed},
+		// Boundaries of steer.c's copies (bpf_xdp_load_bytes): the 22-byte UDP
+		// head copy, the copies after authentication, variable IHL, padding.
+		{"teredo origin+ipv6 header truncated", relayTeredo(slices.Concat(originIndication(), bubble()[:39])), ReasonDropTeredoMalformed},
+		{"teredo origin+ipv6 version 4", relayTeredo(slices.Concat(originIndication(), with(bubble(), func(b []byte) { b[0] = 0x45 }))), ReasonDropTeredoMalformed},
+		{"teredo origin+ipv6 payload beyond datagram", relayTeredo(slices.Concat(originIndication(), with(bubble(), func(b []byte) { b[5] = 1 }))), ReasonDropTeredoMalformed},
+		{"teredo origin+ipv6 with trailer", relayTeredo(slices.Concat(originIndication(), bubble(), []byte{1, 4, 0, 0, 0, 0})), ReasonSteerIPv4UDP},
+		{"teredo auth+ipv6 payload beyond datagram", relayTeredo(slices.Concat(authIndicator(3, 5), with(bubble(), func(b []byte) { b[5] = 1 }))), ReasonDropTeredoMalformed},
+		{"teredo auth+origin+ipv6 version 4", relayTeredo(slices.Concat(authIndicator(1, 0), originIndication(), with(bubble(), func(b []byte) { b[0] = 0x40 }))), ReasonDropTeredoMalformed},
+		{"teredo auth+origin+ipv6 header truncated", relayTeredo(slices.Concat(authIndicator(0, 1), originIndication(), bubble()[:39])), ReasonDropTeredoMalformed},
+		{"teredo auth+origin then indicator", relayTeredo(slices.Concat(authIndicator(0, 0), originIndication(), []byte{0, 0}, bubble())), ReasonDropTeredoMalformed},
+		{"teredo auth max lengths+ipv6", relayTeredo(slices.Concat(authIndicator(255, 255), bubble())), ReasonSteerIPv4UDP},
+		{"teredo auth ends one byte before datagram end, frame padded", frame(relayTeredo(slices.Concat(authIndicator(0, 0), []byte{0x60})), make([]byte, 48)), ReasonDropTeredoMalformed},
+		{"teredo short payload, frame padded", frame(relayTeredo([]byte{0x60, 0, 0, 0, 0}), make([]byte, 40)), ReasonDropTeredoMalformed},
+		{"teredo short payload at frame end", relayTeredo([]byte{0x60, 0, 0, 0, 0}), ReasonDropTeredoMalformed},
+		{"ipv4 options ihl 15 auth+origin+ipv6", frame(ethernet(etherIPv4, etherQinQ, etherVLAN), ipv4Header{src: clientAddr, dst: relayAddrA, proto: protoUDP, options: slices.Repeat(nop4, 10)}.packet(udp(46240, 3544, slices.Concat(authIndicator(2, 7), originIndication(), bubble())))), ReasonSteerIPv4UDP},
+		{"ipv4 options ihl 7 malformed teredo", frame(eth4, ipv4Header{src: clientAddr, dst: relayAddrA, proto: protoUDP, options: slices.Repeat(nop4, 2)}.packet(udp(46240, 3544, []byte{1, 2, 3}))), ReasonDropTeredoMalformed},
+		{"udp truncated header after options", frame(eth4, ipv4Header{src: clientAddr, dst: relayAddrA, proto: protoUDP, options: nop4}.packet([]byte{0xb4, 0xa0, 0x0d, 0xd8, 0, 8})), ReasonPassUDPMalformed},
 
 		// Steered IPv6.
 		{"ipv6 to rfc4380 example", frame(eth6, ipv6(nativePeer, teredoExample, protoICMPv6, icmpv6(129))), ReasonSteerIPv6Teredo},
@@ -265,6 +282,8 @@ func steerCases() []steerCase {
 		{"ipv6 truncated header", frame(eth6, ipv6(nativePeer, teredoClient, 59, nil)[:39]), ReasonPassIPv6Malformed},
 		{"ipv6 version 4", with(frame(eth6, ipv6(nativePeer, teredoClient, 59, nil)), func(b []byte) { b[14] = 0x40 }), ReasonPassIPv6Malformed},
 		{"ipv6 payload beyond frame", with(frame(eth6, ipv6(nativePeer, teredoClient, 59, nil)), func(b []byte) { b[19] = 1 }), ReasonPassIPv6Malformed},
+		{"ipv6 payload beyond frame in qinq", with(frame(ethernet(etherIPv6, etherQinQ, etherVLAN), ipv6(nativePeer, teredoClient, 59, make([]byte, 8))), func(b []byte) { b[27] = 9 }), ReasonPassIPv6Malformed},
+		{"ipv6 payload up to frame end in qinq", with(frame(ethernet(etherIPv6, etherQinQ, etherVLAN), ipv6(nativePeer, teredoClient, 59, make([]byte, 8))), func(b []byte) { b[27] = 8 }), ReasonSteerIPv6Teredo},
 	}
 }
 

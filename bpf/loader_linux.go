@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
@@ -37,9 +39,9 @@ type Program struct {
 }
 
 // Load verifies and loads the program with cfg's constants and addresses.
-// It is not attached yet. Loading needs CAP_BPF and CAP_NET_ADMIN (or
-// CAP_SYS_ADMIN); on kernels before 5.11 it also lifts RLIMIT_MEMLOCK for the
-// process, which needs CAP_SYS_RESOURCE.
+// It is not attached yet. Loading needs Linux 5.18 (the program's XDP
+// helpers) and CAP_BPF and CAP_NET_ADMIN (or CAP_SYS_ADMIN); CAP_PERFMON is
+// not needed.
 func Load(cfg Config) (*Program, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -59,9 +61,17 @@ func Load(cfg Config) (*Program, error) {
 		return nil, fmt.Errorf("count possible cpus: %w", err)
 	}
 
+	// Only a conclusive "not supported" is reported here; any other probe
+	// failure (EPERM, say) shows up again, better explained, in the load.
+	for _, h := range []asm.BuiltinFunc{asm.FnXdpGetBuffLen, asm.FnXdpLoadBytes} {
+		if err := features.HaveProgramHelper(ebpf.XDP, h); errors.Is(err, ebpf.ErrNotSupported) {
+			return nil, fmt.Errorf("load steer objects: kernel lacks XDP helper %v (needs Linux 5.18): %w", h, err)
+		}
+	}
+
 	p := &Program{steerV4: cfg.SteerIPv4, percpu: make([]uint64, ncpu)}
 	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
-		return nil, fmt.Errorf("load steer objects: %w", permissionHint(err, capBPF, capPerfmon, capNetAdmin))
+		return nil, fmt.Errorf("load steer objects: %w", permissionHint(err, capBPF, capNetAdmin))
 	}
 	if err := p.setAddrsLocked(cfg.Addrs); err != nil {
 		return nil, errors.Join(err, p.objs.Close())
@@ -303,9 +313,6 @@ var (
 	capNetAdmin = capability{unix.CAP_NET_ADMIN, "CAP_NET_ADMIN"}
 	capSysAdmin = capability{unix.CAP_SYS_ADMIN, "CAP_SYS_ADMIN"}
 	capBPF      = capability{unix.CAP_BPF, "CAP_BPF"}
-	// The verifier accepts the parser's pointer arithmetic only with
-	// CAP_PERFMON (or CAP_SYS_ADMIN).
-	capPerfmon = capability{unix.CAP_PERFMON, "CAP_PERFMON"}
 )
 
 // permissionHint adds to an EPERM which of the needed capabilities the

@@ -54,10 +54,41 @@ volatile const __u8 steer_ipv6 = 1;
  */
 volatile const enum reason reason_len = REASON_LEN;
 
+/*
+ * Keys of the counters map, key == reason. finish passes &reason_keys[reason],
+ * a constant offset into .rodata, rather than the address of a stack slot:
+ * without CAP_PERFMON the verifier follows every store to a fresh stack slot
+ * with a speculation barrier (nospec, an lfence on x86; Spectre v4), which
+ * would cost every frame several nanoseconds. A reason missing here would
+ * count as reason 0; the tests assert the exact counter of every reason.
+ */
+static const __u32 reason_keys[REASON_LEN] = {
+	[REASON_STEER_IPV4_UDP] = REASON_STEER_IPV4_UDP,
+	[REASON_STEER_IPV6_TEREDO] = REASON_STEER_IPV6_TEREDO,
+	[REASON_PASS_NO_SOCKET] = REASON_PASS_NO_SOCKET,
+	[REASON_PASS_TRUNCATED_L2] = REASON_PASS_TRUNCATED_L2,
+	[REASON_PASS_VLAN_TOO_DEEP] = REASON_PASS_VLAN_TOO_DEEP,
+	[REASON_PASS_ARP] = REASON_PASS_ARP,
+	[REASON_PASS_NOT_IP] = REASON_PASS_NOT_IP,
+	[REASON_PASS_IPV4_DISABLED] = REASON_PASS_IPV4_DISABLED,
+	[REASON_PASS_IPV4_MALFORMED] = REASON_PASS_IPV4_MALFORMED,
+	[REASON_PASS_IPV4_OTHER] = REASON_PASS_IPV4_OTHER,
+	[REASON_PASS_IPV4_NOT_RELAY_ADDR] = REASON_PASS_IPV4_NOT_RELAY_ADDR,
+	[REASON_PASS_IPV4_FRAGMENT] = REASON_PASS_IPV4_FRAGMENT,
+	[REASON_PASS_IPV4_NOT_RELAY_PORT] = REASON_PASS_IPV4_NOT_RELAY_PORT,
+	[REASON_PASS_UDP_MALFORMED] = REASON_PASS_UDP_MALFORMED,
+	[REASON_PASS_IPV6_DISABLED] = REASON_PASS_IPV6_DISABLED,
+	[REASON_PASS_IPV6_MALFORMED] = REASON_PASS_IPV6_MALFORMED,
+	[REASON_PASS_IPV6_ND] = REASON_PASS_IPV6_ND,
+	[REASON_PASS_IPV6_OTHER] = REASON_PASS_IPV6_OTHER,
+	[REASON_DROP_TEREDO_MALFORMED] = REASON_DROP_TEREDO_MALFORMED,
+};
+_Static_assert(REASON_DROP_TEREDO_MALFORMED + 1 == REASON_LEN,
+	       "a new reason needs its entry in reason_keys");
+
 static __always_inline int finish(enum reason reason, int action)
 {
-	__u32 key = reason;
-	__u64 *n = bpf_map_lookup_elem(&counters, &key);
+	__u64 *n = bpf_map_lookup_elem(&counters, &reason_keys[reason]);
 
 	if (n)
 		*n += 1;
@@ -73,73 +104,118 @@ static __always_inline int to_socket(struct xdp_md *ctx, enum reason reason)
 }
 
 /*
- * teredo_malformed mirrors teredo.Packet.Decode: it returns 1 when the UDP
- * payload p[0:len] is not a Teredo packet, i.e. not [authentication
- * indicator] [origin indication] IPv6 packet (RFC 4380 §5.1.1), with the IPv6
- * header inside the payload and its payload length not beyond it (trailers
- * after the packet are allowed, RFC 6081). The caller guarantees p + len <=
- * end; the pointer checks against end are for the verifier.
+ * Packet access without CAP_PERFMON. The daemon loads this program with
+ * CAP_BPF and CAP_NET_ADMIN only, and then the verifier refuses three things
+ * a straightforward parser does: adding a variable scalar to a packet
+ * pointer ("pointer arithmetic with it prohibited for !root"; only constant
+ * immediates are allowed), subtracting two pointers (end - data), and
+ * variable offsets into the stack. So the program reads packet bytes through
+ * direct pointers only at offsets that are compile-time constants on every
+ * path (Ethernet, VLAN tags, the fixed IPv4 and IPv6 headers), works with
+ * positions as scalar offsets from ctx->data ("at"), compares them with
+ * the frame length from bpf_xdp_get_buff_len (the program is not
+ * frags-aware, so that is data_end - data), and copies bytes at variable
+ * offsets (after IPv4 options, inside the Teredo payload) with
+ * bpf_xdp_load_bytes into fixed stack buffers read at constant indices.
+ * Both helpers need Linux 5.18. TestLoadWithoutPerfmon keeps it that way.
  */
-static __always_inline int teredo_malformed(__u8 *p, __u32 len, void *end)
-{
-	__u32 off = 0;
-	__u8 *ip;
 
-	if (len < 2 || (void *)(p + 2) > end)
-		return 1;	/* a bare byte is not even an indicator */
-	if (p[0] == 0) {
-		if (p[1] == 1) {
-			/* Authentication: 00 01, ID length, auth length, ID, auth, nonce(8), confirmation(1). */
-			if (len < 13 || (void *)(p + 13) > end)
-				return 1;
-			off = 13 + (__u32)p[2] + (__u32)p[3];
-			if (len <= off)
-				return 1;
-		}
-		if ((void *)(p + off + 2) > end)
-			return 1;
-		if (p[off] == 0) {
-			/* Origin indication: 00 00, port, address (8 bytes); only 00 00 may follow auth. */
-			if (len < off + 8 || p[off + 1] != 0)
-				return 1;
-			off += 8;
-			if (len > off) {
-				if ((void *)(p + off + 1) > end)
-					return 1;
-				if (p[off] == 0)
-					return 1;	/* another indicator: out of order */
-			}
-		}
-	} else if ((p[0] >> 4) != 6) {
+/*
+ * Leading bytes of a Teredo payload that teredo_malformed reads without a
+ * further copy: the indicators and, for the common shapes (no indicator, or
+ * origin indication only), the IPv6 version and payload length.
+ */
+#define TEREDO_HEAD 14
+
+/*
+ * teredo_malformed mirrors teredo.Packet.Decode: it returns 1 when the UDP
+ * payload of len bytes at frame offset at, whose first TEREDO_HEAD bytes
+ * (when len allows) are in head, is not a Teredo packet, i.e. not
+ * [authentication indicator] [origin indication] IPv6 packet (RFC 4380
+ * §5.1.1), with the IPv6 header inside the payload and its payload length not
+ * beyond it (trailers after the packet are allowed, RFC 6081). The caller
+ * guarantees at + len <= frame length, so every copy below is inside the
+ * frame.
+ *
+ * Every accepted payload holds an IPv6 header after the indicators, so
+ * len < 40 is malformed whatever the bytes; checking it first makes head
+ * complete. After an origin indication the next byte is the IPv6 version
+ * nibble, so another indicator there (a 0 byte) fails the version check.
+ */
+static __always_inline int teredo_malformed(struct xdp_md *ctx, __u32 at, __u32 len,
+					    const __u8 *head)
+{
+	__u8 ind[2], ip6[6];
+	__u32 off;
+
+	if (len < 40)
 		return 1;
+	if (head[0] != 0) {
+		/* No indicator: the IPv6 header starts the payload. */
+		if ((head[0] >> 4) != 6)
+			return 1;
+		return 40 + (((__u32)head[4] << 8) | head[5]) > len;
+	}
+	if (head[1] == 0) {
+		/* Origin indication (8 bytes), then the IPv6 header. */
+		if (len < 8 + 40)
+			return 1;
+		if ((head[8] >> 4) != 6)
+			return 1;
+		return 40 + (((__u32)head[12] << 8) | head[13]) > len - 8;
+	}
+	if (head[1] != 1)
+		return 1;	/* 00 xx: no such indicator */
+
+	/* Authentication: 00 01, ID length, auth length, ID, auth, nonce(8), confirmation(1). */
+	off = 13 + (__u32)head[2] + (__u32)head[3];
+	if (len < off + 2)
+		return 1;
+	if (bpf_xdp_load_bytes(ctx, at + off, ind, sizeof(ind)))
+		return 1;
+	if (ind[0] == 0) {
+		/* Origin indication; only 00 00 may follow authentication. */
+		if (ind[1] != 0)
+			return 1;
+		off += 8;
 	}
 	if (len < off + 40)
 		return 1;
-	ip = p + off;
-	if ((void *)(ip + 40) > end)
+	if (bpf_xdp_load_bytes(ctx, at + off, ip6, sizeof(ip6)))
 		return 1;
-	if ((ip[0] >> 4) != 6)
+	if ((ip6[0] >> 4) != 6)
 		return 1;
-	if (40 + (((__u32)ip[4] << 8) | ip[5]) > len - off)
-		return 1;
-	return 0;
+	return 40 + (((__u32)ip6[4] << 8) | ip6[5]) > len - off;
 }
 
-static __always_inline int steer_ipv4_packet(struct xdp_md *ctx, void *l3, void *end)
+/* The UDP header and the leading bytes of its payload, copied in one go. */
+struct udp_head {
+	struct udphdr udp;
+	__u8 payload[TEREDO_HEAD];
+};
+
+static __always_inline __u32 ipv4_hlen(const struct iphdr *ip)
+{
+	return (ip->ver_ihl & 0x0f) * 4;
+}
+
+static __always_inline int steer_ipv4_packet(struct xdp_md *ctx, void *l3, __u32 l3_at, void *end)
 {
 	struct iphdr *ip = l3;
-	struct udphdr *udp;
-	__u32 hlen, tot_len, udp_len;
+	struct udp_head copy, *h;
+	__u32 frame_len, hlen, tot_len, udp_at, udp_len;
 
 	if (!steer_ipv4)
 		return finish(REASON_PASS_IPV4_DISABLED, XDP_PASS);
+	/* First, while few values are live: fewer register spills. */
+	frame_len = bpf_xdp_get_buff_len(ctx);
 	if ((void *)(ip + 1) > end)
 		return finish(REASON_PASS_IPV4_MALFORMED, XDP_PASS);
 	if ((ip->ver_ihl >> 4) != 4)
 		return finish(REASON_PASS_IPV4_MALFORMED, XDP_PASS);
-	hlen = (ip->ver_ihl & 0x0f) * 4;
+	hlen = ipv4_hlen(ip);
 	tot_len = bpf_ntohs(ip->tot_len);
-	if (hlen < sizeof(*ip) || tot_len < hlen || l3 + hlen > end || l3 + tot_len > end)
+	if (hlen < sizeof(*ip) || tot_len < hlen || l3_at + tot_len > frame_len)
 		return finish(REASON_PASS_IPV4_MALFORMED, XDP_PASS);
 
 	if (ip->protocol != IPPROTO_UDP)
@@ -150,15 +226,45 @@ static __always_inline int steer_ipv4_packet(struct xdp_md *ctx, void *l3, void 
 	if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
 		return finish(REASON_PASS_IPV4_FRAGMENT, XDP_PASS);
 
-	udp = l3 + hlen;
-	if ((void *)(udp + 1) > end)
-		return finish(REASON_PASS_UDP_MALFORMED, XDP_PASS);
-	if (udp->dest != bpf_htons(relay_port))
+	/*
+	 * Read again from the frame (the values are those checked above) rather
+	 * than kept across the helper call: without CAP_PERFMON every register
+	 * spill to the stack is followed by a speculation barrier.
+	 */
+	hlen = ipv4_hlen(ip);
+	tot_len = bpf_ntohs(ip->tot_len);
+
+	/*
+	 * The UDP header and the payload's head: read in place when the header
+	 * has no options (a constant offset, the common case), copied in one go
+	 * otherwise. When the frame ends before the whole head, the UDP length
+	 * check below fails or the payload is shorter than TEREDO_HEAD, hence
+	 * not Teredo, and teredo_malformed returns before reading the head
+	 * (zeroed only because the verifier forbids reading uninitialised stack).
+	 */
+	udp_at = l3_at + hlen;
+	if (hlen == sizeof(*ip) && (void *)(ip + 1) + sizeof(*h) <= end) {
+		h = (struct udp_head *)(ip + 1);
+	} else {
+		h = &copy;
+		frame_len = bpf_xdp_get_buff_len(ctx);
+		if (udp_at + sizeof(*h) <= frame_len) {
+			if (bpf_xdp_load_bytes(ctx, udp_at, h, sizeof(*h)))
+				return finish(REASON_PASS_UDP_MALFORMED, XDP_PASS);
+		} else {
+			if (udp_at + sizeof(h->udp) > frame_len)
+				return finish(REASON_PASS_UDP_MALFORMED, XDP_PASS);
+			if (bpf_xdp_load_bytes(ctx, udp_at, h, sizeof(h->udp)))
+				return finish(REASON_PASS_UDP_MALFORMED, XDP_PASS);
+			__builtin_memset(h->payload, 0, sizeof(h->payload));
+		}
+	}
+	if (h->udp.dest != bpf_htons(relay_port))
 		return finish(REASON_PASS_IPV4_NOT_RELAY_PORT, XDP_PASS);
-	udp_len = bpf_ntohs(udp->len);
-	if (udp_len < sizeof(*udp) || udp_len > tot_len - hlen)
+	udp_len = bpf_ntohs(h->udp.len);
+	if (udp_len < sizeof(h->udp) || udp_len > tot_len - hlen)
 		return finish(REASON_PASS_UDP_MALFORMED, XDP_PASS);
-	if (teredo_malformed((__u8 *)(udp + 1), udp_len - sizeof(*udp), end)) {
+	if (teredo_malformed(ctx, udp_at + sizeof(h->udp), udp_len - sizeof(h->udp), h->payload)) {
 		/* Dropped only while a relay socket serves this queue: with none,
 		 * the kernel gets the datagram like everything else (never a drop). */
 		__u32 queue = ctx->rx_queue_index;
@@ -171,18 +277,21 @@ static __always_inline int steer_ipv4_packet(struct xdp_md *ctx, void *l3, void 
 	return to_socket(ctx, REASON_STEER_IPV4_UDP);
 }
 
-static __always_inline int steer_ipv6_packet(struct xdp_md *ctx, void *l3, void *end)
+static __always_inline int steer_ipv6_packet(struct xdp_md *ctx, void *l3, __u32 l3_at, void *end)
 {
 	struct ipv6hdr *ip6 = l3;
 	__u8 *icmp_type;
+	__u32 frame_len;
 
 	if (!steer_ipv6)
 		return finish(REASON_PASS_IPV6_DISABLED, XDP_PASS);
+	/* First, while few values are live: fewer register spills. */
+	frame_len = bpf_xdp_get_buff_len(ctx);
 	if ((void *)(ip6 + 1) > end)
 		return finish(REASON_PASS_IPV6_MALFORMED, XDP_PASS);
 	if ((ip6->ver_tc >> 4) != 6)
 		return finish(REASON_PASS_IPV6_MALFORMED, XDP_PASS);
-	if ((void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len) > end)
+	if (l3_at + sizeof(*ip6) + bpf_ntohs(ip6->payload_len) > frame_len)
 		return finish(REASON_PASS_IPV6_MALFORMED, XDP_PASS);
 
 	if (ip6->daddr[0] == bpf_htonl(0x20010000))
@@ -205,6 +314,7 @@ int steer(struct xdp_md *ctx)
 	struct ethhdr *eth = data;
 	struct vlan_hdr *vlan;
 	void *l3;
+	__u32 l3_at = sizeof(*eth);
 	__be16 proto;
 
 	if ((void *)(eth + 1) > end)
@@ -221,13 +331,14 @@ int steer(struct xdp_md *ctx)
 			return finish(REASON_PASS_TRUNCATED_L2, XDP_PASS);
 		proto = vlan->h_vlan_encapsulated_proto;
 		l3 = vlan + 1;
+		l3_at += sizeof(*vlan);
 	}
 
 	switch (proto) {
 	case bpf_htons(ETH_P_IP):
-		return steer_ipv4_packet(ctx, l3, end);
+		return steer_ipv4_packet(ctx, l3, l3_at, end);
 	case bpf_htons(ETH_P_IPV6):
-		return steer_ipv6_packet(ctx, l3, end);
+		return steer_ipv6_packet(ctx, l3, l3_at, end);
 	case bpf_htons(ETH_P_ARP):
 		return finish(REASON_PASS_ARP, XDP_PASS);
 	case bpf_htons(ETH_P_8021Q):

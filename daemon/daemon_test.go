@@ -16,7 +16,7 @@ func TestExplain(t *testing.T) {
 		want string
 	}{
 		{fmt.Errorf("load: %w", unix.EPERM), "load XDP program",
-			"missing capability CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): load XDP program: load: operation not permitted"},
+			"missing capability CAP_BPF and CAP_NET_ADMIN (or CAP_SYS_ADMIN): load XDP program: load: operation not permitted"},
 		{unix.EPERM, "attach XDP program to ix0 (interfaces.one_armed)",
 			"missing capability CAP_NET_ADMIN: attach XDP program to ix0 (interfaces.one_armed): operation not permitted"},
 		{unix.EPERM, "open AF_XDP socket on ix0 queue 0 (interfaces.one_armed, queues)",

@@ -32,7 +32,7 @@ func explain(err error, step string) error {
 func capabilityFor(step string) string {
 	switch {
 	case containsAny(step, "load XDP"):
-		return "CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)"
+		return "CAP_BPF and CAP_NET_ADMIN (or CAP_SYS_ADMIN)"
 	case containsAny(step, "attach XDP", "routes", "XSKMAP"):
 		return "CAP_NET_ADMIN"
 	case containsAny(step, "AF_XDP", "raw", "kernel sockets"):

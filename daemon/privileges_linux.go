@@ -15,8 +15,8 @@ type capability struct {
 	name string
 	why  string
 	// sysAdmin: CAP_SYS_ADMIN also grants what this capability is needed
-	// for (the kernel's bpf_capable, perfmon_capable and the BPF
-	// networking checks accept it).
+	// for (the kernel's bpf_capable and the BPF networking checks accept
+	// it).
 	sysAdmin bool
 }
 
@@ -26,7 +26,6 @@ var neededCapabilities = []capability{
 	{unix.CAP_NET_ADMIN, "CAP_NET_ADMIN", "attach XDP and create the XSKMAP", true},
 	{unix.CAP_NET_RAW, "CAP_NET_RAW", "open AF_XDP and raw sockets", false},
 	{unix.CAP_BPF, "CAP_BPF", "load the XDP program and its maps", true},
-	{unix.CAP_PERFMON, "CAP_PERFMON", "the BPF verifier accepts the XDP program's pointer arithmetic only with it", true},
 }
 
 // privileges is what the process holds: its effective capabilities and its
@@ -56,7 +55,7 @@ func currentPrivileges() (privileges, error) {
 // checkPrivileges refuses to start, in one line naming every missing
 // capability and what needs it, when the process lacks a privilege the data
 // plane needs. Without it the first failing step would report a kernel error
-// several layers deep (a verifier log for CAP_PERFMON, ENOBUFS for memlock).
+// several layers deep (EPERM from the bpf syscall, ENOBUFS for memlock).
 func checkPrivileges(cfg *config.Config, p privileges) error {
 	var missing []string
 	for _, c := range neededCapabilities {
@@ -76,7 +75,7 @@ func checkPrivileges(cfg *config.Config, p privileges) error {
 	if len(missing) > 1 {
 		word = "capabilities"
 	}
-	return fmt.Errorf("missing %s %s; deploy/teredo-relayd.service grants CAP_NET_ADMIN CAP_NET_RAW CAP_BPF CAP_PERFMON CAP_IPC_LOCK",
+	return fmt.Errorf("missing %s %s; deploy/teredo-relayd.service grants CAP_NET_ADMIN CAP_NET_RAW CAP_BPF CAP_IPC_LOCK",
 		word, strings.Join(missing, ", "))
 }
 

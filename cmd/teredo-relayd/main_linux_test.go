@@ -144,7 +144,7 @@ func runToExitEnv(t *testing.T, env []string, argv ...string) (int, string) {
 func TestMissingPrivilegeIsOneLine(t *testing.T) {
 	e := setupRelayd(t)
 	cfg, _ := e.config(t, "priv", "")
-	all := []string{"net_admin", "net_raw", "bpf", "perfmon", "ipc_lock"}
+	all := []string{"net_admin", "net_raw", "bpf", "ipc_lock"}
 	tests := []struct {
 		drop    string // capability left out
 		memlock string // RLIMIT_MEMLOCK set with prlimit (lowering needs no privilege); "" leaves it
@@ -153,7 +153,6 @@ func TestMissingPrivilegeIsOneLine(t *testing.T) {
 		{"net_admin", "", "teredo-relayd: missing capability CAP_NET_ADMIN (attach XDP"},
 		{"net_raw", "", "teredo-relayd: missing capability CAP_NET_RAW (open AF_XDP"},
 		{"bpf", "", "teredo-relayd: missing capability CAP_BPF (load the XDP program"},
-		{"perfmon", "", "teredo-relayd: missing capability CAP_PERFMON (the BPF verifier"},
 		{"ipc_lock", "4194304:4194304", "teredo-relayd: missing capability CAP_IPC_LOCK (the UMEMs lock 8 MiB but RLIMIT_MEMLOCK is 4 MiB"},
 		{"", "", "teredo-relayd: missing capabilities CAP_NET_ADMIN (attach XDP"},
 	}
@@ -184,6 +183,79 @@ func TestMissingPrivilegeIsOneLine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStartsWithUnitCapabilities starts the daemon as nobody holding exactly
+// the capabilities deploy/teredo-relayd.service grants (read from the unit,
+// so the two cannot drift) and expects it to get ready with XDP attached and
+// to exit 0 on SIGTERM: the XDP program passes the verifier without
+// CAP_PERFMON, and no other start step needs more.
+func TestStartsWithUnitCapabilities(t *testing.T) {
+	e := setupRelayd(t)
+	cfg, dir := e.config(t, "unitcaps", "")
+	ready := filepath.Join(dir, "ready")
+	unit, err := os.ReadFile("../../deploy/teredo-relayd.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := []string{"-all"}
+	for line := range strings.Lines(string(unit)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "AmbientCapabilities="); ok {
+			for _, c := range strings.Fields(v) {
+				set = append(set, "+"+strings.ToLower(strings.TrimPrefix(c, "CAP_")))
+			}
+		}
+	}
+	if len(set) == 1 {
+		t.Fatal("deploy/teredo-relayd.service has no AmbientCapabilities=")
+	}
+	caps := strings.Join(set, ",")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var cmd *exec.Cmd
+	var stderr bytes.Buffer
+	if err := netnsutil.Do(testNS, func() error {
+		// setpriv execs the daemon in place, so signals reach it directly.
+		cmd = exec.CommandContext(ctx, "setpriv", "--reuid="+e.uid, "--regid="+e.gid, "--clear-groups",
+			"--inh-caps="+caps, "--ambient-caps="+caps, "--bounding-set="+caps,
+			e.bin, "-config", cfg, "-ready-file", ready)
+		cmd.Stderr = &stderr
+		return cmd.Start()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if b, err := os.ReadFile(ready); err == nil && strings.TrimSpace(string(b)) == fmt.Sprint(cmd.Process.Pid) {
+			break
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("teredo-relayd with %s exited before ready: %v\n%s", caps, err, stderr.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready after 30 s:\n%s", stderr.String())
+		}
+	}
+	if !hasXDP(t) {
+		t.Errorf("ready, but no XDP program on %s", testDev)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err = <-exited:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("still running 20 s after SIGTERM:\n%s", stderr.String())
+	}
+	if err != nil {
+		t.Fatalf("exit after SIGTERM: %v, want status 0\n%s", err, stderr.String())
+	}
+	assertNoXDP(t)
 }
 
 // TestStartupErrorsExit checks that a resource the daemon cannot have fails
