@@ -18,6 +18,15 @@
 // INCOMPLETE, FAILED) yields Unresolved: the caller hands such packets to the
 // kernel, which resolves the neighbour, and the next snapshot has it.
 //
+// STALE neighbours are usable, as for the kernel, but the kernel re-validates
+// a STALE entry only when it sends through it, which the relay's frames never
+// do. So that a gateway whose MAC address changed silently is not used with
+// the old one for good, the Table tells the kernel, about once a second and
+// for a bounded number of entries, that the STALE gateways of its routes are
+// in use (RTM_NEWNEIGH with NTF_USE): the kernel probes them and reports the
+// outcome, a confirmed or new address, or FAILED (the route is then
+// Unresolved and the kernel path resolves it again).
+//
 // Only the main routing table is mirrored (policy routing rules are not
 // evaluated); blackhole, unreachable, prohibit and throw routes yield NoRoute.
 package nexthop

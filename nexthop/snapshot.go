@@ -1,8 +1,10 @@
 package nexthop
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
+	"time"
 )
 
 // Result classifies a lookup.
@@ -76,6 +78,11 @@ type Neighbour struct {
 	IP        netip.Addr
 	MAC       [6]byte
 	Usable    bool
+	// Stale: the kernel's entry is STALE (usable but unconfirmed) and left to
+	// the kernel's own reachability detection (neither externally learned nor
+	// managed). The kernel re-validates such an entry only when it sends
+	// through it, which the relay's frames never do: see StaleGateways.
+	Stale bool
 }
 
 type routeID struct {
@@ -94,11 +101,19 @@ type State struct {
 	links  map[int32]Link
 	routes map[routeID]Route
 	neighs map[neighKey]Neighbour
+	// refreshed: when StaleGateways last handed out a neighbour; an update
+	// of the neighbour forgets it.
+	refreshed map[neighKey]time.Time
 }
 
 // NewState returns an empty State.
 func NewState() *State {
-	return &State{links: map[int32]Link{}, routes: map[routeID]Route{}, neighs: map[neighKey]Neighbour{}}
+	return &State{
+		links:     map[int32]Link{},
+		routes:    map[routeID]Route{},
+		neighs:    map[neighKey]Neighbour{},
+		refreshed: map[neighKey]time.Time{},
+	}
 }
 
 // SetLink adds or replaces a link; DeleteLink removes it.
@@ -147,9 +162,15 @@ func (s *State) DeleteRouteHops(r Route) {
 }
 
 // SetNeighbour adds or replaces a neighbour; DeleteNeighbour removes it.
-func (s *State) SetNeighbour(n Neighbour) { s.neighs[keyOf(n.LinkIndex, n.IP)] = n }
+func (s *State) SetNeighbour(n Neighbour) {
+	k := keyOf(n.LinkIndex, n.IP)
+	s.neighs[k] = n
+	delete(s.refreshed, k)
+}
 func (s *State) DeleteNeighbour(link int32, ip netip.Addr) {
-	delete(s.neighs, keyOf(link, ip))
+	k := keyOf(link, ip)
+	delete(s.neighs, k)
+	delete(s.refreshed, k)
 }
 
 // Reset forgets everything (before a full resynchronisation).
@@ -157,6 +178,7 @@ func (s *State) Reset() {
 	clear(s.links)
 	clear(s.routes)
 	clear(s.neighs)
+	clear(s.refreshed)
 }
 
 func keyOf(link int32, ip netip.Addr) neighKey {
@@ -198,6 +220,10 @@ type Snapshot struct {
 	entries  []entry
 	lv4, lv6 []level // longest prefix first
 	neighs   map[neighKey][6]byte
+	// gateways: the distinct gateways of the routes, through a port (or a
+	// VLAN of one) that is up, in (link, address) order. The relay sends to
+	// them directly, so StaleGateways has the kernel re-validate them.
+	gateways []neighKey
 }
 
 // Build returns a Snapshot of the state; ports are the ifindexes the relay
@@ -219,11 +245,16 @@ func (s *State) Build(ports []int32, generation uint64) *Snapshot {
 			best[r.Dst] = r
 		}
 	}
+	gateways := map[neighKey]struct{}{}
 	var by4, by6 [129]*level
 	for dst, r := range best {
 		e := entry{reject: r.Reject}
 		for _, g := range r.Hops {
-			e.hops = append(e.hops, s.hopFor(g, ports))
+			h := s.hopFor(g, ports)
+			e.hops = append(e.hops, h)
+			if !h.onLink && h.port >= 0 && h.up && !r.Reject {
+				gateways[neighKey{link: h.link, ip: h.via}] = struct{}{}
+			}
 		}
 		if !e.reject && len(e.hops) == 0 {
 			continue
@@ -262,7 +293,18 @@ func (s *State) Build(ports []int32, generation uint64) *Snapshot {
 		}
 	}
 	snap.Routes = len(snap.entries)
+	for k := range gateways {
+		snap.gateways = append(snap.gateways, k)
+	}
+	slices.SortFunc(snap.gateways, compareKeys)
 	return snap
+}
+
+func compareKeys(a, b neighKey) int {
+	if c := cmp.Compare(a.link, b.link); c != 0 {
+		return c
+	}
+	return slices.Compare(a.ip[:], b.ip[:])
 }
 
 func (s *State) hopFor(g Gateway, ports []int32) hop {

@@ -3,6 +3,7 @@ package nexthop
 import (
 	"log/slog"
 	"sync/atomic"
+	"time"
 )
 
 // Options configure a Table.
@@ -14,6 +15,11 @@ type Options struct {
 	// Namespace is a network namespace file descriptor to mirror instead of
 	// the current one (tests); 0 = the current namespace.
 	Namespace int
+	// NeighbourRefresh is how often the gateways the relay forwards to are
+	// checked for STALE kernel entries, which the kernel is then asked to
+	// re-validate (see StaleGateways); 0 = DefaultNeighbourRefresh, negative
+	// = never.
+	NeighbourRefresh time.Duration
 }
 
 // Stats are the table's own counters.
@@ -24,6 +30,11 @@ type Stats struct {
 	Resyncs      uint64 // full resynchronisations after a subscription failed
 	Updates      uint64 // netlink updates applied
 	LastSyncUnix int64  // when the last full dump completed (Unix seconds)
+	// NeighbourRefreshes counts STALE gateways the kernel was asked to
+	// re-validate (RTM_NEWNEIGH with NTF_USE); NeighbourRefreshErrors counts
+	// such requests the kernel refused (other than for an entry that went away).
+	NeighbourRefreshes     uint64
+	NeighbourRefreshErrors uint64
 }
 
 // Table mirrors the kernel's routes, neighbours and links and publishes
@@ -35,6 +46,8 @@ type Table struct {
 
 	resyncs, updates atomic.Uint64
 	lastSync         atomic.Int64
+	refreshes        atomic.Uint64
+	refreshErrors    atomic.Uint64
 	done             chan struct{}
 	stop             chan struct{}
 }
@@ -52,6 +65,9 @@ func (t *Table) Stats() Stats {
 		Resyncs:      t.resyncs.Load(),
 		Updates:      t.updates.Load(),
 		LastSyncUnix: t.lastSync.Load(),
+
+		NeighbourRefreshes:     t.refreshes.Load(),
+		NeighbourRefreshErrors: t.refreshErrors.Load(),
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -22,7 +23,8 @@ const (
 	maxBurst       = 1024 // updates applied before a snapshot is published
 	maxResyncDelay = 5 * time.Second
 	dumpRetries    = 5
-	rtmFCloned     = 0x200 // RTM_F_CLONED: a route cache exception, not a route
+	refreshTimeout = time.Second // bounds one NTF_USE request
+	rtmFCloned     = 0x200       // RTM_F_CLONED: a route cache exception, not a route
 )
 
 // Start mirrors the kernel's state: it subscribes to link, route and
@@ -60,11 +62,17 @@ type session struct {
 	neighs chan netlink.NeighUpdate
 	done   chan struct{}
 	handle *netlink.Handle
+	// refresh sends the NTF_USE requests (a socket of its own: the
+	// library has no call for a request without NLM_F_CREATE).
+	refresh *nl.SocketHandle
 }
 
 func (s *session) close() {
 	close(s.done)
 	s.handle.Close()
+	if s.refresh != nil {
+		s.refresh.Close()
+	}
 	// The readers exit once their sockets close; drain so none blocks on a send.
 	go func() {
 		for range s.links {
@@ -111,6 +119,18 @@ func (t *Table) subscribe(st *State) (*session, error) {
 	fail := func(step string, err error) (*session, error) {
 		s.close()
 		return nil, fmt.Errorf("nexthop: %s: %w", step, err)
+	}
+	sock, err := nl.GetNetlinkSocketAt(ns, netns.None(), unix.NETLINK_ROUTE)
+	if err != nil {
+		return fail("open netlink for neighbour refresh", err)
+	}
+	s.refresh = &nl.SocketHandle{Socket: sock}
+	timeout := unix.NsecToTimeval(refreshTimeout.Nanoseconds())
+	if err := sock.SetSendTimeout(&timeout); err != nil {
+		return fail("set neighbour refresh send timeout", err)
+	}
+	if err := sock.SetReceiveTimeout(&timeout); err != nil {
+		return fail("set neighbour refresh receive timeout", err)
 	}
 	if err := netlink.LinkSubscribeWithOptions(s.links, s.done, netlink.LinkSubscribeOptions{
 		Namespace: &ns, ErrorCallback: onErr, ReceiveBufferSize: socketRcvBuf,
@@ -190,9 +210,18 @@ func (t *Table) publish(st *State) {
 // resynchronises from scratch when a subscription fails.
 func (t *Table) run(st *State, s *session) {
 	defer close(t.done)
+	var tick <-chan time.Time
+	if every := t.opts.NeighbourRefresh; every >= 0 {
+		if every == 0 {
+			every = DefaultNeighbourRefresh
+		}
+		ticker := time.NewTicker(every)
+		defer ticker.Stop()
+		tick = ticker.C
+	}
 	delay := 100 * time.Millisecond
 	for {
-		err := t.follow(st, s)
+		err := t.follow(st, s, tick)
 		s.close()
 		if err == nil {
 			return
@@ -218,8 +247,10 @@ func (t *Table) run(st *State, s *session) {
 var errClosed = errors.New("subscription closed")
 
 // follow applies updates from s; it returns nil on Close and an error when a
-// subscription channel closed (socket error or overflow).
-func (t *Table) follow(st *State, s *session) error {
+// subscription channel closed (socket error or overflow). Between bursts,
+// each tick asks the kernel to re-validate the STALE gateways.
+func (t *Table) follow(st *State, s *session, tick <-chan time.Time) error {
+	var refresh []Neighbour
 	for {
 		n := 0
 		redump := false
@@ -232,6 +263,9 @@ func (t *Table) follow(st *State, s *session) error {
 				select {
 				case <-t.stop:
 					return nil
+				case now := <-tick:
+					refresh = t.refreshStale(st, s, now, refresh[:0])
+					continue
 				case u, open := <-s.links:
 					ok = open
 					redump = ok && t.applyLink(st, u) || redump
@@ -395,5 +429,60 @@ func applyNeigh(st *State, typ uint16, n netlink.Neigh) {
 		copy(nb.MAC[:], n.HardwareAddr)
 		nb.Usable = n.State&usableNUD != 0 && nb.MAC != [6]byte{}
 	}
+	// Externally learned entries belong to another control plane, and the
+	// kernel keeps managed ones resolved itself; an NTF_USE request would
+	// also clear those flags (an administrative update sets them as given).
+	nb.Stale = n.State == netlink.NUD_STALE && n.Flags&netlink.NTF_EXT_LEARNED == 0 &&
+		n.FlagsExt&netlink.NTF_EXT_MANAGED == 0
 	st.SetNeighbour(nb)
+}
+
+// refreshStale asks the kernel to re-validate the STALE gateways of the
+// current snapshot, at most MaxRefreshesPerTick of them; buf is reused.
+func (t *Table) refreshStale(st *State, s *session, now time.Time, buf []Neighbour) []Neighbour {
+	buf = st.StaleGateways(buf, t.Load(), now, MaxRefreshesPerTick)
+	for _, n := range buf {
+		switch err := useNeighbour(s.refresh, n); {
+		case err == nil:
+			t.refreshes.Add(1)
+		case errors.Is(err, unix.ENOENT):
+			// The entry went away meanwhile; its deletion is on the way.
+		default:
+			t.refreshErrors.Add(1)
+			t.log.Debug("nexthop: neighbour refresh", "neighbour", n.IP, "link", n.LinkIndex, "err", err)
+		}
+	}
+	return buf
+}
+
+// useNeighbour sends RTM_NEWNEIGH with NTF_USE for n: the kernel treats the
+// entry as used by an outgoing packet (neigh_event_send), which moves a STALE
+// entry to DELAY and then to PROBE, and changes nothing else (state, address
+// and flags stay as they are). Without NLM_F_CREATE, an entry that no longer
+// exists yields ENOENT instead of being created.
+func useNeighbour(sock *nl.SocketHandle, n Neighbour) error {
+	req := &nl.NetlinkRequest{
+		NlMsghdr: unix.NlMsghdr{
+			Len:   unix.SizeofNlMsghdr,
+			Type:  unix.RTM_NEWNEIGH,
+			Flags: unix.NLM_F_REQUEST | unix.NLM_F_ACK,
+		},
+		Sockets: map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: sock},
+	}
+	msg := &netlink.Ndmsg{
+		Family: unix.AF_INET6,
+		Index:  uint32(n.LinkIndex),
+		State:  netlink.NUD_STALE,
+		Flags:  netlink.NTF_USE,
+	}
+	dst := n.IP.AsSlice()
+	if n.IP.Is4() {
+		msg.Family = unix.AF_INET
+	}
+	req.AddData(msg)
+	req.AddData(nl.NewRtAttr(unix.NDA_DST, dst))
+	if _, err := req.Execute(unix.NETLINK_ROUTE, 0); err != nil {
+		return fmt.Errorf("RTM_NEWNEIGH NTF_USE %v: %w", n.IP, err)
+	}
+	return nil
 }
