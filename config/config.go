@@ -110,8 +110,9 @@ type Config struct {
 	Metrics    Metrics
 	Log        Log
 	// Announce and Drain: see config/announce.go.
-	Announce Announce
-	Drain    Drain
+	Announce  Announce
+	Drain     Drain
+	Readiness Readiness // config/readiness.go
 }
 
 // Interfaces names the network interfaces XDP attaches to: either OneArmed, or

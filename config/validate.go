@@ -79,8 +79,9 @@ type rawConfig struct {
 	Server rawServer `yaml:"server"` // config/server.go
 
 	// config/announce.go
-	Announce rawAnnounce `yaml:"announce"`
-	Drain    rawDrain    `yaml:"drain"`
+	Announce  rawAnnounce  `yaml:"announce"`
+	Drain     rawDrain     `yaml:"drain"`
+	Readiness rawReadiness `yaml:"readiness"` // config/readiness.go
 }
 
 func (r *rawConfig) validate() (*Config, error) {
@@ -162,6 +163,9 @@ func (r *rawConfig) validate() (*Config, error) {
 		}
 	}
 	if err := r.log(c); err != nil {
+		return nil, err
+	}
+	if err := r.readiness(c); err != nil { // config/readiness.go
 		return nil, err
 	}
 	if err := r.announceAndDrain(c); err != nil { // config/announce.go

@@ -24,7 +24,9 @@ type announcer struct {
 
 // fitForTraffic is the health the announcement follows: ready and not
 // drained (the same as metrics.State.Ready and /readyz).
-func (d *Daemon) fitForTraffic() bool { return d.ready.Load() && !d.draining.Load() }
+func (d *Daemon) fitForTraffic() bool {
+	return d.ready.Load() && !d.draining.Load() && !d.routeMissing.Load()
+}
 
 // startAnnounce starts the announcement driver when announce.enabled: it
 // writes the withdrawn state at once and announces once the relay has been

@@ -253,7 +253,7 @@ func (d *Daemon) State() metrics.State {
 	cfg := d.config()
 	st := metrics.State{
 		Roles:                roles(cfg),
-		Ready:                d.ready.Load() && !d.draining.Load(),
+		Ready:                d.fitForTraffic(),
 		Draining:             d.draining.Load(),
 		StartTime:            d.start,
 		Reloads:              d.reloads.Load(),
@@ -273,6 +273,8 @@ func (d *Daemon) State() metrics.State {
 		st.NotReady = []string{"starting or stopping"}
 	case d.draining.Load():
 		st.NotReady = []string{"draining"}
+	case d.routeMissing.Load():
+		st.NotReady = []string{d.routeMissingReason()}
 	}
 	return st
 }

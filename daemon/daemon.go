@@ -70,7 +70,11 @@ type Daemon struct {
 	// unless announce.enabled.
 	announce *announcer
 
-	ready, draining         atomic.Bool
+	ready, draining atomic.Bool
+	// routeMissing is set while a readiness.require_route_to destination has
+	// no usable route (daemon/readiness.go); missingRoute names it.
+	routeMissing            atomic.Bool
+	missingRoute            atomic.Pointer[netip.Addr]
 	reloads, reloadFailures atomic.Uint64
 	lastReloadOK            atomic.Bool
 	lastReload              atomic.Int64 // Unix nanoseconds of the last successful load
@@ -283,6 +287,7 @@ func (d *Daemon) startAll(ctx context.Context) error {
 	if err := d.startDebug(ctx); err != nil { // daemon/debug.go
 		return err
 	}
+	d.watchRoutes(ctx, cfg)                           // daemon/readiness.go
 	if err := d.startAnnounce(ctx, cfg); err != nil { // daemon/announce.go
 		return err
 	}
