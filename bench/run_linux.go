@@ -64,7 +64,7 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 		return nil, err
 	}
 	if e.goTool, err = exec.LookPath("go"); err != nil {
-		e.goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		e.goTool = "/usr/local/go/bin/go" // where the Makefile and .ci/run expect it
 	}
 	if e.dir, err = os.MkdirTemp("", "teredo-bench-"); err != nil {
 		return nil, fmt.Errorf("work directory: %w", err)

@@ -4,7 +4,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -247,5 +246,3 @@ func waitFor(ctx context.Context, timeout time.Duration, cond func() (bool, erro
 		}
 	}
 }
-
-var errSkipped = errors.New("skipped")

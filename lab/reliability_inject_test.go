@@ -92,9 +92,9 @@ func TestReliabilityNativeSideGuards(t *testing.T) {
 		}
 		want[c.reason]++
 	}
-	m := relWait(t, l, 3*time.Second, "the Packet Too Big sent", func(m map[string]float64) bool { return m[relTooBig] > before[relTooBig] })
+	relWait(t, l, 3*time.Second, "the Packet Too Big sent", func(m map[string]float64) bool { return m[relTooBig] > before[relTooBig] })
 	time.Sleep(300 * time.Millisecond)
-	m = relaydMetrics(t, l)
+	m := relaydMetrics(t, l)
 	for reason, n := range want {
 		if got := m[relDrop(reason)] - before[relDrop(reason)]; got != n {
 			t.Errorf("%s grew by %v, want %v", relDrop(reason), got, n)
@@ -159,7 +159,7 @@ func TestReliabilityNativeSideGuards(t *testing.T) {
 	if err := l.SendRawIPv6(Native, EchoRequest(native, selfServer, 64, 0x7e16, 1, nil)); err != nil {
 		t.Fatal(err)
 	}
-	m = relWait(t, l, 3*time.Second, "the packet to "+selfServer.String()+" handled", func(m map[string]float64) bool {
+	relWait(t, l, 3*time.Second, "the packet to "+selfServer.String()+" handled", func(m map[string]float64) bool {
 		return m["teredo_relay_queue_rx_packets_total{interface=\""+RelayOneArmedIface+"\",queue=\"0\"}"] > before["teredo_relay_queue_rx_packets_total{interface=\""+RelayOneArmedIface+"\",queue=\"0\"}"]
 	})
 	time.Sleep(200 * time.Millisecond)

@@ -13,8 +13,6 @@ func newDeque[T any](capacity int) deque[T] {
 	return deque[T]{buf: make([]T, max(capacity, 16))}
 }
 
-func (d *deque[T]) len() int { return d.n }
-
 func (d *deque[T]) push(v T) {
 	if d.n == len(d.buf) {
 		nb := make([]T, 2*len(d.buf))
