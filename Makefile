@@ -32,10 +32,11 @@ generate:
 check-generated:
 	@bash scripts/check-generated.sh
 
-## lint: gofmt and go vet
+## lint: gofmt, go vet and staticcheck (unused code and the SA bug checks)
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) tool staticcheck -checks 'U1000,SA*' ./...
 
 ## test: every test, privileged ones included (run as root; the README's test command)
 test: deps lint check-generated
