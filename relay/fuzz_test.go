@@ -30,7 +30,7 @@ func fuzzCheck(t *testing.T, h *harness, buf []byte, v Verdict, off, n int, want
 				t.Fatalf("to_ipv6 result is not one IPv6 packet (%d bytes): % x", n, ip[:8])
 			}
 			src, dst := teredo.SrcPtr(ip), teredo.DstPtr(ip)
-			if !teredo.IsTeredo(src) || teredo.IsTeredo(dst) || teredo.IsMulticast(dst) || !globalUnicast6(dst) ||
+			if !teredo.IsTeredo(src) || teredo.IsTeredo(dst) || teredo.IsMulticast(dst) || !teredo.IsRoutable(dst) ||
 				teredo.IsBubble(ip) || teredo.HopLimit(ip) == 0 {
 				t.Fatalf("to_ipv6 forwarded %v -> %v hop limit %d", netip.AddrFrom16(*src), netip.AddrFrom16(*dst), teredo.HopLimit(ip))
 			}

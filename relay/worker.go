@@ -153,7 +153,7 @@ func (w *Worker) decapPayload(pol *policy, buf []byte, off, n int, from netip.Ad
 		return w.drop(DropDstMulticast)
 	case teredo.IsTeredo(dst):
 		return w.drop(DropDstTeredoLoop)
-	case !globalUnicast6(dst):
+	case !teredo.IsRoutable(dst):
 		return w.drop(DropDstNotServed)
 	case hasRoutingHeader0(ip):
 		return w.drop(DropRoutingHeader0)
@@ -188,24 +188,6 @@ func (w *Worker) decapPayload(pol *policy, buf []byte, off, n int, from netip.Ad
 	}
 	ip[7] = hop - 1
 	return ToIPv6, off + p.Offset, len(ip)
-}
-
-// globalUnicast6 reports whether a (not multicast, not Teredo) is a
-// global address: a destination the relay serves, or a source it
-// encapsulates for. Not unspecified, loopback, IPv4-compatible or
-// IPv4-mapped (::/8), unique local (fc00::/7, RFC 4193 §4.1: never routed
-// globally, so a public relay must not let Teredo clients into a network's
-// ULA space), link-local or site-local (fe80::/10, fec0::/10).
-func globalUnicast6(a *[16]byte) bool {
-	switch {
-	case a[0] == 0: // ::/8: unspecified, loopback, IPv4-compatible and IPv4-mapped
-		return false
-	case a[0]&0xfe == 0xfc: // fc00::/7 unique local
-		return false
-	case a[0] == 0xfe && a[1]&0x80 == 0x80: // fe80::/10 link-local, fec0::/10 site-local
-		return false
-	}
-	return true
 }
 
 // hasRoutingHeader0 reports whether the IPv6 packet ip (at least 40 bytes)
@@ -318,7 +300,7 @@ func (w *Worker) Encap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 		return w.drop(DropDstNotTeredo)
 	case teredo.IsTeredo(src):
 		return w.drop(DropSrcTeredoLoop)
-	case teredo.IsMulticast(src) || !globalUnicast6(src):
+	case teredo.IsMulticast(src) || !teredo.IsRoutable(src):
 		return w.drop(DropSrcInvalid)
 	case hasRoutingHeader0(ip):
 		return w.drop(DropRoutingHeader0)

@@ -80,6 +80,7 @@ func dropCases() []dropCase {
 		{name: "multicast destination", pkt: fromClient(echo(clientAddr, netip.MustParseAddr("ff0e::1"), 64, 16)), want: DropDstMulticast},
 		{name: "link-local destination", pkt: fromClient(echo(clientAddr, netip.MustParseAddr("fe80::1"), 64, 16)), want: DropDstNotGlobal},
 		{name: "loopback destination", pkt: fromClient(echo(clientAddr, netip.IPv6Loopback(), 64, 16)), want: DropDstNotGlobal},
+		{name: "unique local destination", pkt: fromClient(echo(clientAddr, netip.MustParseAddr("fd00::1"), 64, 16)), want: DropDstNotGlobal},
 		{name: "bubble to native", pkt: fromClient(bubble(clientAddr, nativeHost)), want: DropBubbleToNative},
 		{name: "mapped private (N1)", pkt: fromClient(echo(clientAddr, netip.MustParseAddr("2001:0:c000:201:0:f227:f5ff:fffe"), 64, 16)), want: DropDstMappedBogon},
 		{name: "mapped port 0", pkt: fromClient(echo(clientAddr, teredoAddr(serverIP, 0, netip.MustParseAddrPort("203.0.113.50:0")), 64, 16)), want: DropDstMappedBogon},

@@ -246,7 +246,7 @@ func (h *Handler) process(buf []byte, off, n, local int, from netip.AddrPort, he
 	if teredo.IsMulticast(dst) {
 		return h.drop(DropDstMulticast)
 	}
-	if !globalUnicast6(dst) {
+	if !teredo.IsRoutable(dst) {
 		return h.drop(DropDstNotGlobal)
 	}
 	if ip[7] <= 1 {
@@ -355,14 +355,4 @@ func (h *Handler) forwardTeredo(buf []byte, off int, from netip.AddrPort, head i
 	}
 	return outcome{v: ToIPv4, off: start, n: ipOff + n - start, src: primary,
 		dst: netip.AddrPortFrom(netip.AddrFrom4(mapped), port)}
-}
-
-// globalUnicast6 reports whether a (not multicast) is a destination the server
-// forwards to: not link-local or site-local (fe80::/10, fec0::/10), not in
-// ::/8 (unspecified, loopback, IPv4-compatible and IPv4-mapped).
-func globalUnicast6(a *[16]byte) bool {
-	if a[0] == 0xfe && a[1]&0x80 == 0x80 {
-		return false
-	}
-	return a[0] != 0
 }

@@ -34,7 +34,7 @@ const (
 	DropLocalNotRS     // to ff02::2 or the server's link-local address but not an RS
 	DropICMPv6TooBig   // ICMPv6 payload above Config.ICMPv6PayloadMax (88 bytes: not an open relay)
 	DropDstMulticast   // multicast destination
-	DropDstNotGlobal   // native destination that is not global (link-local, loopback, unspecified, ...)
+	DropDstNotGlobal   // native destination that is not routable (teredo.IsRoutable: link-local, unique local, loopback, unspecified, ...)
 	DropBubbleToNative // bubble to a native IPv6 address: bubbles are never routed
 	DropDstMappedBogon // Teredo destination whose mapped IPv4 is not global unicast or whose port is 0
 	DropDstSelf        // Teredo destination mapped to one of our own addresses: loop guard

@@ -293,3 +293,31 @@ func TestUDPHeaderDecode(t *testing.T) {
 		})
 	}
 }
+
+// IsRoutable: what a relay or server may forward to or accept from the IPv6
+// Internet (RFC 4291 §2.4 scopes, RFC 4193 §4.1 for unique local).
+func TestIsRoutable(t *testing.T) {
+	for _, c := range []struct {
+		addr string
+		want bool
+	}{
+		{"2001:db8::1", true},
+		{"2400::1", true},
+		{"2002:c000:201::1", true}, // 6to4
+		{"fb00::1", true},
+		{"fe00::1", true},
+		{"::", false},
+		{"::1", false},
+		{"::ffff:192.0.2.1", false},
+		{"fc00::1", false},
+		{"fdff:ffff::1", false},
+		{"fe80::1", false},
+		{"febf::1", false},
+		{"fec0::1", false},
+	} {
+		a := netip.MustParseAddr(c.addr).As16()
+		if got := IsRoutable(&a); got != c.want {
+			t.Errorf("IsRoutable(%s) = %v, want %v", c.addr, got, c.want)
+		}
+	}
+}

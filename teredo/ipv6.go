@@ -55,6 +55,23 @@ func IsBubble(ipv6 []byte) bool {
 // IsMulticast reports whether ip is in ff00::/8.
 func IsMulticast(ip *[16]byte) bool { return ip[0] == 0xff }
 
+// IsRoutable reports whether the (non-multicast) IPv6 address ip may be
+// forwarded to or accepted from the IPv6 Internet by a relay or server: not
+// in ::/8 (unspecified, loopback, IPv4-compatible and IPv4-mapped), not a
+// unique local address (fc00::/7, RFC 4193 §4.1: never routed globally),
+// not link-local or site-local (fe80::/10, fec0::/10).
+func IsRoutable(ip *[16]byte) bool {
+	switch {
+	case ip[0] == 0:
+		return false
+	case ip[0]&0xfe == 0xfc:
+		return false
+	case ip[0] == 0xfe && ip[1]&0x80 == 0x80:
+		return false
+	}
+	return true
+}
+
 // IsUnspecified reports whether ip is ::.
 func IsUnspecified(ip *[16]byte) bool { return *ip == [16]byte{} }
 
