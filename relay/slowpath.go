@@ -262,7 +262,7 @@ func (sp *slowPath) encap(k *[16]byte, pkt []byte, now int64, paid bool) {
 	// A stale trusted entry keeps its state and queue until the peer answers
 	// or the bubbles run out; a missing one is created pending at the mapping
 	// embedded in the address (the cone bit is ignored, RFC 5991 §3.2).
-	if _, err := e.peers.InsertPending(k, embeddedMapping(k), now); err != nil {
+	if _, err := e.peers.InsertPending(k, teredo.DecodeAddr(k).Mapped, now); err != nil {
 		sp.c.drop(DropCacheFull)
 		return
 	}
@@ -319,7 +319,7 @@ func (sp *slowPath) bubble(k *[16]byte, now int64) {
 	if !sp.pol.cfg.DirectBubbles {
 		return
 	}
-	if err := e.out.SendUDP(embeddedMapping(k), b); err != nil {
+	if err := e.out.SendUDP(teredo.DecodeAddr(k).Mapped, b); err != nil {
 		sp.c.drop(DropOutputError)
 	} else {
 		bump(&sp.c.bubblesDirect)

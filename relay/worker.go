@@ -79,12 +79,6 @@ func (w *Worker) Decap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 	return v, newOff, newLen
 }
 
-// embeddedMapping decodes the mapped address and port of a Teredo address.
-func embeddedMapping(a *[16]byte) netip.AddrPort {
-	port := ^binary.BigEndian.Uint16(a[10:12])
-	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{^a[12], ^a[13], ^a[14], ^a[15]}), port)
-}
-
 // decapPayload applies the Teredo reception rules of policy pol to the UDP
 // payload at buf[off:off+n] received from from. On ToIPv6 the packet is at
 // buf[newOff:newOff+newLen]; forwarding counters are left to the caller.
@@ -113,7 +107,7 @@ func (w *Worker) decapPayload(pol *policy, buf []byte, off, n int, from netip.Ad
 	if !teredo.IsTeredo(src) {
 		return w.drop(DropSrcNotTeredo)
 	}
-	mismatch := embeddedMapping(src) != from
+	mismatch := !teredo.MatchesSource(src, from)
 	if mismatch && !pol.cfg.AcceptSymmetricNAT {
 		return w.drop(DropMappingMismatch)
 	}
