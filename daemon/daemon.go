@@ -375,7 +375,7 @@ func (d *Daemon) startWorkers(ctx context.Context, cfg *config.Config) error {
 		ports := make([]dataplane.Port, len(d.sides))
 		for j, s := range d.sides {
 			sock := q.sockets[j]
-			ports[j] = dataplane.Port{Name: s.name, Socket: sock, UMEM: sock.Umem(), Receive: true, Alloc: allocator(sock.Umem())}
+			ports[j] = dataplane.Port{Name: s.name, Socket: sock, UMEM: sock.Umem(), Receive: true, Alloc: sock.Umem().Alloc}
 		}
 		sender, err := dataplane.NewRawSender()
 		if err != nil {
@@ -399,15 +399,6 @@ func (d *Daemon) startWorkers(ctx context.Context, cfg *config.Config) error {
 				d.reportFatal(fmt.Errorf("worker for queue %d: %w", w.Queue(), err))
 			}
 		})
-	}
-	return nil
-}
-
-// allocator returns the UMEM's frame allocator when the xsk package offers
-// one (copies between separate UMEMs), else nil.
-func allocator(u *xsk.Umem) func() (xsk.Desc, bool) {
-	if a, ok := any(u).(interface{ Alloc() (xsk.Desc, bool) }); ok {
-		return a.Alloc
 	}
 	return nil
 }
