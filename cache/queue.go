@@ -86,10 +86,19 @@ func (a *arena) store(pkt []byte, tail uint32) (first, last uint32, ok bool) {
 func (a *arena) pop(head uint32, dst []byte) (n int, next uint32) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	return a.release(head, dst)
+}
+
+// release frees the chunks of the packet starting at chunk head, copying
+// its bytes into dst first unless dst is nil, and returns its length and
+// the next packet's chunk. a.mu is held.
+func (a *arena) release(head uint32, dst []byte) (n int, next uint32) {
 	n = int(a.plen[head-1])
 	c := head
 	for off := 0; off < n; off += chunkSize {
-		copy(dst[off:n], a.data[int(c-1)*chunkSize:int(c)*chunkSize])
+		if dst != nil {
+			copy(dst[off:n], a.data[int(c-1)*chunkSize:int(c)*chunkSize])
+		}
 		nc := a.next[c-1]
 		a.freeChunk(c)
 		a.used--
@@ -106,15 +115,7 @@ func (a *arena) freeChain(head uint32, packets int) {
 	defer a.mu.Unlock()
 	c := head
 	for range packets {
-		n := int(a.plen[c-1])
-		for off := 0; off < n; off += chunkSize {
-			nc := a.next[c-1]
-			a.freeChunk(c)
-			a.used--
-			c = nc
-		}
-		a.packets--
-		a.bytes -= int64(n)
+		_, c = a.release(c, nil)
 	}
 }
 
