@@ -213,34 +213,10 @@ func TestStartsWithUnitCapabilities(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var cmd *exec.Cmd
-	var stderr bytes.Buffer
-	if err := netnsutil.Do(testNS, func() error {
-		// setpriv execs the daemon in place, so signals reach it directly.
-		cmd = exec.CommandContext(ctx, "setpriv", "--reuid="+e.uid, "--regid="+e.gid, "--clear-groups",
-			"--inh-caps="+caps, "--ambient-caps="+caps, "--bounding-set="+caps,
-			e.bin, "-config", cfg, "-ready-file", ready)
-		cmd.Stderr = &stderr
-		return cmd.Start()
-	}); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if b, err := os.ReadFile(ready); err == nil && strings.TrimSpace(string(b)) == fmt.Sprint(cmd.Process.Pid) {
-			break
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("teredo-relayd with %s exited before ready: %v\n%s", caps, err, stderr.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready after 30 s:\n%s", stderr.String())
-		}
-	}
+	// setpriv execs the daemon in place, so signals reach it directly.
+	cmd, exited, stderr := startUntilReady(t, ready, exec.CommandContext(ctx, "setpriv", "--reuid="+e.uid, "--regid="+e.gid, "--clear-groups",
+		"--inh-caps="+caps, "--ambient-caps="+caps, "--bounding-set="+caps,
+		e.bin, "-config", cfg, "-ready-file", ready))
 	if !hasXDP(t) {
 		t.Errorf("ready, but no XDP program on %s", testDev)
 	}
@@ -345,31 +321,7 @@ func TestStopLeavesNothing(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			// Not through "ip netns exec": the signal must reach the daemon itself.
-			var cmd *exec.Cmd
-			var stderr bytes.Buffer
-			if err := netnsutil.Do(testNS, func() error {
-				cmd = exec.CommandContext(ctx, e.bin, "-config", cfg, "-ready-file", ready)
-				cmd.Stderr = &stderr
-				return cmd.Start()
-			}); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
-			deadline := time.Now().Add(30 * time.Second)
-			for {
-				if b, err := os.ReadFile(ready); err == nil && strings.TrimSpace(string(b)) == fmt.Sprint(cmd.Process.Pid) {
-					break
-				}
-				select {
-				case err := <-exited:
-					t.Fatalf("teredo-relayd exited before ready: %v\n%s", err, stderr.String())
-				case <-time.After(50 * time.Millisecond):
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("not ready after 30 s:\n%s", stderr.String())
-				}
-			}
+			cmd, exited, stderr := startUntilReady(t, ready, exec.CommandContext(ctx, e.bin, "-config", cfg, "-ready-file", ready))
 			if !hasXDP(t) {
 				t.Fatalf("ready, but no XDP program on %s", testDev)
 			}
@@ -418,6 +370,34 @@ func assertGone(t *testing.T, paths ...string) {
 	for _, p := range paths {
 		if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s still exists after the daemon stopped (%v)", p, err)
+		}
+	}
+}
+
+// startUntilReady starts cmd in the test namespace and waits until it has
+// written its PID to the ready file; it fails t if cmd exits first or is not
+// ready within 30 s. exited receives cmd.Wait's result.
+func startUntilReady(t *testing.T, ready string, cmd *exec.Cmd) (_ *exec.Cmd, exited chan error, stderr *bytes.Buffer) {
+	t.Helper()
+	stderr = new(bytes.Buffer)
+	cmd.Stderr = stderr
+	if err := netnsutil.Do(testNS, cmd.Start); err != nil {
+		t.Fatal(err)
+	}
+	exited = make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if b, err := os.ReadFile(ready); err == nil && strings.TrimSpace(string(b)) == fmt.Sprint(cmd.Process.Pid) {
+			return cmd, exited, stderr
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("%s exited before ready: %v\n%s", cmd.Args[0], err, stderr)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready after 30 s:\n%s", cmd.Args[0], stderr)
 		}
 	}
 }
