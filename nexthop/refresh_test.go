@@ -3,6 +3,7 @@ package nexthop
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 )
@@ -29,18 +30,6 @@ func neighbourNames(ns []Neighbour) []string {
 		out = append(out, fmt.Sprintf("%v%%%d", n.IP, n.LinkIndex))
 	}
 	return out
-}
-
-func equalNames(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestStaleGatewaysSelection: only the STALE gateways of the routes a
@@ -96,7 +85,7 @@ func TestStaleGatewaysSelection(t *testing.T) {
 			}
 			snap := s.Build(ports, 1)
 			got := neighbourNames(s.StaleGateways(nil, snap, now, MaxRefreshesPerTick))
-			if !equalNames(got, tt.want) {
+			if !slices.Equal(got, tt.want) {
 				t.Fatalf("StaleGateways = %v, want %v", got, tt.want)
 			}
 		})
@@ -113,7 +102,7 @@ func TestStaleGatewaysBoundedAndHeldOff(t *testing.T) {
 	step := func(what string, at time.Time, limit int, want ...string) {
 		t.Helper()
 		got := neighbourNames(s.StaleGateways(nil, snap, at, limit))
-		if !equalNames(got, want) {
+		if !slices.Equal(got, want) {
 			t.Fatalf("%s: StaleGateways = %v, want %v", what, got, want)
 		}
 	}

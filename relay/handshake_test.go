@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -153,10 +154,10 @@ func TestRetryAndExpiry(t *testing.T) {
 		record()
 	}
 	wantRounds := []time.Duration{0, 2 * time.Second, 4 * time.Second, 6 * time.Second}
-	if !equalDurations(indirect, wantRounds) || !equalDurations(direct, wantRounds) {
+	if !slices.Equal(indirect, wantRounds) || !slices.Equal(direct, wantRounds) {
 		t.Fatalf("bubbles indirect %v direct %v, want both at %v", indirect, direct, wantRounds)
 	}
-	if !equalDurations(du, []time.Duration{8 * time.Second}) {
+	if !slices.Equal(du, []time.Duration{8 * time.Second}) {
 		t.Fatalf("destination unreachable at %v, want [8s]", du)
 	}
 	// Type 1 code 3 from the relay's IPv6 address to the sender, quoting the
@@ -199,18 +200,6 @@ func TestRetryAndExpiry(t *testing.T) {
 	if sent := h.out.Take(); len(sent) != 2 || sent[0].Dst != serverAP || sent[1].Dst != clientMap {
 		t.Fatalf("after the window sent %+v, want a bubble round", sent)
 	}
-}
-
-func equalDurations(a, b []time.Duration) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestMappingChange: a client behind a symmetric NAT answers from a port
