@@ -267,34 +267,20 @@ func (t *Table) follow(st *State, s *session, tick <-chan time.Time) error {
 					refresh = t.refreshStale(st, s, now, refresh[:0])
 					continue
 				case u, open := <-s.links:
-					ok = open
-					redump = ok && t.applyLink(st, u) || redump
+					ok = open && t.takeLink(st, u, &redump)
 				case u, open := <-s.routes:
-					ok = open
-					if ok {
-						applyRoute(st, u.Type, u.Route)
-					}
+					ok = open && takeRoute(st, u)
 				case u, open := <-s.neighs:
-					ok = open
-					if ok {
-						applyNeigh(st, u.Type, u.Neigh)
-					}
+					ok = open && takeNeigh(st, u)
 				}
 			} else {
 				select {
 				case u, open := <-s.links:
-					ok = open
-					redump = ok && t.applyLink(st, u) || redump
+					ok = open && t.takeLink(st, u, &redump)
 				case u, open := <-s.routes:
-					ok = open
-					if ok {
-						applyRoute(st, u.Type, u.Route)
-					}
+					ok = open && takeRoute(st, u)
 				case u, open := <-s.neighs:
-					ok = open
-					if ok {
-						applyNeigh(st, u.Type, u.Neigh)
-					}
+					ok = open && takeNeigh(st, u)
 				default:
 					n = maxBurst // idle: publish now
 					continue
@@ -316,6 +302,23 @@ func (t *Table) follow(st *State, s *session, tick <-chan time.Time) error {
 		}
 		t.publish(st)
 	}
+}
+
+// takeLink, takeRoute and takeNeigh apply one update of an open
+// subscription inside follow's selects; they always report true.
+func (t *Table) takeLink(st *State, u netlink.LinkUpdate, redump *bool) bool {
+	*redump = t.applyLink(st, u) || *redump
+	return true
+}
+
+func takeRoute(st *State, u netlink.RouteUpdate) bool {
+	applyRoute(st, u.Type, u.Route)
+	return true
+}
+
+func takeNeigh(st *State, u netlink.NeighUpdate) bool {
+	applyNeigh(st, u.Type, u.Neigh)
+	return true
 }
 
 // applyLink records a link update and reports whether the route table must
