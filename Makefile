@@ -43,9 +43,9 @@ test: deps lint check-generated
 	$(GO) test $(GOTEST_FLAGS) ./...
 	$(GO) test -count=1 -race $(RACE_PKGS)
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x $(MICRO_PKGS)
-	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	@log=$$(mktemp); for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "fuzz smoke $$fn ($$pkg)"; \
-		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime 3s $$pkg >/dev/null || exit 1; done
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime 3s -fuzzminimizetime 1s $$pkg >$$log 2>&1 || { cat $$log; rm -f $$log; exit 1; }; done; rm -f $$log
 
 ## bench: side-by-side benchmark (teredo-relayd, Miredo, bare AF_XDP floor, asavie) + micro-benchmarks, with plots (root)
 bench: deps
