@@ -4,7 +4,7 @@ GO ?= go
 export PATH := /usr/local/go/bin:$(PATH)
 BIN := bin
 GOTEST_FLAGS ?= -count=1 -timeout 45m
-RACE_PKGS := ./cache/... ./relay/... ./teredo/... ./server/... ./client/... ./announce/... ./nexthop/... ./dataplane/... ./control/...
+RACE_PKGS := ./cache/... ./relay/... ./teredo/... ./server/... ./client/... ./announce/... ./nexthop/... ./dataplane/... ./control/... ./xsk/...
 MICRO_PKGS := ./teredo/... ./relay/ ./cache/... ./server/ ./dataplane/ ./nexthop/
 # package:FuzzTarget pairs run for a few seconds each by `make test`.
 FUZZ_TARGETS := ./teredo:FuzzDecode ./relay:FuzzDecap ./relay:FuzzEncap ./server:FuzzHandle ./config:FuzzParse ./dataplane:FuzzParseL2

@@ -26,7 +26,7 @@
 //   - miredo: Debian's miredo in relay ("cone") mode, a TUN device and the
 //     kernel's forwarding; a native XDP_PASS program on both relay veths lets
 //     the live frames reach the kernel stack;
-//   - floor: bench/cmd/benchfwd with relay/xsk (shared UMEM, no copy);
+//   - floor: bench/cmd/benchfwd with xsk (shared UMEM, no copy);
 //   - asavie: the same forwarder on github.com/asavie/xdp v0.3.3.
 //
 // cmd/benchrun is the command line (`make bench`); smoke_test.go runs every

@@ -20,7 +20,7 @@ const (
 const (
 	SysRelayd = "teredo-relayd"
 	SysMiredo = "miredo"
-	SysFloor  = "floor"  // bare forwarder on relay/xsk
+	SysFloor  = "floor"  // bare forwarder on xsk
 	SysAsavie = "asavie" // bare forwarder on asavie/xdp
 )
 

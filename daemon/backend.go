@@ -15,9 +15,9 @@ import (
 	"github.com/teredorelay/teredorelay/dataplane"
 	"github.com/teredorelay/teredorelay/metrics"
 	"github.com/teredorelay/teredorelay/relay"
-	"github.com/teredorelay/teredorelay/relay/xsk"
 	"github.com/teredorelay/teredorelay/server"
 	"github.com/teredorelay/teredorelay/teredo"
+	"github.com/teredorelay/teredorelay/xsk"
 )
 
 var (

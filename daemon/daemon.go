@@ -24,8 +24,8 @@ import (
 	"github.com/teredorelay/teredorelay/metrics"
 	"github.com/teredorelay/teredorelay/nexthop"
 	"github.com/teredorelay/teredorelay/relay"
-	"github.com/teredorelay/teredorelay/relay/xsk"
 	"github.com/teredorelay/teredorelay/server"
+	"github.com/teredorelay/teredorelay/xsk"
 )
 
 // Options are the daemon's command-line settings.

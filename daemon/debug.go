@@ -14,7 +14,7 @@ import (
 
 	"github.com/teredorelay/teredorelay/dataplane"
 	"github.com/teredorelay/teredorelay/relay"
-	"github.com/teredorelay/teredorelay/relay/xsk"
+	"github.com/teredorelay/teredorelay/xsk"
 )
 
 // DebugListenEnv names the environment variable that turns on the debug

@@ -7,7 +7,7 @@ import (
 
 	"github.com/teredorelay/teredorelay/nexthop"
 	"github.com/teredorelay/teredorelay/relay"
-	"github.com/teredorelay/teredorelay/relay/xsk"
+	"github.com/teredorelay/teredorelay/xsk"
 )
 
 // Where a chunk of a ledger UMEM is.

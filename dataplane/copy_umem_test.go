@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/teredorelay/teredorelay/relay"
-	"github.com/teredorelay/teredorelay/relay/xsk"
+	"github.com/teredorelay/teredorelay/xsk"
 )
 
 // umemSocket is a transmit-only fake socket over a real *xsk.Umem (plain

@@ -6,7 +6,7 @@ import (
 
 	"github.com/teredorelay/teredorelay/nexthop"
 	"github.com/teredorelay/teredorelay/relay"
-	"github.com/teredorelay/teredorelay/relay/xsk"
+	"github.com/teredorelay/teredorelay/xsk"
 )
 
 // BatchSize is the number of descriptors a worker takes from one RX ring per

@@ -66,7 +66,7 @@ const (
 )
 
 // Ring event label values counted in Go by the socket's owner (package
-// relay/xsk RingStats), and the UMEM's events.
+// xsk RingStats), and the UMEM's events.
 const (
 	EventFrameStackEmpty     = "frame_stack_empty"
 	EventTxRingFull          = "tx_ring_full"

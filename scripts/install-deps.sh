@@ -23,10 +23,13 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps: need root to install: ${missing[*]}" >&2
 	exit 1
 fi
-# No service may start on install (miredo, bird, prometheus ship units).
+# No service may start on install (miredo, bird, prometheus ship units). A policy-rc.d that
+# forbids starts is created only for this install and removed again on any exit: left behind,
+# it would stop every later apt run on the server from starting or restarting services.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
-	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	printf '#!/bin/sh\n# temporary: scripts/install-deps.sh (teredo-relayd)\nexit 101\n' >/usr/sbin/policy-rc.d
 	chmod +x /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive

@@ -6,7 +6,7 @@
 // parsing, no peer cache, no encapsulation. Two socket implementations share
 // the loop:
 //
-//   - ImplXSK, the project's relay/xsk: one UMEM shared by both interfaces'
+//   - ImplXSK, the project's xsk: one UMEM shared by both interfaces'
 //     sockets (XDP_SHARED_UMEM), so a frame crosses sides without a copy,
 //     need_wakeup, LIFO frame stack, batched rings;
 //   - ImplAsavie, github.com/asavie/xdp v0.3.3: one UMEM per socket (the

@@ -13,7 +13,7 @@ type Impl string
 
 // Socket implementations.
 const (
-	ImplXSK    Impl = "xsk"    // github.com/teredorelay/teredorelay/relay/xsk
+	ImplXSK    Impl = "xsk"    // github.com/teredorelay/teredorelay/xsk
 	ImplAsavie Impl = "asavie" // github.com/asavie/xdp v0.3.3
 )
 

@@ -10,10 +10,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/teredorelay/teredorelay/relay/xsk"
+	"github.com/teredorelay/teredorelay/xsk"
 )
 
-// runXSK forwards with relay/xsk: one UMEM, a socket per interface, the
+// runXSK forwards with xsk: one UMEM, a socket per interface, the
 // received descriptor transmitted as is on the other socket.
 func runXSK(ctx context.Context, cfg *Config, v4, v6 *side, st *Stats) (err error) {
 	u, err := xsk.NewUmem(xsk.UmemConfig{NumFrames: cfg.Frames, FillSize: cfg.Ring, CompSize: cfg.Ring})

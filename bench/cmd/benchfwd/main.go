@@ -1,6 +1,6 @@
 // Command benchfwd is the benchmark's bare AF_XDP forwarder (package
 // bench/fwd): the floor of the relay's packet path, with the project's
-// relay/xsk sockets or with asavie/xdp. It runs until SIGINT or SIGTERM and
+// xsk sockets or with asavie/xdp. It runs until SIGINT or SIGTERM and
 // then prints its counters as JSON on stdout.
 //
 //	benchfwd -impl xsk -ipv4-if r0 -ipv6-if r1 -relay 198.51.100.1 \
