@@ -10,8 +10,9 @@
 // peers (a packet towards every emulated client makes the relay send an
 // indirect bubble to the Teredo server address, which package handshake
 // answers with the client's direct bubble), and offers decapsulation,
-// encapsulation and mixed traffic at stepped loads from one live-frames
-// generator thread (package loadgen), counting what comes out with native
+// encapsulation and mixed traffic at stepped loads from one generator
+// thread (package loadgen: live frames where the kernel permits them, AF_XDP
+// TX otherwise; Options.Generator), counting what comes out with native
 // XDP sinks (package sink): offered and delivered pps, loss, one-way latency
 // p50/p99 of timestamped probes, CPU of the system's processes and of the
 // machine. Teredo relays also get a garbage step: legitimate traffic at half
@@ -24,8 +25,8 @@
 //   - teredo-relayd: cmd/teredo-relayd, built from the module, two-armed,
 //     copy-mode AF_XDP, known peers only (like Miredo's relay);
 //   - miredo: Debian's miredo in relay ("cone") mode, a TUN device and the
-//     kernel's forwarding; a native XDP_PASS program on both relay veths lets
-//     the live frames reach the kernel stack;
+//     kernel's forwarding; with the live-frames generator a native XDP_PASS
+//     program on both relay veths lets the frames reach the kernel stack;
 //   - floor: bench/cmd/benchfwd with xsk (shared UMEM, no copy);
 //   - asavie: the same forwarder on github.com/asavie/xdp v0.3.3.
 //

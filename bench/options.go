@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/teredorelay/teredorelay/bench/loadgen"
 )
 
 // Mode is a traffic direction mix.
@@ -73,11 +75,24 @@ type Options struct {
 	// RequireAll makes a system that cannot run (missing binary) an error
 	// instead of a skipped entry.
 	RequireAll bool
+	// Generator is the load generator's method: loadgen.Auto (live frames
+	// where the kernel permits them, AF_XDP otherwise), loadgen.LiveFrames
+	// or loadgen.AFXDP. Empty takes loadgen.MethodEnv, then Auto.
+	Generator loadgen.Method
 }
 
 func (o *Options) defaults() error {
 	if len(o.Systems) == 0 {
 		o.Systems = AllSystems
+	}
+	var err error
+	if o.Generator == "" {
+		o.Generator, err = loadgen.MethodFromEnv()
+	} else {
+		o.Generator, err = loadgen.ParseMethod(string(o.Generator))
+	}
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
 	}
 	for _, s := range o.Systems {
 		switch s {

@@ -10,20 +10,24 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/teredorelay/teredorelay/bench/loadgen"
 )
 
 // Report is everything one run measured.
 type Report struct {
-	Date     time.Time       `json:"date"`
-	Host     string          `json:"host"`
-	Machine  Machine         `json:"machine"`
-	Settings Settings        `json:"settings"`
-	Systems  []*SystemResult `json:"systems"`
-	Micro    *MicroResult    `json:"micro,omitempty"`
-	Ratios   []Ratio         `json:"ratios"`
-	Goals    []Goal          `json:"goals"`
-	Files    []string        `json:"files,omitempty"`
-	Elapsed  Duration        `json:"elapsed"`
+	Date     time.Time `json:"date"`
+	Host     string    `json:"host"`
+	Machine  Machine   `json:"machine"`
+	Settings Settings  `json:"settings"`
+	// Generator is the load generator that produced every step.
+	Generator GeneratorInfo   `json:"generator"`
+	Systems   []*SystemResult `json:"systems"`
+	Micro     *MicroResult    `json:"micro,omitempty"`
+	Ratios    []Ratio         `json:"ratios"`
+	Goals     []Goal          `json:"goals"`
+	Files     []string        `json:"files,omitempty"`
+	Elapsed   Duration        `json:"elapsed"`
 }
 
 // Machine describes where the run happened.
@@ -44,6 +48,28 @@ type Settings struct {
 	Rates        []float64 `json:"rates_pps"`
 	GarbageRatio int       `json:"garbage_ratio"`
 	ProbeEvery   int       `json:"probe_every"`
+}
+
+// GeneratorInfo names the load generator of a run.
+type GeneratorInfo struct {
+	Requested loadgen.Method `json:"requested"` // auto, livefr or afxdp
+	Method    loadgen.Method `json:"method"`    // what ran
+	// LiveFramesRefused is the kernel's answer to the live-frames probe when
+	// auto fell back to AF_XDP.
+	LiveFramesRefused string `json:"live_frames_refused,omitempty"`
+	Description       string `json:"description"`
+}
+
+// String is the one-line form used in summaries.
+func (g GeneratorInfo) String() string {
+	s := string(g.Method)
+	if g.Requested != "" && g.Requested != g.Method {
+		s += " (" + string(g.Requested) + ")"
+	}
+	if g.LiveFramesRefused != "" {
+		s += "; live frames refused: " + g.LiveFramesRefused
+	}
+	return s
 }
 
 // Duration marshals as a string ("2s").
@@ -282,6 +308,7 @@ func micros(v float64) string {
 // WriteSummary prints the per-system table and the ratios.
 func (r *Report) WriteSummary(w io.Writer, modes []Mode) {
 	fmt.Fprintf(w, "\n%s on %s — %s, %d CPUs, kernel %s, %s\n", r.Date.Format("2006-01-02 15:04"), r.Host, r.Machine.CPUModel, r.Machine.CPUs, r.Machine.Kernel, r.Machine.Link)
+	fmt.Fprintf(w, "generator: %s\n", r.Generator)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "system\tmode\tmax delivered pps\tat offered\tloss\tp50\tp99\tsystem CPU")
 	for _, s := range r.Systems {
@@ -324,6 +351,7 @@ func (r *Report) WriteMarkdown(w io.Writer, modes []Mode) {
 	fmt.Fprintf(w, "Run %s on `%s`: %s, %d CPUs, %d MiB, Linux %s, %s; %s; %s per step, %d clients, %d-byte IPv6 packets.\n\n",
 		r.Date.Format("2006-01-02 15:04 MST"), r.Host, r.Machine.CPUModel, r.Machine.CPUs, r.Machine.MemoryMiB, r.Machine.Kernel, r.Machine.GoVersion, r.Machine.Link,
 		time.Duration(r.Settings.StepDuration), r.Settings.Clients, r.Settings.IPv6Len)
+	fmt.Fprintf(w, "Generator: **%s**. %s.\n\n", r.Generator, r.Generator.Description)
 	fmt.Fprintln(w, "| system | mode | max delivered | at offered | loss | p50 | p99 | system CPU |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|")
 	for _, s := range r.Systems {

@@ -48,7 +48,8 @@ type env struct {
 	sinkV4  *sink.Sink // on g0: encap output
 	sinkV6  *sink.Sink // on g1: decap output
 	resp    *handshake.Responder
-	gens    map[string]*loadgen.Generator
+	sender  *loadgen.Sender
+	gens    map[string]loadgen.Generator
 	bar     *progressbar.ProgressBar
 }
 
@@ -59,7 +60,7 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 		return nil, err
 	}
 	start := time.Now()
-	e := &env{opts: &opts, bins: map[string]string{}, gens: map[string]*loadgen.Generator{}}
+	e := &env{opts: &opts, bins: map[string]string{}, gens: map[string]loadgen.Generator{}}
 	if e.moduleDir, err = moduleDir(opts.ModuleDir); err != nil {
 		return nil, err
 	}
@@ -109,6 +110,11 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 		return rep, err
 	}
 	defer e.teardown()
+	rep.Generator = GeneratorInfo{Requested: opts.Generator, Method: e.sender.Method(), Description: e.sender.Method().Describe()}
+	if err := e.sender.LiveFramesRefused(); err != nil {
+		rep.Generator.LiveFramesRefused = err.Error()
+	}
+	e.logf("generator: %s (requested %s)", rep.Generator.Method, opts.Generator)
 
 	if opts.Progress != nil {
 		total := 0
@@ -165,8 +171,8 @@ func (e *env) logf(format string, args ...any) {
 	fmt.Fprintf(e.opts.Log, format+"\n", args...)
 }
 
-// setup attaches the sinks, opens the handshake responder and loads the
-// generators.
+// setup attaches the sinks, opens the handshake responder, chooses the
+// generator method and loads the generators.
 func (e *env) setup() error {
 	t := e.topo
 	e.ep = loadgen.Endpoints{
@@ -182,7 +188,10 @@ func (e *env) setup() error {
 		if e.sinkV6, err = sink.Attach(t.Native.Index); err != nil {
 			return err
 		}
-		e.resp, err = handshake.Open(topo.ServerIPv4)
+		if e.resp, err = handshake.Open(topo.ServerIPv4); err != nil {
+			return err
+		}
+		e.sender, err = loadgen.Open(e.opts.Generator, loadgen.Devices{TX: t.Gen.Index, Redirect: t.Native.Index})
 		return err
 	})
 	if err != nil {
@@ -202,7 +211,7 @@ func (e *env) setup() error {
 		if err != nil {
 			return err
 		}
-		g, err := loadgen.New(tr, t.Gen.Index, t.Native.Index, probeEvery)
+		g, err := e.sender.New(tr, probeEvery)
 		if err != nil {
 			return err
 		}
@@ -213,7 +222,7 @@ func (e *env) setup() error {
 		if err != nil {
 			return err
 		}
-		if e.gens["garbage"], err = loadgen.New(tr, t.Gen.Index, t.Native.Index, probeEvery); err != nil {
+		if e.gens["garbage"], err = e.sender.New(tr, probeEvery); err != nil {
 			return err
 		}
 	}
@@ -223,6 +232,9 @@ func (e *env) setup() error {
 func (e *env) teardown() {
 	for _, g := range e.gens {
 		g.Close()
+	}
+	if e.sender != nil {
+		e.sender.Close()
 	}
 	if e.resp != nil {
 		e.resp.Close()
@@ -246,7 +258,7 @@ func (e *env) read() (v4, v6 sink.Counts, err error) {
 
 // runSystem starts one system, runs its steps and stops it.
 func (e *env) runSystem(ctx context.Context, s *system, res *SystemResult) (err error) {
-	if s.kernel {
+	if s.kernel && e.sender.Method() == loadgen.LiveFrames {
 		detach, err := e.attachPass()
 		if err != nil {
 			return err
@@ -404,12 +416,12 @@ func (e *env) warmup(ctx context.Context, m Mode) (Warmup, error) {
 }
 
 // send runs g on a thread in the generator namespace.
-func (e *env) send(ctx context.Context, g *loadgen.Generator, p loadgen.Pace) error {
+func (e *env) send(ctx context.Context, g loadgen.Generator, p loadgen.Pace) error {
 	_, err := e.sendStats(ctx, g, p)
 	return err
 }
 
-func (e *env) sendStats(ctx context.Context, g *loadgen.Generator, p loadgen.Pace) (loadgen.Stats, error) {
+func (e *env) sendStats(ctx context.Context, g loadgen.Generator, p loadgen.Pace) (loadgen.Stats, error) {
 	var st loadgen.Stats
 	err := topo.Do(e.topo.GenNS, func() error {
 		if e.opts.Pin {
@@ -475,7 +487,7 @@ func (e *env) sample(p *proc) (sample, error) {
 }
 
 // step offers one load and measures what comes out.
-func (e *env) step(ctx context.Context, p *proc, g *loadgen.Generator, m Mode, rate float64) (Step, error) {
+func (e *env) step(ctx context.Context, p *proc, g loadgen.Generator, m Mode, rate float64) (Step, error) {
 	a, err := e.sample(p)
 	if err != nil {
 		return Step{}, err
@@ -492,8 +504,8 @@ func (e *env) step(ctx context.Context, p *proc, g *loadgen.Generator, m Mode, r
 	dv4, dv6 := b.v4.Sub(a.v4), b.v6.Sub(a.v6)
 	tr := g.Traffic()
 	st := Step{Mode: m, TargetPPS: rate, Sent: gs.Sent, Seconds: gs.Elapsed.Seconds()}
-	st.DecapSent = tr.SentOf(loadgen.KindDecap, gs.Sent)
-	st.EncapSent = tr.SentOf(loadgen.KindEncap, gs.Sent)
+	st.DecapSent = tr.SentIn(loadgen.KindDecap, gs.First, gs.Sent)
+	st.EncapSent = tr.SentIn(loadgen.KindEncap, gs.First, gs.Sent)
 	st.DecapDelivered = dv6.Pkts[loadgen.KindDecap]
 	st.EncapDelivered = dv4.Pkts[loadgen.KindEncap]
 	st.Delivered = st.DecapDelivered + st.EncapDelivered
@@ -560,7 +572,7 @@ func (e *env) garbageStep(ctx context.Context, p *proc, capacity float64) (*Garb
 	dv4, dv6 := b.v4.Sub(a.v4), b.v6.Sub(a.v6)
 	tr := g.Traffic()
 	r := &GarbageResult{RatioOffered: ratio}
-	r.LegitSent = tr.SentOf(loadgen.KindDecap, gs.Sent)
+	r.LegitSent = tr.SentIn(loadgen.KindDecap, gs.First, gs.Sent)
 	r.GarbageSent = gs.Sent - r.LegitSent
 	r.LegitGot = dv6.Pkts[loadgen.KindDecap]
 	r.LegitPPS = float64(r.LegitSent) / gs.Elapsed.Seconds()

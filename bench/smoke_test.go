@@ -10,20 +10,39 @@ import (
 	"time"
 
 	"github.com/teredorelay/teredorelay/bench"
+	"github.com/teredorelay/teredorelay/bench/loadgen"
 	"github.com/teredorelay/teredorelay/internal/testenv"
 )
 
 // TestSmoke runs every system for about a second of mixed traffic at a rate
 // each of them handles on any machine (20 kpps), after the peers' warm-up,
-// and checks that each one forwarded both directions. teredo-relayd is
-// skipped only while cmd/teredo-relayd does not exist; once it does, it must
-// build, start and forward. Miredo must be installed in CI.
+// and checks that each one forwarded both directions. It runs with the
+// generator the kernel allows (or the one loadgen.MethodEnv names), then,
+// when that was not the AF_XDP generator, once more with AF_XDP, so that
+// the generator of machines that refuse live frames is tested everywhere.
+// teredo-relayd is skipped only while cmd/teredo-relayd does not exist;
+// once it does, it must build, start and forward. Miredo must be installed
+// in CI.
 func TestSmoke(t *testing.T) {
 	testenv.RequireRoot(t)
 	if runtime.GOOS != "linux" {
 		t.Skip("needs Linux")
 	}
 	testenv.RequireBinary(t, "miredo", "ip")
+	rep := smoke(t, "")
+	if rep == nil || rep.Generator.Method == loadgen.AFXDP {
+		return
+	}
+	t.Run(string(loadgen.AFXDP), func(t *testing.T) {
+		if rep := smoke(t, loadgen.AFXDP); rep != nil && rep.Generator.Method != loadgen.AFXDP {
+			t.Errorf("asked for the AF_XDP generator, ran %s", rep.Generator.Method)
+		}
+	})
+}
+
+// smoke runs the smoke benchmark with generator method m and checks every
+// system's step.
+func smoke(t *testing.T, m loadgen.Method) *bench.Report {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	rep, err := bench.Run(ctx, bench.Options{
@@ -32,12 +51,14 @@ func TestSmoke(t *testing.T) {
 		StepDuration: time.Second,
 		Clients:      16,
 		GarbageRatio: -1,
+		Generator:    m,
 		Tag:          fmt.Sprintf("bk%d", os.Getpid()%100000),
 		Log:          testWriter{t},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("generator: %s", rep.Generator)
 	for _, s := range rep.Systems {
 		if s.Skipped != "" {
 			if s.Name != bench.SysRelayd {
@@ -79,6 +100,7 @@ func TestSmoke(t *testing.T) {
 		t.Logf("%s: offered %.0f pps, delivered %.0f pps (decap %d/%d, encap %d/%d), p50 %.0f µs, p99 %.0f µs, CPU %.0f %%",
 			s.Name, st.OfferedPPS, st.DeliveredPPS, st.DecapDelivered, st.DecapSent, st.EncapDelivered, st.EncapSent, st.P50Micros, st.P99Micros, st.SystemCPU)
 	}
+	return rep
 }
 
 type testWriter struct{ t *testing.T }

@@ -20,8 +20,9 @@ import (
 // system is one relay under test: how to get its binary and start it.
 type system struct {
 	name string
-	// kernel systems forward through the kernel stack: a native XDP_PASS
-	// program on both relay veths lets the live frames reach it.
+	// kernel systems forward through the kernel stack: with the live-frames
+	// generator a native XDP_PASS program on both relay veths lets the
+	// frames reach it (the AF_XDP generator's frames are skbs already).
 	kernel bool
 	// teredo systems do Teredo checks (they get the garbage step).
 	teredo bool

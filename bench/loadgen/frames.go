@@ -105,17 +105,38 @@ type Traffic struct {
 	Kinds map[Kind]int
 }
 
-// SentOf returns how many of the first sent packets were of kind k (slots
-// cycle in order).
-func (t *Traffic) SentOf(k Kind, sent uint64) uint64 {
-	n := uint64(len(t.Slots))
-	if n == 0 {
+// writeFrame writes the frame with sequence number seq into b (at least
+// len(t.Frame) bytes) exactly as the live-frames program writes it over the
+// template: the template's bytes, the header of slot seq % len(Slots), and
+// the probe record, a send timestamp when ts is not 0. It returns the slot's
+// egress (egressTX or egressRedirect).
+func (t *Traffic) writeFrame(b []byte, seq, ts uint64) uint16 {
+	s := &t.Slots[seq%uint64(len(t.Slots))]
+	copy(b[benchbpf.SlotHdr:len(t.Frame)], t.Frame[benchbpf.SlotHdr:])
+	copy(b, s.Hdr[:])
+	flags := s.Flags
+	if ts != 0 {
+		flags |= benchbpf.FlagProbe
+	}
+	p := b[s.ProbeOff : int(s.ProbeOff)+benchbpf.ProbeLen]
+	binary.LittleEndian.PutUint32(p[0:4], benchbpf.Magic)
+	binary.LittleEndian.PutUint32(p[4:8], flags)
+	binary.LittleEndian.PutUint64(p[8:16], seq)
+	binary.LittleEndian.PutUint64(p[16:24], ts)
+	return s.Egress
+}
+
+// SentIn returns how many of the n frames with sequence numbers first,
+// first+1, … were of kind k (slot seq % len(Slots) gives a frame's kind).
+func (t *Traffic) SentIn(k Kind, first, n uint64) uint64 {
+	ns := uint64(len(t.Slots))
+	if ns == 0 || n == 0 {
 		return 0
 	}
-	full, rest := sent/n, sent%n
+	full, rest := n/ns, n%ns
 	c := full * uint64(t.Kinds[k])
 	for i := range rest {
-		if Kind(t.Slots[i].Flags>>benchbpf.KindShift) == k {
+		if Kind(t.Slots[(first+i)%ns].Flags>>benchbpf.KindShift) == k {
 			c++
 		}
 	}

@@ -129,8 +129,12 @@ func TestEncapAndMixedFrames(t *testing.T) {
 	if got := teredo.PayloadLen(f[14:]) + 40; got != 128 || len(mix.Frame) != 14+128 {
 		t.Errorf("mixed encap IPv6 length %d, frame %d", got, len(mix.Frame))
 	}
-	if mix.SentOf(KindEncap, 7) != 3 || mix.SentOf(KindDecap, 7) != 4 {
-		t.Errorf("SentOf(7): decap %d encap %d, want 4 and 3", mix.SentOf(KindDecap, 7), mix.SentOf(KindEncap, 7))
+	if mix.SentIn(KindEncap, 0, 7) != 3 || mix.SentIn(KindDecap, 0, 7) != 4 {
+		t.Errorf("SentIn(0, 7): decap %d encap %d, want 4 and 3", mix.SentIn(KindDecap, 0, 7), mix.SentIn(KindEncap, 0, 7))
+	}
+	// Starting on an encap slot (sequence 1): 1, 3, 5 are encap, 2, 4 decap.
+	if mix.SentIn(KindEncap, 1, 5) != 3 || mix.SentIn(KindDecap, 1, 5) != 2 {
+		t.Errorf("SentIn(1, 5): decap %d encap %d, want 2 and 3", mix.SentIn(KindDecap, 1, 5), mix.SentIn(KindEncap, 1, 5))
 	}
 }
 

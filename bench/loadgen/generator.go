@@ -1,10 +1,74 @@
 package loadgen
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 )
+
+// Method is how frames are put on the wire.
+type Method string
+
+// Generator methods.
+const (
+	// Auto probes live frames with a one-frame run and uses them when the
+	// kernel allows them, the AF_XDP generator otherwise.
+	Auto Method = "auto"
+	// LiveFrames runs the XDP program bench/internal/benchbpf/gen.c with
+	// BPF_PROG_RUN and BPF_F_TEST_XDP_LIVE_FRAMES (Linux ≥ 5.18, and a
+	// kernel that does not refuse the mode: some answer EPERM).
+	LiveFrames Method = "livefr"
+	// AFXDP writes the frames into the UMEM of AF_XDP sockets bound to the
+	// generator's devices (copy mode on veth) and transmits them in batches:
+	// it works wherever AF_XDP works.
+	AFXDP Method = "afxdp"
+)
+
+// MethodEnv overrides the method of a benchmark run (and of the tests that
+// do not name one): auto, livefr or afxdp.
+const MethodEnv = "TEREDO_BENCH_GENERATOR"
+
+// ParseMethod checks a method name; "" is Auto.
+func ParseMethod(s string) (Method, error) {
+	switch m := Method(s); m {
+	case "":
+		return Auto, nil
+	case Auto, LiveFrames, AFXDP:
+		return m, nil
+	}
+	return "", fmt.Errorf("generator %q: want auto, livefr or afxdp", s)
+}
+
+// MethodFromEnv returns the method named by MethodEnv, Auto when it is unset.
+func MethodFromEnv() (Method, error) {
+	m, err := ParseMethod(os.Getenv(MethodEnv))
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", MethodEnv, err)
+	}
+	return m, nil
+}
+
+// Describe says in a sentence how a method puts frames on the wire and what
+// it cannot measure, for result files.
+func (m Method) Describe() string {
+	switch m {
+	case LiveFrames:
+		return "live frames (BPF_PROG_RUN with BPF_F_TEST_XDP_LIVE_FRAMES, one thread): an XDP program writes each frame " +
+			"and its probe record and transmits it with XDP_TX/XDP_REDIRECT from page-pool pages; pacing and the send " +
+			"timestamp (bpf_ktime_get_ns) are taken per frame in the program, so latency includes no generator queueing; " +
+			"each BPF_PROG_RUN call ends with some 25 ms in which nothing is sent, so the offered rate is the achieved one; " +
+			"the frames are xdp_frames, which a kernel-stack receiver (Miredo) accepts only through an XDP_PASS program"
+	case AFXDP:
+		return "AF_XDP TX (copy mode, one socket per generator device, one thread): Go writes each frame, its probe " +
+			"record and, on probes, a CLOCK_MONOTONIC send timestamp into a UMEM frame, then queues batches on the TX " +
+			"ring; the kernel builds an skb per frame in sendto (32 per call), so latency includes up to one batch of " +
+			"transmit time spent in the generator's own sendto (the calibration's generator → sink latency shows it), " +
+			"and pacing is per batch (a burst is at most one batch)"
+	}
+	return string(m)
+}
 
 // Pace bounds and paces one Send.
 type Pace struct {
@@ -28,10 +92,12 @@ func (p Pace) check() error {
 
 // Stats report one Send.
 type Stats struct {
-	Sent    uint64        // frames the kernel ran the program for (all transmitted with XDP_TX)
+	Method  Method
+	First   uint64        // sequence number of the first frame sent
+	Sent    uint64        // frames transmitted: sequence numbers First … First+Sent-1
 	Probes  uint64        // of which carried a timestamp
 	Elapsed time.Duration // wall time of the send
-	Calls   int           // BPF_PROG_RUN calls
+	Calls   int           // BPF_PROG_RUN calls (live frames) or TX batches (AF_XDP)
 }
 
 // Rate is the achieved offered rate in packets per second.
@@ -42,19 +108,45 @@ func (s Stats) Rate() float64 {
 	return float64(s.Sent) / s.Elapsed.Seconds()
 }
 
+// Generator sends one Traffic. Its sequence numbers continue from one Send
+// to the next, so the traffic's slots and peers keep cycling.
+type Generator interface {
+	// Traffic returns what the generator sends.
+	Traffic() *Traffic
+	// Send transmits frames until p's count or duration is reached or ctx
+	// ends. It must run on an OS thread inside the namespace of the
+	// generator's devices (see topo.Do); it keeps that thread busy for the
+	// whole send.
+	Send(ctx context.Context, p Pace) (Stats, error)
+	// Close releases what the generator holds (not the Sender's sockets).
+	Close() error
+}
+
 // DefaultProbeEvery is how often a packet carries a timestamp (a power of two).
 const DefaultProbeEvery = 256
 
 // Pacing parameters. A paced generator lets the schedule lag by at most
-// maxBurst (then skips ahead instead of catching up with a burst). Each
-// BPF_PROG_RUN call lasts about callTarget; between calls the kernel spends
-// some 25 ms tearing down the live-frames context (measured here), during
-// which nothing is sent, so the achieved rate (Stats.Rate) is what the
-// benchmark reports as offered, never the target.
+// maxBurst (then skips ahead instead of catching up with a burst).
+const maxBurst = 100 * time.Microsecond
+
+// Live-frames call sizing. Each BPF_PROG_RUN call lasts about callTarget;
+// between calls the kernel spends some 25 ms tearing down the live-frames
+// context (measured here), during which nothing is sent, so the achieved
+// rate (Stats.Rate) is what the benchmark reports as offered, never the
+// target.
 const (
-	maxBurst      = 100 * time.Microsecond
 	callTarget    = 200 * time.Millisecond
 	minRepeat     = 1 << 12
 	initialRepeat = 1 << 20
 	maxRepeat     = 1 << 24
 )
+
+func checkProbeEvery(probeEvery uint64) (uint64, error) {
+	if probeEvery == 0 {
+		return DefaultProbeEvery, nil
+	}
+	if probeEvery&(probeEvery-1) != 0 {
+		return 0, fmt.Errorf("probe interval %d is not a power of two", probeEvery)
+	}
+	return probeEvery, nil
+}

@@ -2,26 +2,30 @@
 
 package loadgen
 
-import (
-	"context"
-	"errors"
-)
+import "errors"
 
-var errUnsupported = errors.New("loadgen: live frames need Linux ≥ 5.18")
+var errUnsupported = errors.New("loadgen: the generators need Linux (live frames ≥ 5.18, or AF_XDP)")
 
-// Generator is Linux-only.
-type Generator struct{ traffic Traffic }
+// Sender is Linux-only.
+type Sender struct{}
+
+// Devices are the generator's interfaces.
+type Devices struct{ TX, Redirect int }
+
+// Open is Linux-only.
+func Open(m Method, devs Devices) (*Sender, error) { return nil, errUnsupported }
+
+// ProbeLiveFrames is Linux-only.
+func ProbeLiveFrames(ifindex int) error { return errUnsupported }
+
+// Method is Linux-only.
+func (s *Sender) Method() Method { return "" }
+
+// LiveFramesRefused is Linux-only.
+func (s *Sender) LiveFramesRefused() error { return errUnsupported }
 
 // New is Linux-only.
-func New(t Traffic, ifindex, redirectIfindex int, probeEvery uint64) (*Generator, error) {
-	return nil, errUnsupported
-}
-
-// Traffic returns what the generator sends.
-func (g *Generator) Traffic() *Traffic { return &g.traffic }
+func (s *Sender) New(t Traffic, probeEvery uint64) (Generator, error) { return nil, errUnsupported }
 
 // Close is Linux-only.
-func (g *Generator) Close() error { return nil }
-
-// Send is Linux-only.
-func (g *Generator) Send(ctx context.Context, p Pace) (Stats, error) { return Stats{}, errUnsupported }
+func (s *Sender) Close() error { return nil }

@@ -11,9 +11,9 @@
 //	│   198.51.100.2/24                 <tag>g0 ◄────┼── veth ──┼──► <tag>r0  198.51.100.1:3544     │
 //	│   sink (native XDP): encap output ◄┘           │          │                                   │
 //	│                                                │          │ routes 192.0.2.0/24 and           │
-//	│ live-frames generator (one thread):            │          │   203.0.113.0/24 via .2,          │
-//	│   decap frames XDP_TX out of g0,               │          │   2001:db8:1::/64 via             │
-//	│   encap frames XDP_REDIRECT out of g1          │          │   2001:db8:2::2                   │
+//	│ generator (one thread, live frames or AF_XDP): │          │   203.0.113.0/24 via .2,          │
+//	│   decap frames out of g0,                      │          │   2001:db8:1::/64 via             │
+//	│   encap frames out of g1                       │          │   2001:db8:2::2                   │
 //	│                                                │          │                                   │
 //	│ Native side (IPv6)                             │          │                                   │
 //	│   native hosts 2001:db8:1::x (generated)       │          │                                   │
@@ -25,7 +25,8 @@
 // relay → g0. The generator and both sinks share one namespace so that a
 // single generator thread can interleave both directions (mixed traffic):
 // live frames can be redirected only to a device of the ingress device's
-// namespace, and on a 2-core machine two spinning generator threads would
+// namespace (the AF_XDP generator has a socket on each device), and on a
+// 2-core machine two spinning generator threads would
 // leave the system under test no core of its own. The "sink" side of the
 // issue's generator ↔ relay ↔ sink picture is therefore g1 in the generator
 // namespace. Neighbour entries are static (no ARP or neighbour discovery

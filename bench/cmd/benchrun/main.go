@@ -6,6 +6,7 @@
 //
 //	go run ./bench/cmd/benchrun                  # everything (`make bench`)
 //	go run ./bench/cmd/benchrun -systems miredo,floor -modes decap -step 1s
+//	go run ./bench/cmd/benchrun -generator afxdp  # the generator of kernels that refuse live frames
 package main
 
 import (
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/teredorelay/teredorelay/bench"
+	"github.com/teredorelay/teredorelay/bench/loadgen"
 )
 
 func main() {
@@ -45,11 +47,21 @@ func run() error {
 	verbose := flag.Bool("v", false, "print every step")
 	pin := flag.Bool("pin", false, "pin the generator to CPU 0 and the system under test to CPU 1")
 	diag := flag.String("diag", "", "diagnostics directory: teredo-relayd's counters per step, CPU profiles (Go, perf) of unpaced and garbage steps")
+	generator := flag.String("generator", "", "load generator: auto (live frames where the kernel permits them, else AF_XDP), livefr or afxdp (default $"+loadgen.MethodEnv+", else auto)")
 	flag.Parse()
+	var method loadgen.Method // empty: bench.Options takes the environment, then auto
+	if *generator != "" {
+		m, err := loadgen.ParseMethod(*generator)
+		if err != nil {
+			return err
+		}
+		method = m
+	}
 
 	opts := bench.Options{
 		Systems: split(*systems), StepDuration: *step, Clients: *clients, IPv6Len: *size,
 		GarbageRatio: *garbage, Micro: *micro, RelaydBinary: *relayd, DiagDir: *diag, Pin: *pin,
+		Generator: method,
 	}
 	if opts.DiagDir != "" {
 		if err := os.MkdirAll(opts.DiagDir, 0o755); err != nil {

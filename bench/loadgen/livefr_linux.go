@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"golang.org/x/sys/unix"
 
 	"github.com/teredorelay/teredorelay/bench/internal/benchbpf"
@@ -18,8 +19,36 @@ type xdpMd struct {
 	Data, DataEnd, DataMeta, IngressIfindex, RxQueueIndex, EgressIfindex uint32
 }
 
-// Generator sends one Traffic out of one interface.
-type Generator struct {
+// probeEtherType marks the probe's frame: IEEE 802 "local experimental"
+// 1, which no receiver on the path handles (sinks and relays pass it to the
+// kernel, which drops it).
+const probeEtherType = 0x88b5
+
+// ProbeLiveFrames transmits one frame with BPF_PROG_RUN in live-frames mode
+// out of ifindex (in the calling thread's network namespace) and returns the
+// kernel's answer: nil where live frames are permitted. The frame carries an
+// experimental EtherType, so whoever receives it drops it.
+func ProbeLiveFrames(ifindex int) error {
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.XDP, License: "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 3 /* XDP_TX */), asm.Return()}})
+	if err != nil {
+		return fmt.Errorf("probe live frames: load XDP_TX program: %w", err)
+	}
+	defer prog.Close()
+	frame := make([]byte, 64)
+	copy(frame[0:6], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	copy(frame[6:12], []byte{0x02, 0, 0, 0, 0, 0x01})
+	frame[12], frame[13] = probeEtherType>>8, probeEtherType&0xff
+	md := xdpMd{DataEnd: uint32(len(frame)), IngressIfindex: uint32(ifindex)}
+	_, err = prog.Run(&ebpf.RunOptions{Data: frame, Repeat: 1, Flags: unix.BPF_F_TEST_XDP_LIVE_FRAMES, Context: &md})
+	if err != nil {
+		return fmt.Errorf("probe live frames: one-frame BPF_PROG_RUN on ifindex %d: %w", ifindex, err)
+	}
+	return nil
+}
+
+// liveGen sends one Traffic with the live-frames generator program.
+type liveGen struct {
 	prog    *benchbpf.Gen
 	traffic Traffic
 	ifindex int
@@ -28,26 +57,16 @@ type Generator struct {
 	cfg     benchbpf.GenConfig // per-traffic part; Send adds the bounds and pacing
 }
 
-// New loads the generator program for t, to be sent out of ifindex, and out
-// of redirectIfindex for slots marked for redirection (both in the network
-// namespace of the thread that later calls Send; the redirect target needs a
-// native XDP program on its peer too). probeEvery is a power of two (0
-// means DefaultProbeEvery).
-func New(t Traffic, ifindex, redirectIfindex int, probeEvery uint64) (*Generator, error) {
-	if err := t.check(); err != nil {
-		return nil, fmt.Errorf("new generator: %w", err)
-	}
-	if probeEvery == 0 {
-		probeEvery = DefaultProbeEvery
-	}
-	if probeEvery&(probeEvery-1) != 0 {
-		return nil, fmt.Errorf("new generator: probe interval %d is not a power of two", probeEvery)
-	}
+// newLiveGen loads the generator program for t, to be sent out of ifindex,
+// and out of redirectIfindex for slots marked for redirection (both in the
+// network namespace of the thread that later calls Send; the redirect
+// target needs a native XDP program on its peer too).
+func newLiveGen(t Traffic, ifindex, redirectIfindex int, probeEvery uint64) (*liveGen, error) {
 	p, err := benchbpf.LoadGen()
 	if err != nil {
-		return nil, fmt.Errorf("new generator: %w", err)
+		return nil, err
 	}
-	g := &Generator{prog: p, traffic: t, ifindex: ifindex}
+	g := &liveGen{prog: p, traffic: t, ifindex: ifindex}
 	keys := make([]uint32, len(t.Slots))
 	for i := range keys {
 		keys[i] = uint32(i)
@@ -57,13 +76,9 @@ func New(t Traffic, ifindex, redirectIfindex int, probeEvery uint64) (*Generator
 		for i := range t.Slots {
 			if err := p.Slots.Put(uint32(i), &t.Slots[i]); err != nil {
 				p.Close()
-				return nil, fmt.Errorf("new generator: write slot %d: %w", i, err)
+				return nil, fmt.Errorf("write slot %d: %w", i, err)
 			}
 		}
-	}
-	if t.Redirect() && redirectIfindex <= 0 {
-		p.Close()
-		return nil, fmt.Errorf("new generator: %s traffic needs a redirect device", t.Name)
 	}
 	g.cfg = benchbpf.GenConfig{Nslots: uint32(len(t.Slots)), RedirectIfindex: uint32(redirectIfindex), ProbeMask: probeEvery - 1}
 	g.md = xdpMd{DataEnd: uint32(len(t.Frame)), IngressIfindex: uint32(ifindex)}
@@ -76,16 +91,11 @@ func New(t Traffic, ifindex, redirectIfindex int, probeEvery uint64) (*Generator
 	return g, nil
 }
 
-// Traffic returns what the generator sends.
-func (g *Generator) Traffic() *Traffic { return &g.traffic }
+func (g *liveGen) Traffic() *Traffic { return &g.traffic }
 
-// Close releases the program.
-func (g *Generator) Close() error { return g.prog.Close() }
+func (g *liveGen) Close() error { return g.prog.Close() }
 
-// Send transmits frames until p's count or duration is reached or ctx ends.
-// It must run on an OS thread inside the namespace of the generator's
-// interface (see topo.Do); it blocks that thread for the whole send.
-func (g *Generator) Send(ctx context.Context, p Pace) (Stats, error) {
+func (g *liveGen) Send(ctx context.Context, p Pace) (Stats, error) {
 	if err := p.check(); err != nil {
 		return Stats{}, err
 	}
@@ -121,7 +131,7 @@ func (g *Generator) Send(ctx context.Context, p Pace) (Stats, error) {
 	if p.Duration > 0 {
 		deadline = start.Add(p.Duration)
 	}
-	var st Stats
+	st := Stats{Method: LiveFrames, First: before.Seq}
 	repeat := uint64(initialRepeat)
 	last := before
 	for ctx.Err() == nil {
@@ -139,11 +149,10 @@ func (g *Generator) Send(ctx context.Context, p Pace) (Stats, error) {
 		if err != nil {
 			return st, err
 		}
+		last = cur
 		if p.Count > 0 && cur.Seq >= cfg.MaxSeq {
-			last = cur
 			break
 		}
-		last = cur
 		// Size the next call to last about callTarget.
 		if took > 0 {
 			repeat = uint64(float64(repeat) * float64(callTarget) / float64(took))
@@ -156,7 +165,7 @@ func (g *Generator) Send(ctx context.Context, p Pace) (Stats, error) {
 	return st, nil
 }
 
-func (g *Generator) state() (benchbpf.GenState, error) {
+func (g *liveGen) state() (benchbpf.GenState, error) {
 	var s benchbpf.GenState
 	if err := g.prog.State.Lookup(uint32(0), &s); err != nil {
 		return s, fmt.Errorf("generator: read state: %w", err)
