@@ -200,12 +200,6 @@ type ICMPv6 struct {
 	Enabled bool
 }
 
-// API is the control socket.
-type API struct{ Socket string }
-
-// Metrics is the Prometheus listener; an empty Listen disables it.
-type Metrics struct{ Listen string }
-
 // Log configures log/slog.
 type Log struct {
 	Level  slog.Level

@@ -35,7 +35,7 @@ func TestParseDefaults(t *testing.T) {
 		Bubbles:    Bubbles{KeyFile: "/var/lib/teredo-relayd/bubble.key", Direct: false},
 
 		ICMPv6:  ICMPv6{Rate: 100, Burst: 50, Enabled: true},
-		API:     API{Socket: "/run/teredo-relayd/api.sock"},
+		API:     API{Socket: "/run/teredo-relayd/api.sock", AdminGroup: "teredo-relayd-admin"},
 		Metrics: Metrics{Listen: "127.0.0.1:9542"},
 		Log:     Log{Level: slog.LevelInfo, Format: LogText},
 		Announce: Announce{Enabled: false, IncludeFile: "/run/teredo-relayd-bird/announce.conf", SetName: "TEREDO_ANNOUNCE",
@@ -63,7 +63,7 @@ socket: {mode: copy, rx_ring: 512, tx_ring: 1024, fill_ring: 4096, completion_ri
 umem: {frames: 16384, frame_size: 4096, headroom: 128, sharing: separate}
 ipv4: {address: [192.0.2.1, 192.0.2.2], port: 3545}
 ipv6: {address: "2001:db8::5"}
-peers: {capacity: 100, queue_bytes_per_peer: 0, queue_bytes_total: 1000}
+peers: {capacity: 100, queue_bytes_per_peer: 1, queue_bytes_total: 1000}
 bubbles: {key_file: /tmp/k, direct: true}
 accept_unknown_peers: true
 accept_symmetric_nat: true
@@ -91,7 +91,7 @@ log: {level: debug, format: json}
 	if len(c.IPv4.Addresses) != 2 || c.IPv4.Addresses[1] != netip.MustParseAddr("192.0.2.2") || c.IPv4.Port != 3545 {
 		t.Errorf("ipv4 %+v", c.IPv4)
 	}
-	if c.Peers != (Peers{100, 0, 1000}) || c.Bubbles != (Bubbles{"/tmp/k", true}) {
+	if c.Peers != (Peers{100, 1, 1000}) || c.Bubbles != (Bubbles{"/tmp/k", true}) {
 		t.Errorf("peers %+v bubbles %+v", c.Peers, c.Bubbles)
 	}
 	if !c.AcceptUnknownPeers || !c.AcceptSymmetricNAT || len(c.ExtraBogons) != 1 || c.ExtraBogons[0] != netip.MustParsePrefix("198.51.100.0/24") {
@@ -182,6 +182,24 @@ ipv6: {address: "2001:db8::1"}
 		{"icmp burst", base + "icmpv6: {burst: 0}\n", "icmpv6.burst: 0 is out of range"},
 		{"api socket", base + "api: {socket: api.sock}\n", "api.socket: \"api.sock\" is not an absolute path"},
 		{"metrics listen", base + "metrics: {listen: nowhere}\n", "metrics.listen: \"nowhere\" is not host:port"},
+		{"metrics listen port range", base + "metrics: {listen: \"127.0.0.1:95420\"}\n", `metrics.listen: "127.0.0.1:95420": port "95420" is not a number from 1 to 65535`},
+		{"metrics listen port name", base + "metrics: {listen: \"127.0.0.1:http\"}\n", `port "http" is not a number`},
+		{"metrics listen port zero", base + "metrics: {listen: \"[::]:0\"}\n", `port "0" is not a number`},
+		{"metrics listen host name", base + "metrics: {listen: \"metrics.example:9542\"}\n", `"metrics.example" is not an IP address (host names are not accepted`},
+		{"metrics listen bad address", base + "metrics: {listen: \"300.1.1.1:9542\"}\n", `"300.1.1.1" is not an IP address`},
+		{"web config relative", base + "metrics: {web_config_file: web.yml}\n", `metrics.web_config_file: "web.yml" is not an absolute path`},
+		{"admin group", base + "api: {admin_group: \"ops team\"}\n", `api.admin_group: "ops team" is not a group name`},
+		{"fractional integer", base + "peers: {capacity: 1048576.5}\n", `peers.capacity: line 5: "1048576.5" is not an integer`},
+		{"integer written as a float", base + "peers: {capacity: 1048576.0}\n", `peers.capacity: line 5: "1048576.0" is not an integer`},
+		{"exponent integer", base + "umem: {frames: 1e4}\n", `umem.frames: line 5: "1e4" is not an integer`},
+		{"fractional port", base + "server: {mtu: 1280.5}\nroles: [relay, server]\n", `server.mtu: line 5: "1280.5" is not an integer`},
+		{"fractional cpu", base + "cpus: [0.5]\n", `cpus: line 5: item 0: "0.5" is not an integer`},
+		{"boolean yes", base + "accept_unknown_peers: yes\n", `accept_unknown_peers: line 5: "yes" is not a boolean: write true or false`},
+		{"boolean on", base + "bubbles: {direct: on}\n", `bubbles.direct: line 5: "on" is not a boolean`},
+		{"boolean capitalised", base + "icmpv6: {enabled: True}\n", `icmpv6.enabled: line 5: "True" is not a boolean`},
+		{"boolean quoted", base + "announce: {enabled: \"true\"}\n", `announce.enabled: line 5: "true" is not a boolean`},
+		{"infinite rate", base + "icmpv6: {rate: .inf}\n", `icmpv6.rate: line 5: ".inf" is not a finite number`},
+		{"queue per peer over the cache's limit", base + "peers: {queue_bytes_per_peer: 70000}\n", "peers.queue_bytes_per_peer: 70000 is out of range (1-65535)"},
 		{"log level", base + "log: {level: loud}\n", "log.level: \"loud\" is not one of debug, info, warn, error"},
 		{"log format", base + "log: {format: xml}\n", "log.format: \"xml\" is not one of text, json"},
 		{"yaml syntax", "interfaces: [\n", "parse yaml"},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -78,12 +79,60 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string) error {
 // decodeLeaf decodes a scalar, sequence or custom type and rewrites the
 // library's error into one naming the key.
 func decodeLeaf(n *yaml.Node, v reflect.Value, path string) error {
+	if err := checkScalarForm(n, v.Type()); err != nil {
+		return fmt.Errorf("%s: line %d: %w", path, n.Line, err)
+	}
 	if err := n.Decode(v.Addr().Interface()); err != nil {
 		var ke *keyError
 		if errors.As(err, &ke) {
 			return fmt.Errorf("%s: line %d: %s", path, n.Line, ke.msg)
 		}
 		return fmt.Errorf("%s: line %d: %q is not %s", path, n.Line, nodeText(n), describe(v.Type()))
+	}
+	return nil
+}
+
+// checkScalarForm refuses what the YAML library would convert silently: a
+// fraction into an integer (it truncates 1.5 to 1), YAML 1.1 booleans
+// (yes, no, on, off, y, n) and capitalised ones into a boolean, and a
+// non-finite number (.nan, .inf) into a number. Sequences are checked
+// element by element.
+func checkScalarForm(n *yaml.Node, t reflect.Type) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		return nil // checks its own form
+	}
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n.Kind == yaml.SequenceNode && t.Kind() == reflect.Slice {
+		for i, e := range n.Content {
+			if err := checkScalarForm(e, t.Elem()); err != nil {
+				return fmt.Errorf("item %d: %w", i, err)
+			}
+		}
+		return nil
+	}
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if n.Tag != "!!int" {
+			return fmt.Errorf("%q is not %s", n.Value, describe(t))
+		}
+	case reflect.Bool:
+		if n.Tag != "!!bool" || (n.Value != "true" && n.Value != "false") {
+			return fmt.Errorf("%q is not a boolean: write true or false", n.Value)
+		}
+	case reflect.Float32, reflect.Float64:
+		var f float64
+		if (n.Tag == "!!float" || n.Tag == "!!int") && n.Decode(&f) == nil && (math.IsNaN(f) || math.IsInf(f, 0)) {
+			return fmt.Errorf("%q is not a finite number", n.Value)
+		}
 	}
 	return nil
 }

@@ -37,7 +37,7 @@ rate_limits:
 	for _, tc := range []struct{ extra, want string }{
 		{"rate_limits: {new_peer_rate: 0}\n", "rate_limits.new_peer_rate: 0 is out of range"},
 		{"rate_limits: {new_peer_rate: -1}\n", "rate_limits.new_peer_rate: -1 is out of range"},
-		{"rate_limits: {new_peer_rate: .nan}\n", "rate_limits.new_peer_rate: NaN is out of range"},
+		{"rate_limits: {new_peer_rate: .nan}\n", `rate_limits.new_peer_rate: line 5: ".nan" is not a finite number`},
 		{"rate_limits: {new_peer_burst: 0}\n", "rate_limits.new_peer_burst: 0 is out of range (1-1048576)"},
 		{"rate_limits: {bubble_rate: 2e9}\n", "rate_limits.bubble_rate: 2e+09 is out of range"},
 		{"rate_limits: {bubble_burst: 1}\n", "rate_limits.bubble_burst: 1 is out of range (2-1048576); at least one round of 2 bubbles"},

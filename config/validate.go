@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/bits"
-	"net"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -65,12 +64,8 @@ type rawConfig struct {
 
 	RateLimits rawRateLimits `yaml:"rate_limits"` // config/ratelimits.go
 
-	API struct {
-		Socket string `yaml:"socket"`
-	} `yaml:"api"`
-	Metrics struct {
-		Listen *string `yaml:"listen"`
-	} `yaml:"metrics"`
+	API     rawAPI     `yaml:"api"`     // config/endpoints.go
+	Metrics rawMetrics `yaml:"metrics"` // config/endpoints.go
 	Log struct {
 		Level  string `yaml:"level"`
 		Format string `yaml:"format"`
@@ -149,18 +144,8 @@ func (r *rawConfig) validate() (*Config, error) {
 	if err := r.rateLimits(c); err != nil { // config/ratelimits.go
 		return nil, err
 	}
-	c.API.Socket = orDefault(r.API.Socket, DefaultAPISocket)
-	if !filepath.IsAbs(c.API.Socket) {
-		return nil, fmt.Errorf("api.socket: %q is not an absolute path", c.API.Socket)
-	}
-	c.Metrics.Listen = DefaultMetricsListen
-	if r.Metrics.Listen != nil {
-		c.Metrics.Listen = *r.Metrics.Listen
-	}
-	if c.Metrics.Listen != "" {
-		if _, port, err := net.SplitHostPort(c.Metrics.Listen); err != nil || port == "" {
-			return nil, fmt.Errorf("metrics.listen: %q is not host:port (use \"\" to disable)", c.Metrics.Listen)
-		}
+	if err := r.endpoints(c); err != nil { // config/endpoints.go
+		return nil, err
 	}
 	if err := r.log(c); err != nil {
 		return nil, err
@@ -348,7 +333,8 @@ func (r *rawConfig) peers(c *Config) error {
 	if c.Peers.Capacity, err = intIn("peers.capacity", r.Peers.Capacity, DefaultPeerCapacity, 16, 1<<24); err != nil {
 		return err
 	}
-	if c.Peers.QueueBytesPerPeer, err = intIn("peers.queue_bytes_per_peer", r.Peers.QueueBytesPerPeer, DefaultPeerQueueBytes, 0, 1<<20); err != nil {
+	// The peer cache queues at most 65535 bytes per peer (cache.MaxPeerQueueBytes).
+	if c.Peers.QueueBytesPerPeer, err = intIn("peers.queue_bytes_per_peer", r.Peers.QueueBytesPerPeer, DefaultPeerQueueBytes, 1, 65535); err != nil {
 		return err
 	}
 	c.Peers.QueueBytesTotal = DefaultTotalQueueBytes
