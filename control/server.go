@@ -26,8 +26,13 @@ type Config struct {
 	// RateWindow is the span rates are computed over (default 10 s);
 	// SampleInterval how often Run samples the counters (default 1 s).
 	RateWindow, SampleInterval time.Duration
-	// SocketGroup, when set, is the group given the socket (mode 0660).
+	// SocketGroup, when set, is the group given the socket (mode 0660): who
+	// may connect, and so read.
 	SocketGroup string
+	// AdminGroup names the group whose members may change the relay (drain,
+	// undrain, reload) besides root and the daemon's own user; empty: only
+	// those two. See access.go.
+	AdminGroup string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -80,6 +85,11 @@ func (s *Server) Run(ctx context.Context, path string) error {
 // the package-level Listen). A daemon calls it before it reports ready, so a
 // socket that cannot be created is a startup error, then RunListener.
 func (s *Server) Listen(path string) (net.Listener, error) {
+	if g := s.cfg.AdminGroup; g != "" {
+		if _, err := lookupGroupID(g); err != nil {
+			s.log.Warn("api.admin_group does not exist: only root and the daemon's user may drain, undrain or reload", "group", g, "err", err)
+		}
+	}
 	return Listen(path, s.cfg.SocketGroup)
 }
 
@@ -107,6 +117,7 @@ func (s *Server) RunListener(ctx context.Context, ln net.Listener) error {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.Handler(),
+		ConnContext:       connContext,
 		ReadHeaderTimeout: 5 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -141,9 +152,9 @@ func (s *Server) Handler() http.Handler {
 		{http.MethodGet, api.PathPeers, s.peers},
 		{http.MethodGet, api.PathPeerCount, s.peerCount},
 		{http.MethodGet, api.PathPeer + "{addr}", s.peer},
-		{http.MethodPost, api.PathDrain, s.drain},
-		{http.MethodPost, api.PathUndrain, s.undrain},
-		{http.MethodPost, api.PathReload, s.reload},
+		{http.MethodPost, api.PathDrain, s.changer("drain", s.drain)},
+		{http.MethodPost, api.PathUndrain, s.changer("undrain", s.undrain)},
+		{http.MethodPost, api.PathReload, s.changer("reload", s.reload)},
 	} {
 		mux.HandleFunc(r.path, s.only(r.method, r.h))
 	}
@@ -320,10 +331,15 @@ func (s *Server) peer(w http.ResponseWriter, r *http.Request) {
 	s.reply(w, api.PeerDetail{Time: s.now(), Peer: p, Teredo: fields})
 }
 
-func (s *Server) drain(w http.ResponseWriter, r *http.Request)   { s.setDrain(w, r, true) }
-func (s *Server) undrain(w http.ResponseWriter, r *http.Request) { s.setDrain(w, r, false) }
+func (s *Server) drain(w http.ResponseWriter, r *http.Request, who []any) {
+	s.setDrain(w, r, true, who)
+}
 
-func (s *Server) setDrain(w http.ResponseWriter, r *http.Request, drain bool) {
+func (s *Server) undrain(w http.ResponseWriter, r *http.Request, who []any) {
+	s.setDrain(w, r, false, who)
+}
+
+func (s *Server) setDrain(w http.ResponseWriter, r *http.Request, drain bool, who []any) {
 	op, fn := "undrain", s.b.Undrain
 	if drain {
 		op, fn = "drain", s.b.Drain
@@ -334,7 +350,7 @@ func (s *Server) setDrain(w http.ResponseWriter, r *http.Request, drain bool) {
 		return
 	}
 	st := s.b.State()
-	s.log.Info("control: "+op, "changed", changed, "draining", st.Draining, "ready", st.Ready)
+	s.log.Info("control: "+op, append([]any{"changed", changed, "draining", st.Draining, "ready", st.Ready}, who...)...)
 	res := api.DrainResult{Draining: st.Draining, Changed: changed, Ready: st.Ready}
 	switch {
 	case drain && changed:
@@ -349,7 +365,7 @@ func (s *Server) setDrain(w http.ResponseWriter, r *http.Request, drain bool) {
 	s.reply(w, res)
 }
 
-func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
+func (s *Server) reload(w http.ResponseWriter, r *http.Request, who []any) {
 	res, err := s.b.Reload(r.Context())
 	if err != nil {
 		s.fail(w, r, http.StatusInternalServerError, api.CodeInternal, fmt.Sprintf("reload: %v", err))
@@ -361,7 +377,7 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 	if res.Changed == nil {
 		res.Changed = []string{}
 	}
-	s.log.Info("control: reload", "successful", res.Successful, "changed", res.Changed, "err", res.Error)
+	s.log.Info("control: reload", append([]any{"successful", res.Successful, "changed", res.Changed, "err", res.Error}, who...)...)
 	s.reply(w, res)
 }
 

@@ -38,7 +38,9 @@ func newFixture(t *testing.T) *fixture {
 func (f *fixture) call(t *testing.T, method, target string, out any) (int, string) {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	f.h.ServeHTTP(rec, httptest.NewRequest(method, target, nil))
+	req := httptest.NewRequest(method, target, nil)
+	// As root, like relayctl run with sudo (access_test.go tests the others).
+	f.h.ServeHTTP(rec, req.WithContext(control.WithPeer(req.Context(), control.Peer{PID: 1, UID: 0, GID: 0})))
 	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
 		t.Errorf("%s %s: content type %q", method, target, ct)
 	}

@@ -26,6 +26,9 @@ const (
 	CodeNotFound    = "not_found"
 	CodeUnavailable = "unavailable" // the backend cannot serve the request now
 	CodeInternal    = "internal"
+	// CodeForbidden: the caller may read but not change the relay (drain,
+	// undrain, reload need root, the daemon's user or api.admin_group).
+	CodeForbidden = "forbidden"
 )
 
 // ErrorBody is the body of every non-2xx answer.
