@@ -66,7 +66,7 @@ type rawConfig struct {
 
 	API     rawAPI     `yaml:"api"`     // config/endpoints.go
 	Metrics rawMetrics `yaml:"metrics"` // config/endpoints.go
-	Log struct {
+	Log     struct {
 		Level  string `yaml:"level"`
 		Format string `yaml:"format"`
 	} `yaml:"log"`

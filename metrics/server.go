@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/exporter-toolkit/web"
 )
 
 // Paths served by Handler.
@@ -32,11 +34,48 @@ type ServerConfig struct {
 	// Alive reports liveness for /healthz (nil error: alive). Nil means alive
 	// whenever the listener answers.
 	Alive func() error
+	// WebConfigFile is the exporter-toolkit web configuration (TLS, basic
+	// auth; the Prometheus exporters' --web.config.file), read again on every
+	// connection and request, so certificate and password changes apply
+	// without a restart. Empty: plain HTTP, no authentication.
+	WebConfigFile string
+	// Version is shown on the landing page.
+	Version string
+	// Logger receives the listener's start and its HTTP errors; nil discards.
+	Logger *slog.Logger
 }
 
-// Handler returns the mux serving /metrics, /healthz and /readyz.
+// PathLanding is the landing page listing the endpoints.
+const PathLanding = "/"
+
+// ValidateWebConfig reads the web configuration file and the certificates it
+// names, as the listener will (nil for an empty path).
+func ValidateWebConfig(path string) error {
+	if err := web.Validate(path); err != nil {
+		return fmt.Errorf("web configuration %s: %w", path, err)
+	}
+	return nil
+}
+
+// Handler returns the mux serving the landing page, /metrics, /healthz and
+// /readyz.
 func Handler(cfg ServerConfig) http.Handler {
 	mux := http.NewServeMux()
+	landing, err := web.NewLandingPage(web.LandingConfig{
+		Name:        "teredo-relayd",
+		Description: "Teredo relay (RFC 4380) with an XDP/AF_XDP data plane",
+		Version:     cfg.Version,
+		Profiling:   "false",
+		Links: []web.LandingLinks{
+			{Address: PathMetrics, Text: "Metrics", Description: "Prometheus metrics (docs/metrics.md)"},
+			{Address: PathHealthz, Text: "Liveness", Description: "200 while the process serves"},
+			{Address: PathReadyz, Text: "Readiness", Description: "200 while fit to attract traffic (started, not drained), else 503 with the reasons"},
+		},
+	})
+	if err != nil { // the template is the toolkit's own: a failure is a bug
+		panic(fmt.Sprintf("metrics: landing page: %v", err))
+	}
+	mux.Handle("GET "+PathLanding+"{$}", landing)
 	mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{
 		ErrorHandling:       promhttp.ContinueOnError,
 		MaxRequestsInFlight: 4,
@@ -105,7 +144,9 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // Serve serves on ln until ctx is done, then shuts down gracefully (5 s).
-// It closes ln.
+// It closes ln. With WebConfigFile, TLS and basic authentication apply as
+// that file says (exporter-toolkit); a file that cannot be used is an
+// error before anything is served.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           Handler(s.cfg),
@@ -114,8 +155,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
+	log := s.cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := ValidateWebConfig(s.cfg.WebConfigFile); err != nil {
+		ln.Close()
+		return err
+	}
+	addrs, systemdSocket, webConfig := []string{ln.Addr().String()}, false, s.cfg.WebConfigFile
+	flags := &web.FlagConfig{WebListenAddresses: &addrs, WebSystemdSocket: &systemdSocket, WebConfigFile: &webConfig}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- web.Serve(ln, hs, flags, log) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve metrics on %s: %w", ln.Addr(), err)
