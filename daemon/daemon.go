@@ -254,10 +254,14 @@ func (d *Daemon) startAll(ctx context.Context) error {
 	// The listeners are bound before the workers start, so that a taken port
 	// or an unusable socket path fails the start instead of a running relay;
 	// they serve once the workers (which they report on) exist.
-	srv := control.NewServer(control.Config{Backend: d, Logger: d.log})
+	srv := control.NewServer(control.Config{Backend: d, Logger: d.log, SocketGroup: cfg.API.Group, AdminGroup: cfg.API.AdminGroup})
 	apiLn, err := srv.Listen(cfg.API.Socket)
 	if err != nil {
 		return fmt.Errorf("config: api.socket: %w", err)
+	}
+	if err := metrics.ValidateWebConfig(cfg.Metrics.WebConfigFile); err != nil {
+		apiLn.Close()
+		return fmt.Errorf("config: metrics.web_config_file: %w", err)
 	}
 	var metricsLn net.Listener
 	if cfg.Metrics.Listen != "" {
@@ -278,9 +282,12 @@ func (d *Daemon) startAll(ctx context.Context) error {
 	d.goBackground("control API", func() error { return srv.RunListener(ctx, apiLn) })
 	if metricsLn != nil {
 		ms := metrics.NewServer(metrics.ServerConfig{
-			Addr:     cfg.Metrics.Listen,
-			Gatherer: metrics.NewRegistry(d, metrics.BuildInfo{Version: d.opts.Version, Revision: d.opts.Revision}),
-			Ready:    metrics.ReadyFromSource(d),
+			Addr:          cfg.Metrics.Listen,
+			Gatherer:      metrics.NewRegistry(d, metrics.BuildInfo{Version: d.opts.Version, Revision: d.opts.Revision}),
+			Ready:         metrics.ReadyFromSource(d),
+			WebConfigFile: cfg.Metrics.WebConfigFile,
+			Version:       d.opts.Version,
+			Logger:        d.log.With("component", "metrics"),
 		})
 		d.goBackground("metrics listener", func() error { return ms.Serve(ctx, metricsLn) })
 	}

@@ -79,17 +79,6 @@ func checkPrivileges(cfg *config.Config, p privileges) error {
 		word, strings.Join(missing, ", "))
 }
 
-// umemBytes is the packet memory the kernel pins for the configured queues:
-// one UMEM per queue, two in two-armed mode with umem.sharing separate (auto
-// may need two as well; the socket step reports that case).
-func umemBytes(cfg *config.Config) uint64 {
-	perQueue := uint64(cfg.UMEM.Frames) * uint64(cfg.UMEM.FrameSize)
-	if cfg.Interfaces.TwoArmed() && cfg.UMEM.Sharing == config.SharingSeparate {
-		perQueue *= 2
-	}
-	return perQueue * uint64(len(cfg.Queues))
-}
-
 func sizeString(n uint64) string {
 	switch {
 	case n >= 1<<20 && n%(1<<20) == 0:

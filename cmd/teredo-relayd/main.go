@@ -1,70 +1,86 @@
 // Command teredo-relayd is the Teredo relay daemon (RFC 4380 relay role) with
 // an XDP/AF_XDP data plane. See deploy/teredo-relayd.example.yaml for the
-// configuration and deploy/teredo-relayd.service for the systemd unit.
+// configuration, deploy/teredo-relayd.service for the systemd unit and
+// docs/man/teredo-relayd.8.md for the manual page.
 //
-//	teredo-relayd -config /etc/teredo-relayd/teredo-relayd.yaml [-ready-file PATH]
-//	teredo-relayd -check-config -config FILE
+//	teredo-relayd [-config FILE] [-ready-file PATH]
+//	teredo-relayd -check-config [-config FILE] [-skip-host-checks]
+//	teredo-relayd -version
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
-	"runtime/debug"
 
-	"github.com/teredorelay/teredorelay/config"
 	"github.com/teredorelay/teredorelay/daemon"
+	"github.com/teredorelay/teredorelay/internal/buildinfo"
 )
 
 const defaultConfig = "/etc/teredo-relayd/teredo-relayd.yaml"
 
-func main() {
-	configPath := flag.String("config", defaultConfig, "configuration file (YAML)")
-	readyFile := flag.String("ready-file", "", "file created once the relay forwards packets (removed on exit)")
-	check := flag.Bool("check-config", false, "validate the configuration file and exit")
-	version := flag.Bool("version", false, "print the version and exit")
-	flag.Parse()
-	if flag.NArg() > 0 {
-		fail(fmt.Errorf("unexpected arguments %q (flags only)", flag.Args()))
+// options are the command line; newFlags defines every flag (the manual
+// page's OPTIONS must list each one: a test checks).
+type options struct {
+	config, readyFile        string
+	check, skipHost, version bool
+}
+
+func newFlags(o *options, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("teredo-relayd", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&o.config, "config", defaultConfig, "configuration file (YAML)")
+	fs.StringVar(&o.readyFile, "ready-file", "", "file created (with the PID) once the relay forwards packets; removed on exit")
+	fs.BoolVar(&o.check, "check-config", false, "validate the configuration file against this host, print the memory it takes, and exit")
+	fs.BoolVar(&o.skipHost, "skip-host-checks", false, "with -check-config: do not check interfaces and addresses on this host (a file for another host)")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: teredo-relayd [-config FILE] [-ready-file PATH]\n"+
+			"       teredo-relayd -check-config [-config FILE] [-skip-host-checks]\n"+
+			"       teredo-relayd -version\n\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "\nexit status: 0 clean stop (SIGTERM) or valid configuration, 1 error, 2 usage error\n")
 	}
-	ver, rev := buildInfo()
+	return fs
+}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	var o options
+	fs := newFlags(&o, stderr)
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "teredo-relayd: unexpected arguments %q (flags only)\n", fs.Args())
+		return 2
+	}
 	switch {
-	case *version:
-		fmt.Printf("teredo-relayd %s (%s)\n", ver, rev)
-		return
-	case *check:
-		if _, err := config.Load(*configPath); err != nil {
-			fail(err)
-		}
-		fmt.Printf("%s: configuration OK\n", *configPath)
-		return
+	case o.version:
+		fmt.Fprintln(stdout, buildinfo.String("teredo-relayd"))
+		return 0
+	case o.check:
+		err := daemon.CheckConfig(stdout, o.config, daemon.CheckOptions{SkipHost: o.skipHost})
+		return exit(stderr, err)
+	case o.skipHost:
+		fmt.Fprintln(stderr, "teredo-relayd: -skip-host-checks goes with -check-config")
+		return 2
 	}
-	if err := daemon.Run(context.Background(), daemon.Options{
-		ConfigPath: *configPath, ReadyFile: *readyFile, Version: ver, Revision: rev,
-	}); err != nil {
-		fail(err)
-	}
+	return exit(stderr, daemon.Run(context.Background(), daemon.Options{
+		ConfigPath: o.config, ReadyFile: o.readyFile, Version: buildinfo.Version(), Revision: buildinfo.Revision(),
+	}))
 }
 
-func fail(err error) {
-	fmt.Fprintf(os.Stderr, "teredo-relayd: %v\n", err)
-	os.Exit(1)
-}
-
-func buildInfo() (version, revision string) {
-	version, revision = "devel", "unknown"
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return
+func exit(stderr io.Writer, err error) int {
+	if err != nil {
+		fmt.Fprintf(stderr, "teredo-relayd: %v\n", err)
+		return 1
 	}
-	if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		version = bi.Main.Version
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" {
-			revision = s.Value
-		}
-	}
-	return
+	return 0
 }
