@@ -265,19 +265,27 @@ func TestPeerShow(t *testing.T) {
 		t.Fatalf("%d %s", code, body)
 	}
 	want := api.TeredoFields{
-		Prefix: "2001::/32", Server: netip.MustParseAddr("192.0.2.1"), Flags: "0x3cc4",
-		RandomBits: "0x3cc4", Mapped: netip.MustParseAddrPort("203.0.113.1:46240"),
+		Prefix: "2001::/32", Server: netip.MustParseAddr("192.0.2.1"), Flags: 0x3cc4,
+		RandomBits: 0x3cc4, Mapped: netip.MustParseAddrPort("203.0.113.1:46240"),
 		ObfuscatedPort: "0x4b5f", ObfuscatedAddr: "0x34ff8efe",
 	}
 	if got.Teredo != want {
 		t.Errorf("teredo fields\n got %+v\nwant %+v", got.Teredo, want)
+	}
+	// flags has one JSON type in a listing and in a peer's detail.
+	_, list := f.call(t, "GET", "/v1/peers?limit=1&sort=address", nil)
+	_, one := f.call(t, "GET", "/v1/peers/"+controltest.PeerT8.String(), nil)
+	for name, body := range map[string]string{"listing": list, "detail": one} {
+		if strings.Contains(body, `"flags": "`) || !strings.Contains(body, `"flags": `) {
+			t.Errorf("%s: flags is not a number:\n%s", name, body)
+		}
 	}
 	if got.Peer.RxPackets != 100 || got.Peer.State != api.StateTrusted || got.Peer.Mapped != want.Mapped {
 		t.Errorf("peer %+v", got.Peer)
 	}
 	// T6 carries the cone bit and no random bits.
 	f.call(t, "GET", "/v1/peers/"+controltest.PeerT6.String(), &got)
-	if !got.Teredo.Cone || got.Teredo.Flags != "0x8000" || got.Teredo.RandomBits != "0x0000" || got.Teredo.Reserved {
+	if !got.Teredo.Cone || got.Teredo.Flags != 0x8000 || got.Teredo.RandomBits != 0 || got.Teredo.Reserved {
 		t.Errorf("T6 fields %+v", got.Teredo)
 	}
 }

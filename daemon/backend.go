@@ -337,18 +337,22 @@ func (d *Daemon) LookupPeer(addr netip.Addr) (api.Peer, bool) {
 
 func (d *Daemon) fillPeer(ap *api.Peer, p *cache.Peer) {
 	*ap = api.Peer{
-		Address:         p.Addr,
-		State:           p.State.String(),
-		ObservedMapping: p.Mapping,
-		LastRx:          d.wallTime(p.LastRx),
-		LastTx:          d.wallTime(p.LastTx),
-		Bubbles:         uint32(p.Bubbles),
-		RxPackets:       p.RxPackets,
-		RxBytes:         p.RxBytes,
-		TxPackets:       p.TxPackets,
-		TxBytes:         p.TxBytes,
-		QueuedPackets:   uint64(p.QueuedPackets),
-		QueuedBytes:     uint64(p.QueuedBytes),
+		Address:       p.Addr,
+		State:         p.State.String(),
+		LastRx:        d.wallTime(p.LastRx),
+		LastTx:        d.wallTime(p.LastTx),
+		Bubbles:       uint32(p.Bubbles),
+		RxPackets:     p.RxPackets,
+		RxBytes:       p.RxBytes,
+		TxPackets:     p.TxPackets,
+		TxBytes:       p.TxBytes,
+		QueuedPackets: uint64(p.QueuedPackets),
+		QueuedBytes:   uint64(p.QueuedBytes),
+	}
+	// A pending peer's mapping is the one its address claims until a
+	// packet from it is accepted: only then was it observed.
+	if p.LastRx != 0 {
+		ap.ObservedMapping = p.Mapping
 	}
 }
 

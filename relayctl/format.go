@@ -44,6 +44,23 @@ func age(t, now time.Time) string {
 	}
 }
 
+// when formats a peer's last-seen time for "peers show": "1.0s ago
+// (2026-03-01T13:59:59Z)", or "never".
+func when(t, now time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return fmt.Sprintf("%s ago (%s)", age(t, now), ts(t))
+}
+
+// bytesExact is a byte count with its humanised form: "12000 bytes (11.7 KiB)".
+func bytesExact(n uint64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	return fmt.Sprintf("%d bytes (%s)", n, bytesIEC(n))
+}
+
 // duration formats an uptime: "3d04h12m", "2h05m09s", "42s".
 func duration(seconds float64) string {
 	d := time.Duration(seconds) * time.Second

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,7 +59,11 @@ func newPeersCommand(e *env) *cobra.Command {
 		Long: `Lists at most --limit peers, filtered and sorted by the daemon (the table may
 hold millions). MAPPED is decoded from the Teredo address, marked * when the
 last outer IPv4 source differs. FLAGS: cone (legacy cone bit), r5991 (RFC 5991
-random bits). The snapshot is not atomic: the table is walked while traffic runs.`,
+random bits). Byte counts are humanised (1.2 KiB); with --no-headers every
+column is one field and byte counts are exact, for scripts. -o wide adds RX
+BYTES, TX BYTES and OBSERVED, the outer IPv4 source last accepted ("-" while
+a peer is pending and nothing was accepted from it). The snapshot is not
+atomic: the table is walked while traffic runs.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := output(out, "table", "wide", "json"); err != nil {
@@ -94,8 +99,8 @@ random bits). The snapshot is not atomic: the table is walked while traffic runs
 	cmd.Flags().StringVar(&sortKey, "sort", api.SortLastRx, "sort key: "+strings.Join(api.SortKeys, ", "))
 	cmd.Flags().IntVar(&limit, "limit", api.DefaultLimit, fmt.Sprintf("at most this many peers (1 to %d)", api.MaxLimit))
 	cmd.Flags().StringVarP(&out, "output", "o", "table", "output format: table, wide or json")
-	cmd.Flags().BoolVar(&noHeaders, "no-headers", false, "omit the header and summary lines")
-	cmd.Flags().DurationVarP(&watch, "watch", "w", 0, "repeat every interval (default 2s when given without a value)")
+	cmd.Flags().BoolVar(&noHeaders, "no-headers", false, "omit the header and summary lines; one field per column, exact byte counts")
+	cmd.Flags().DurationVarP(&watch, "watch", "w", 0, "repeat every interval (--watch 1s, --watch=1s; 2s when given without a value)")
 	cmd.Flags().Lookup("watch").NoOptDefVal = "2s"
 	cmd.AddCommand(newPeersShowCommand(e), newPeersCountCommand(e))
 	return cmd
@@ -132,16 +137,20 @@ func printPeers(w io.Writer, ps *api.Peers, wide, noHeaders bool) {
 		}
 		row(t, h...)
 	}
+	size := bytesIEC
+	if noHeaders {
+		size = func(n uint64) string { return strconv.FormatUint(n, 10) }
+	}
 	for i := range ps.Peers {
 		p := &ps.Peers[i]
 		r := []any{p.Address, mapped(p), p.Server, flags(p), p.State, age(p.LastRx, ps.Time), age(p.LastTx, ps.Time),
-			p.Bubbles, p.RxPackets, p.TxPackets, bytesIEC(p.QueuedBytes)}
+			p.Bubbles, p.RxPackets, p.TxPackets, size(p.QueuedBytes)}
 		if wide {
 			obs := "-"
 			if p.ObservedMapping.IsValid() {
 				obs = p.ObservedMapping.String()
 			}
-			r = append(r, p.RxBytes, p.TxBytes, obs)
+			r = append(r, size(p.RxBytes), size(p.TxBytes), obs)
 		}
 		row(t, r...)
 	}
@@ -200,9 +209,9 @@ func printPeerDetail(w io.Writer, d *api.PeerDetail) {
 	row(t, "state:", p.State)
 	row(t, "teredo prefix:", f.Prefix)
 	row(t, "server:", f.Server)
-	row(t, "flags:", fmt.Sprintf("%s (cone %s, z %s, u %s, g %s, random bits %s)", f.Flags, yesNo(f.Cone), yesNo(f.Reserved), yesNo(f.Universal), yesNo(f.Group), f.RandomBits))
+	row(t, "flags:", fmt.Sprintf("0x%04x (cone %s, z %s, u %s, g %s, random bits 0x%04x)", f.Flags, yesNo(f.Cone), yesNo(f.Reserved), yesNo(f.Universal), yesNo(f.Group), f.RandomBits))
 	row(t, "mapped:", fmt.Sprintf("%s (obfuscated port %s, address %s)", f.Mapped, f.ObfuscatedPort, f.ObfuscatedAddr))
-	obs := "-"
+	obs := "none yet: no packet from this peer accepted"
 	if p.ObservedMapping.IsValid() {
 		obs = p.ObservedMapping.String()
 		if p.MappingDiffers {
@@ -210,11 +219,11 @@ func printPeerDetail(w io.Writer, d *api.PeerDetail) {
 		}
 	}
 	row(t, "observed source:", obs)
-	row(t, "last rx:", fmt.Sprintf("%s ago (%s)", age(p.LastRx, d.Time), ts(p.LastRx)))
-	row(t, "last tx:", fmt.Sprintf("%s ago (%s)", age(p.LastTx, d.Time), ts(p.LastTx)))
+	row(t, "last rx:", when(p.LastRx, d.Time))
+	row(t, "last tx:", when(p.LastTx, d.Time))
 	row(t, "bubbles:", p.Bubbles)
-	row(t, "rx:", fmt.Sprintf("%d packets, %d bytes", p.RxPackets, p.RxBytes))
-	row(t, "tx:", fmt.Sprintf("%d packets, %d bytes", p.TxPackets, p.TxBytes))
+	row(t, "rx:", fmt.Sprintf("%d packets, %s", p.RxPackets, bytesExact(p.RxBytes)))
+	row(t, "tx:", fmt.Sprintf("%d packets, %s", p.TxPackets, bytesExact(p.TxBytes)))
 	row(t, "queued:", fmt.Sprintf("%d packets, %s", p.QueuedPackets, bytesIEC(p.QueuedBytes)))
 	t.Flush()
 }

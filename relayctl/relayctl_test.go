@@ -146,8 +146,9 @@ shown 1 of 2 matching (scanned 5, sort rx-packets, limit 1)  snapshot 2026-03-01
 	}
 	f := strings.Fields(lines[0])
 	// T7 sorts first (both never received; address order), with r5991 flags,
-	// 2 bubbles, 2.5 KiB queued, no observed mapping.
-	wantF := []string{controltest.PeerT7.String(), "30.3.9.202:51380", "17.23.52.250", "r5991", "pending", "-", "0.5s", "2", "0", "0", "2.5", "KiB", "0", "0", "-"}
+	// 2 bubbles, 2560 bytes queued (exact and one field with --no-headers),
+	// no observed mapping.
+	wantF := []string{controltest.PeerT7.String(), "30.3.9.202:51380", "17.23.52.250", "r5991", "pending", "-", "0.5s", "2", "0", "0", "2560", "0", "0", "-"}
 	if strings.Join(f, " ") != strings.Join(wantF, " ") {
 		t.Errorf("wide row\n got %q\nwant %q", f, wantF)
 	}
@@ -162,7 +163,7 @@ func TestPeersShowAndCount(t *testing.T) {
 		"mapped:            203.0.113.1:46240 (obfuscated port 0x4b5f, address 0x34ff8efe)\n",
 		"observed source:   203.0.113.1:46240\n",
 		"last rx:           1.0s ago (2026-03-01T13:59:59Z)\n",
-		"rx:                100 packets, 12000 bytes\n",
+		"rx:                100 packets, 12000 bytes (11.7 KiB)\n",
 	} {
 		if !strings.Contains(norm(r.stdout), norm(want)) {
 			t.Errorf("peers show lacks %q:\n%s", want, r.stdout)

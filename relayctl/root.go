@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,14 +17,25 @@ import (
 // EnvSocket overrides the default control socket path.
 const EnvSocket = "RELAYCTL_SOCKET"
 
-// Exit statuses.
+// Exit statuses (exitCodesHelp documents them).
 const (
 	ExitOK          = 0
 	ExitFailed      = 1
 	ExitUsage       = 2
 	ExitUnreachable = 3
 	ExitNotFound    = 4
+	ExitDenied      = 5
 )
+
+// exitCodesHelp ends the root command's help.
+const exitCodesHelp = `Exit status:
+  0  success
+  1  the daemon refused or failed the request (e.g. a rejected reload)
+  2  usage error: unknown command or flag, bad value
+  3  the daemon cannot be reached (not running, wrong --socket, no permission)
+  4  the requested peer is not in the peer table
+  5  not allowed: drain, undrain and reload need root, the daemon's user or
+     a member of api.admin_group (reading needs only access to the socket)`
 
 // Options are the process's environment, injectable for tests.
 type Options struct {
@@ -56,6 +68,11 @@ func ExitCode(err error) int {
 	case errors.As(err, &apiErr) && apiErr.Code == api.CodeNotFound:
 		return ExitNotFound
 	case errors.As(err, &apiErr) && apiErr.Code == api.CodeBadRequest:
+		return ExitUsage
+	case errors.As(err, &apiErr) && apiErr.Code == api.CodeForbidden:
+		return ExitDenied
+	case strings.HasPrefix(err.Error(), "unknown command "):
+		// cobra's own error for a subcommand that does not exist
 		return ExitUsage
 	default:
 		return ExitFailed
@@ -91,7 +108,9 @@ func NewCommand(o Options) *cobra.Command {
 		Use:   "relayctl",
 		Short: "Inspect and control a running teredo-relayd",
 		Long: `relayctl talks to teredo-relayd over its control socket (HTTP/JSON, API v1).
-Tables are for people; -o json prints the API's JSON exactly.`,
+Tables are for people; -o json prints the API's JSON exactly.
+
+` + exitCodesHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -107,6 +126,7 @@ Tables are for people; -o json prints the API's JSON exactly.`,
 		newDrainCommand(e, true),
 		newDrainCommand(e, false),
 		newReloadCommand(e),
+		newVersionCommand(e),
 	)
 	return root
 }
@@ -114,7 +134,7 @@ Tables are for people; -o json prints the API's JSON exactly.`,
 // Main runs relayctl with args and returns the exit status.
 func Main(ctx context.Context, args []string, o Options) int {
 	cmd := NewCommand(o)
-	cmd.SetArgs(args)
+	cmd.SetArgs(joinWatch(args))
 	err := cmd.ExecuteContext(ctx)
 	if err != nil {
 		w := o.Stderr
@@ -127,6 +147,28 @@ func Main(ctx context.Context, args []string, o Options) int {
 		}
 	}
 	return ExitCode(err)
+}
+
+// joinWatch lets --watch (-w) take its interval as the next argument,
+// "--watch 1s", as well as "--watch=1s"; alone it still means 2s. pflag
+// cannot do both for a flag with a default when given without a value.
+func joinWatch(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if (a == "--watch" || a == "-w") && i+1 < len(args) {
+			if _, err := time.ParseDuration(args[i+1]); err == nil {
+				out = append(out, a+"="+args[i+1])
+				i++
+				continue
+			}
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // output validates an -o value against the formats a command supports.

@@ -236,7 +236,8 @@ type PeerQuery struct {
 
 // Peer is one peer cache entry. Mapped, Server, Flags, Cone and RFC5991 are
 // decoded from the Teredo address; ObservedMapping is the outer IPv4 source
-// the relay last accepted from the peer.
+// the relay last accepted from the peer, absent until it accepted one (a
+// peer the relay is still verifying has none).
 type Peer struct {
 	Address         netip.Addr     `json:"address"`
 	State           string         `json:"state"`
@@ -300,12 +301,12 @@ type PeerCount struct {
 type TeredoFields struct {
 	Prefix         string         `json:"prefix"`
 	Server         netip.Addr     `json:"server"`
-	Flags          string         `json:"flags"` // hex, e.g. 0x8000
+	Flags          uint16         `json:"flags"` // as in Peer.Flags (relayctl prints it in hex)
 	Cone           bool           `json:"cone"`
 	Reserved       bool           `json:"reserved_z"`
 	Universal      bool           `json:"universal_u"`
 	Group          bool           `json:"group_g"`
-	RandomBits     string         `json:"random_bits"` // flags masked to the 12 RFC 5991 random bits, hex
+	RandomBits     uint16         `json:"random_bits"` // flags masked to the 12 RFC 5991 random bits
 	Mapped         netip.AddrPort `json:"mapped"`
 	ObfuscatedPort string         `json:"obfuscated_port"` // hex as on the wire
 	ObfuscatedAddr string         `json:"obfuscated_addr"`
