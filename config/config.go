@@ -150,7 +150,7 @@ type Socket struct {
 	Mode                                     SocketMode
 	RXRing, TXRing, FillRing, CompletionRing int
 	// IdlePoll is how long a worker keeps polling its rings after the last
-	// received frame before it sleeps in poll(2); 0 sleeps at once (no core
+	// received frame before it sleeps in epoll_wait(2); 0 sleeps at once (no core
 	// spent on an idle queue, at the cost of wake-up latency under load).
 	IdlePoll time.Duration
 }

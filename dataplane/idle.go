@@ -3,7 +3,7 @@ package dataplane
 import "time"
 
 // DefaultIdleSpin is how long a worker keeps polling its rings after the last
-// received frame before it sleeps in poll(2) (WorkerConfig.IdleSpin).
+// received frame before it sleeps in epoll_wait(2) (WorkerConfig.IdleSpin).
 //
 // Sleeping costs more than the syscall: the wake-up comes from the softirq
 // that filled the RX ring, and the woken thread may wait for the CPU's
@@ -26,7 +26,7 @@ const (
 )
 
 // idler decides what a worker does after a Step that received nothing: spin
-// (poll the rings again at once) or sleep in poll(2), and for how long.
+// (poll the rings again at once) or sleep in epoll_wait(2), and for how long.
 type idler struct {
 	spin  int64 // nanoseconds of spinning after the last frame; <= 0: none
 	since int64 // start of the current idle period; -1 while busy
@@ -39,7 +39,7 @@ func newIdler(spin time.Duration) idler { return idler{spin: int64(spin), since:
 func (i *idler) busy() { i.since, i.polls = -1, 0 }
 
 // next is called after a Step that received nothing, at monotonic time now
-// (nanoseconds). It returns -1 to spin, else the poll(2) timeout in
+// (nanoseconds). It returns -1 to spin, else the epoll_wait(2) timeout in
 // milliseconds.
 func (i *idler) next(now int64) int {
 	if i.since < 0 {

@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/teredorelay/teredorelay/nexthop"
@@ -71,7 +72,7 @@ type WorkerConfig struct {
 	// CPU pins the worker's thread (Run) to a CPU; -1 leaves it unpinned.
 	CPU int
 	// IdleSpin is how long Run keeps polling the rings after the last
-	// received frame before it sleeps in poll(2): 0 means DefaultIdleSpin,
+	// received frame before it sleeps in epoll_wait(2): 0 means DefaultIdleSpin,
 	// a negative value sleeps at once.
 	IdleSpin time.Duration
 }
@@ -93,6 +94,8 @@ type Worker struct {
 	txn   [MaxPorts]int
 	batch Counters // this step's counts, published once per step
 	live  liveCounters
+	// beat advances once per turn of Run's loop (Heartbeat).
+	beat atomic.Uint64
 }
 
 // NewWorker checks cfg and returns a worker; Run or Step drive it.
@@ -121,6 +124,11 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	}
 	return w, nil
 }
+
+// Heartbeat returns a count that Run advances on every turn of its loop,
+// at least every 100 ms while idle (the longest sleep) and once per batch
+// under load: a watchdog that sees it stand still knows the worker is stuck.
+func (w *Worker) Heartbeat() uint64 { return w.beat.Load() }
 
 // Queue returns the RX queue the worker serves.
 func (w *Worker) Queue() int { return w.queue }
