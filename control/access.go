@@ -79,10 +79,11 @@ func userName(uid uint32) string {
 // lookupGroupID resolves a group name (or numeric id).
 func lookupGroupID(group string) (uint32, error) {
 	g, err := user.LookupGroup(group)
+	if _, numeric := strconv.ParseUint(group, 10, 32); err != nil && numeric == nil {
+		g, err = user.LookupGroupId(group)
+	}
 	if err != nil {
-		if g, err = user.LookupGroupId(group); err != nil {
-			return 0, fmt.Errorf("group %s: %w", group, err)
-		}
+		return 0, err
 	}
 	gid, err := strconv.ParseUint(g.Gid, 10, 32)
 	if err != nil {

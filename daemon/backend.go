@@ -372,7 +372,7 @@ func (d *Daemon) Drain(context.Context) (bool, error) {
 	changed := d.draining.CompareAndSwap(false, true)
 	if changed {
 		d.log.Info("draining: readiness withdrawn, forwarding continues")
-		_ = notify("STATUS=draining")
+		d.notifyStatus()
 	}
 	d.updateAnnounce()
 	if err := d.persistDrain(true); err != nil { // daemon/announce.go
@@ -391,7 +391,7 @@ func (d *Daemon) Undrain(context.Context) (bool, error) {
 	changed := d.draining.CompareAndSwap(true, false)
 	if changed {
 		d.log.Info("undrained: ready again")
-		_ = notify("STATUS=relaying")
+		d.notifyStatus()
 	}
 	d.updateAnnounce()
 	return changed, nil

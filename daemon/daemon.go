@@ -134,6 +134,7 @@ func Run(ctx context.Context, opts Options) error {
 	// or from a background task) must also stop the tasks shutdown waits for.
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	d.startWatchdog(runCtx) // daemon/watchdog.go
 	err = d.startAll(runCtx)
 	if err == nil {
 		err = d.serve(runCtx, hup)
@@ -434,12 +435,17 @@ func (d *Daemon) markReady() error {
 	}
 	d.ready.Store(true)
 	d.updateAnnounce()
-	if err := notify("READY=1\nSTATUS=relaying"); err != nil {
-		d.log.Warn("sd_notify READY=1 failed", "err", err)
-	}
+	// READY=1 ends systemd's start job in any case; STATUS= and the log say
+	// whether the relay is fit for traffic (daemon/status.go).
+	d.notifyStatus("READY=1")
 	cfg := d.cfg
-	d.log.Info("teredo-relayd ready", "ipv4", cfg.IPv4.Addresses, "port", cfg.IPv4.Port, "ipv6", cfg.IPv6.Address,
-		"queues", cfg.Queues, "two_armed", cfg.Interfaces.TwoArmed())
+	args := []any{"ipv4", cfg.IPv4.Addresses, "port", cfg.IPv4.Port, "ipv6", cfg.IPv6.Address,
+		"queues", cfg.Queues, "two_armed", cfg.Interfaces.TwoArmed()}
+	if d.fitForTraffic() {
+		d.log.Info("teredo-relayd ready", args...)
+	} else {
+		d.log.Warn("teredo-relayd started, NOT ready for traffic", append([]any{"status", d.statusLine()}, args...)...)
+	}
 	return nil
 }
 

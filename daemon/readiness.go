@@ -64,6 +64,7 @@ func (d *Daemon) watchRoutes(ctx context.Context, cfg *config.Config) {
 			case <-t.C:
 				if d.checkRoutes(want) {
 					d.updateAnnounce()
+					d.notifyStatus()
 				}
 			}
 		}
