@@ -44,6 +44,10 @@ type Config struct {
 	// RetryMin and RetryMax bound the backoff between failed attempts
 	// (defaults DefaultRetryMin, DefaultRetryMax).
 	RetryMin, RetryMax time.Duration
+	// SessionPoll is how often Run asks BIRD about its BGP sessions and
+	// what they export (sessions.go), and after each confirmed change;
+	// 0 never asks.
+	SessionPoll time.Duration
 	// Runner runs birdc (default ExecRunner).
 	Runner Runner
 	// Logger receives transitions and errors (default: discarded).
@@ -72,6 +76,8 @@ type Status struct {
 	LastErrorTime time.Time
 	// LastSuccess is when BIRD last confirmed a configuration.
 	LastSuccess time.Time
+	// Sessions is BIRD's last answer about its BGP sessions (Config.SessionPoll).
+	Sessions Sessions
 }
 
 // Driver keeps BIRD's announcement in line with the relay's health.
@@ -79,6 +85,8 @@ type Driver struct {
 	cfg  Config
 	log  *slog.Logger
 	wake chan struct{}
+	// askSessions wakes the session poller after a confirmed change.
+	askSessions chan struct{}
 
 	healthy atomic.Bool
 	stopped atomic.Bool
@@ -132,10 +140,11 @@ func New(cfg Config) (*Driver, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	d := &Driver{
-		cfg:  cfg,
-		log:  log.With("component", "announce"),
-		wake: make(chan struct{}, 1),
-		m:    machine{rise: cfg.Rise, retryMin: cfg.RetryMin, retryMax: cfg.RetryMax},
+		cfg:         cfg,
+		log:         log.With("component", "announce"),
+		wake:        make(chan struct{}, 1),
+		askSessions: make(chan struct{}, 1),
+		m:           machine{rise: cfg.Rise, retryMin: cfg.RetryMin, retryMax: cfg.RetryMax},
 	}
 	d.st.Prefixes = cfg.Prefixes
 	return d, nil
@@ -163,6 +172,11 @@ func (d *Driver) poke() {
 // time), then every change. It returns nil when ctx ends and does not
 // withdraw then: the caller calls Withdraw during its shutdown.
 func (d *Driver) Run(ctx context.Context) error {
+	if d.cfg.SessionPoll > 0 {
+		done := make(chan struct{})
+		defer func() { <-done }()
+		go func() { defer close(done); d.pollSessions(ctx) }()
+	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -242,6 +256,10 @@ func (d *Driver) applyLocked(ctx context.Context, want, final bool) error {
 		d.log.Warn("announcement not applied; retrying", "want", stateName(want), "err", err, "retry_in", backoff)
 	case changed:
 		d.log.Info("announcement confirmed by bird", "state", stateName(want), "prefixes", d.cfg.Prefixes)
+		select {
+		case d.askSessions <- struct{}{}:
+		default:
+		}
 	default:
 		d.log.Debug("announcement confirmed by bird (unchanged)", "state", stateName(want))
 	}
@@ -269,12 +287,44 @@ func (d *Driver) configure(ctx context.Context, want bool) error {
 	return nil
 }
 
+// pollSessions asks BIRD about its sessions every SessionPoll and soon
+// after a confirmed change (when BGP has had a moment to send the update),
+// until ctx ends.
+func (d *Driver) pollSessions(ctx context.Context) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.askSessions:
+			t.Reset(time.Second)
+			continue
+		case <-t.C:
+		}
+		s, err := QuerySessions(ctx, d.cfg.Runner, d.cfg.Birdc, d.cfg.Socket, d.cfg.Prefixes, d.cfg.Timeout)
+		if ctx.Err() != nil {
+			return
+		}
+		s.Time = time.Now()
+		if err != nil {
+			s.Err = err.Error()
+			d.log.Debug("cannot ask bird about its sessions", "err", err)
+		}
+		d.mu.Lock()
+		d.st.Sessions = s
+		d.mu.Unlock()
+		t.Reset(d.cfg.SessionPoll)
+	}
+}
+
 // Status returns a snapshot.
 func (d *Driver) Status() Status {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	st := d.st
 	st.Prefixes = append([]netip.Prefix(nil), d.st.Prefixes...)
+	st.Sessions.List = append([]Session(nil), d.st.Sessions.List...)
 	st.Healthy = d.healthy.Load()
 	st.Desired = !d.stopped.Load() && d.m.healthy && d.m.target(time.Now())
 	return st

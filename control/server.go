@@ -387,7 +387,16 @@ func announceStatus(a metrics.AnnounceState) api.Announce {
 		Desired: a.Desired, Announced: a.Announced, Confirmed: a.Confirmed,
 		Announcements: a.Announcements, Withdrawals: a.Withdrawals, Errors: a.Errors,
 		LastError: a.LastError, LastErrorTime: a.LastErrorTime, LastSuccess: a.LastSuccess,
+		SessionsTime: a.SessionsTime, SessionsError: a.SessionsError, Sessions: sessions(a.Sessions),
 	}
+}
+
+func sessions(in []metrics.BGPSession) []api.BGPSession {
+	var out []api.BGPSession
+	for _, s := range in {
+		out = append(out, api.BGPSession{Name: s.Name, State: s.State, Established: s.Established, Exported: s.Exported})
+	}
+	return out
 }
 
 func serverStatus(c metrics.ServerStats, addrs []string) *api.ServerStatus {

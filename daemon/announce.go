@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/teredorelay/teredorelay/announce"
@@ -39,6 +41,7 @@ func (d *Daemon) startAnnounce(ctx context.Context, cfg *config.Config) error {
 	drv, err := announce.New(announce.Config{
 		IncludeFile: a.IncludeFile, SetName: a.SetName, Prefixes: a.Prefixes,
 		Birdc: a.Birdc, Socket: a.Socket, Rise: a.Rise, Timeout: a.Timeout, Logger: d.log,
+		SessionPoll: announce.DefaultSessionPoll,
 	})
 	if err != nil {
 		return fmt.Errorf("config: announce: %w", err)
@@ -90,6 +93,12 @@ func (d *Daemon) announceState() metrics.AnnounceState {
 	}
 	for _, p := range st.Prefixes {
 		out.Prefixes = append(out.Prefixes, p.String())
+	}
+	out.SessionsTime, out.SessionsError = st.Sessions.Time, st.Sessions.Err
+	exported := st.Sessions.ExportedOn(st.Prefixes)
+	for _, s := range st.Sessions.List {
+		out.Sessions = append(out.Sessions, metrics.BGPSession{Name: s.Name, State: strings.TrimSpace(s.State + " " + s.Info),
+			Established: s.Established, Exported: slices.Contains(exported, s.Name)})
 	}
 	return out
 }

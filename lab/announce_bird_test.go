@@ -272,6 +272,27 @@ func (a *announceLab) relayctl(args ...string) string {
 	return out.String()
 }
 
+// waitExported waits (15 s at most) until relayctl status says the prefix
+// is (or is not) exported on the Established session rs1.
+func (a *announceLab) waitExported(want bool) {
+	a.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var st api.Status
+		if err := json.Unmarshal([]byte(a.relayctl("status", "-o", "json")), &st); err != nil {
+			a.t.Fatal(err)
+		}
+		s := st.Announce.Sessions
+		if len(s) == 1 && s[0].Name == "rs1" && s[0].Established && s[0].Exported == want && st.Announce.SessionsError == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			a.t.Fatalf("relayctl status: sessions %+v (error %q), want rs1 Established with exported=%v", s, st.Announce.SessionsError, want)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // metric returns one sample of teredo-relayd's scrape ("" when absent).
 func (a *announceLab) metric(series string) string {
 	a.t.Helper()
@@ -338,6 +359,13 @@ func TestAnnounceBIRD(t *testing.T) {
 	if v := a.metric(`teredo_relay_announce_state{prefix="2001::/32"}`); v != "1" {
 		t.Errorf("announce_state after announce = %q, want 1", v)
 	}
+	// relayctl status tells BIRD accepting the config from the prefix
+	// leaving on the Established session (birdc show route … export rs1).
+	a.waitExported(true)
+	if out := a.relayctl("status"); !strings.Contains(out, "BIRD accepted the announcing config") ||
+		!strings.Contains(out, "bgp:        exported on rs1 (up Established)") {
+		t.Errorf("status after announce:\n%s", out)
+	}
 
 	// 2. relayctl drain → withdrawn within the bound, persisted.
 	out := a.relayctl("drain")
@@ -355,6 +383,7 @@ func TestAnnounceBIRD(t *testing.T) {
 	if v := a.metric(`teredo_relay_announce_state{prefix="2001::/32"}`); v != "0" {
 		t.Errorf("announce_state after drain = %q, want 0", v)
 	}
+	a.waitExported(false)
 
 	// 3. Restart while drained: the daemon starts drained and announces
 	// nothing, even after several rise times.

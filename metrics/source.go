@@ -214,6 +214,21 @@ type AnnounceState struct {
 	LastError     string
 	LastErrorTime time.Time
 	LastSuccess   time.Time
+	// Sessions are BIRD's BGP sessions as last asked (SessionsTime; zero
+	// before the first answer), or SessionsError why BIRD could not be
+	// asked. For the control API only.
+	Sessions      []BGPSession
+	SessionsTime  time.Time
+	SessionsError string
+}
+
+// BGPSession is one of BIRD's BGP sessions: its state ("up Established",
+// "start Connect") and whether it exports every announced prefix.
+type BGPSession struct {
+	Name        string
+	State       string
+	Established bool
+	Exported    bool
 }
 
 // ServerStats are the Teredo server role's counters (package server),

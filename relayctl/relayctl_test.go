@@ -190,7 +190,7 @@ func TestStatusAndStatsTables(t *testing.T) {
 		"server counts:  120 RS received, 118 RA sent (38 from the other address), 200 forwarded, 60 to the relay, 7 dropped\n",
 		"state:      ready\n",
 		"draining:   no (drains persist in /var/lib/teredo-relayd/drained)\n",
-		"announce:   2001::/32: want announce, BIRD confirmed announced (last 2026-03-01T13:00:00Z); 4 announcements, 3 withdrawals, 2 errors; " +
+		"announce:   2001::/32: want announce, BIRD accepted the announcing config (last 2026-03-01T13:00:00Z); 4 announcements, 3 withdrawals, 2 errors; " +
 			"last error 2026-03-01T12:30:00Z: birdc configure: timed out after 5s\n",
 		"uptime:     2h0m0s (since 2026-03-01T12:00:00Z)\n",
 		"eth0       native    0      zero_copy    1300     1200     ok\n",

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -56,16 +57,56 @@ func drainLine(s *api.Status) string {
 	}
 }
 
+// bgpLine says whether the prefixes leave on an Established BGP session,
+// which BIRD accepting the configuration does not tell: "exported on rs1
+// (up Established); not on rs2 (start Connect)".
+func bgpLine(a *api.Announce, now time.Time) string {
+	if !a.Enabled {
+		return ""
+	}
+	if a.SessionsTime.IsZero() {
+		return "not asked yet (birdc show protocols, every 10 s)"
+	}
+	checked := fmt.Sprintf(" (asked %s ago)", age(a.SessionsTime, now))
+	if a.SessionsError != "" {
+		return "BIRD could not be asked: " + a.SessionsError + checked
+	}
+	var on, off []string
+	for _, s := range a.Sessions {
+		if s.Exported {
+			on = append(on, fmt.Sprintf("%s (%s)", s.Name, s.State))
+		} else {
+			off = append(off, fmt.Sprintf("%s (%s)", s.Name, s.State))
+		}
+	}
+	var line string
+	switch {
+	case len(a.Sessions) == 0:
+		line = "BIRD has no BGP session"
+	case len(on) == 0:
+		line = "exported on no Established session; not on " + strings.Join(off, ", ")
+	default:
+		line = "exported on " + strings.Join(on, ", ")
+		if len(off) > 0 {
+			line += "; not on " + strings.Join(off, ", ")
+		}
+	}
+	if a.Desired && a.Confirmed && a.Announced && len(on) == 0 {
+		line += " — ANNOUNCED BUT NOT EXPORTED"
+	}
+	return line + checked
+}
+
 // announceLine summarises the BIRD announcement.
 func announceLine(a *api.Announce) string {
 	if !a.Enabled {
 		return "off (announce.enabled is false)"
 	}
-	confirmed := "not confirmed by BIRD yet"
+	confirmed := "no configuration accepted by BIRD yet"
 	if a.Confirmed {
-		confirmed = "BIRD confirmed withdrawn"
+		confirmed = "BIRD accepted the withdrawing config"
 		if a.Announced {
-			confirmed = "BIRD confirmed announced"
+			confirmed = "BIRD accepted the announcing config"
 		}
 		confirmed += " (last " + ts(a.LastSuccess) + ")"
 	}
@@ -104,6 +145,9 @@ func printStatus(w io.Writer, s *api.Status) {
 	row(t, "state:", state)
 	row(t, "draining:", drainLine(s))
 	row(t, "announce:", announceLine(&s.Announce))
+	if l := bgpLine(&s.Announce, s.Time); l != "" {
+		row(t, "bgp:", l)
+	}
 	row(t, "uptime:", fmt.Sprintf("%s (since %s)", duration(s.UptimeSeconds), ts(s.StartTime)))
 	reload := "last reload ok"
 	if !s.Reload.LastReloadSuccessful {

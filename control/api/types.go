@@ -122,6 +122,25 @@ type Announce struct {
 	LastError     string    `json:"last_error,omitempty"`
 	LastErrorTime time.Time `json:"last_error_time,omitzero"`
 	LastSuccess   time.Time `json:"last_success,omitzero"`
+	// Sessions are BIRD's BGP sessions (birdc show protocols) with whether
+	// each exports every prefix (birdc show route P export S): Confirmed
+	// says BIRD accepted the configuration, Sessions whether the prefixes
+	// actually leave on an Established session. Asked every 10 s;
+	// SessionsTime is the last answer, SessionsError why there is none.
+	Sessions      []BGPSession `json:"sessions,omitempty"`
+	SessionsTime  time.Time    `json:"sessions_time,omitzero"`
+	SessionsError string       `json:"sessions_error,omitempty"`
+}
+
+// BGPSession is one BGP protocol of BIRD.
+type BGPSession struct {
+	Name string `json:"name"`
+	// State is BIRD's protocol state and BGP state, e.g. "up Established",
+	// "start Connect", "start Active Socket: Connection refused".
+	State       string `json:"state"`
+	Established bool   `json:"established"`
+	// Exported: BIRD exports every announced prefix on this session.
+	Exported bool `json:"exported"`
 }
 
 // ServerStatus is the Teredo server role (RFC 4380 §5.3): its addresses
