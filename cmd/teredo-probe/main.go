@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/teredorelay/teredorelay/client"
+	"github.com/teredorelay/teredorelay/internal/buildinfo"
 )
 
 func main() {
@@ -48,6 +49,7 @@ commands:
             connectivity test (RFC 4380 §5.2.9), then ping through it
   bubble    qualify, then open the path to a Teredo peer with direct and
             indirect bubbles (RFC 4380 §5.2.4 case 5)
+  version   print the version
 
 run "teredo-probe COMMAND -h" for the flags of a command
 `
@@ -75,6 +77,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	cmd := args[0]
+	if cmd == "version" || cmd == "-version" || cmd == "--version" {
+		fmt.Fprintln(stdout, buildinfo.String("teredo-probe"))
+		return 0
+	}
 	if cmd != "qualify" && cmd != "ping" && cmd != "bubble" {
 		fmt.Fprintf(stderr, "teredo-probe: unknown command %q\n\n%s", cmd, usage)
 		return 2
