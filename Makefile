@@ -4,6 +4,20 @@ GO ?= go
 export PATH := /usr/local/go/bin:$(PATH)
 BIN := bin
 GOTEST_FLAGS ?= -count=1 -timeout 45m
+# Stamped into the binaries (internal/buildinfo); see scripts/version.sh.
+VERSION := $(shell scripts/version.sh)
+REVISION := $(shell scripts/version.sh revision)
+LDFLAGS := -X github.com/teredorelay/teredorelay/internal/buildinfo.version=$(VERSION) \
+	-X github.com/teredorelay/teredorelay/internal/buildinfo.revision=$(REVISION)
+# Commands in the Debian package, NAME:DIR for ./cmd/NAME installed in /usr/DIR
+# (a command is added to the package with one line here; docs/man/NAME.1.md
+# gives it a manual page).
+DEB_COMMANDS := \
+	teredo-relayd:sbin \
+	relayctl:bin \
+	teredo-probe:bin
+DEB_ARCH := $(shell $(GO) env GOARCH)
+DEB_ROOT := build/deb/root
 RACE_PKGS := ./cache/... ./relay/... ./teredo/... ./server/... ./client/... ./announce/... ./nexthop/... ./dataplane/... ./control/... ./xsk/...
 MICRO_PKGS := ./teredo/... ./relay/ ./cache/... ./server/ ./dataplane/ ./nexthop/
 # package:FuzzTarget pairs run for a few seconds each by `make test`.
@@ -19,10 +33,29 @@ help:
 deps:
 	@bash scripts/install-deps.sh
 
-## build: build teredo-relayd, relayctl, teredo-probe and teredo-lab into bin/
+## build: build teredo-relayd, relayctl, teredo-probe and teredo-lab into bin/, stamped with the version
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+
+## version: print the version the binaries and the package get (scripts/version.sh)
+version:
+	@echo $(VERSION)
+
+## deb: build the Debian package build/teredo-relayd_VERSION_ARCH.deb (nfpm, a Go tool of the module)
+deb:
+	rm -rf build/deb && mkdir -p $(DEB_ROOT)/usr/share/doc/teredo-relayd
+	@set -e; for c in $(DEB_COMMANDS); do name=$${c%%:*}; dir=$${c##*:}; \
+		echo "build $$name -> /usr/$$dir"; \
+		CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS) -s -w" -o $(DEB_ROOT)/usr/$$dir/$$name ./cmd/$$name; done
+	$(GO) run ./internal/cmd/genman -o $(DEB_ROOT)/usr/share/man -version $(VERSION)
+	find $(DEB_ROOT)/usr/share/man -type f -exec gzip -9n {} +
+	scripts/deb-changelog.sh $(VERSION) | gzip -9n >$(DEB_ROOT)/usr/share/doc/teredo-relayd/changelog.gz
+	DEB_VERSION=$(VERSION) DEB_ARCH=$(DEB_ARCH) $(GO) tool nfpm package -f deploy/debian/nfpm.yaml -p deb -t build/teredo-relayd_$(VERSION)_$(DEB_ARCH).deb
+
+## deb-check: build the package, check its contents and lintian, install, run, remove and purge it (root; make test runs it)
+deb-check: deb
+	DEB_COMMANDS="$(DEB_COMMANDS)" bash scripts/deb-check.sh build/teredo-relayd_$(VERSION)_$(DEB_ARCH).deb $(VERSION)
 
 ## generate: rebuild the bpf2go outputs (needs clang-19; the outputs are committed)
 generate:
@@ -46,6 +79,7 @@ test: deps lint check-generated
 	@log=$$(mktemp); for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "fuzz smoke $$fn ($$pkg)"; \
 		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime 3s -fuzzminimizetime 1s $$pkg >$$log 2>&1 || { cat $$log; rm -f $$log; exit 1; }; done; rm -f $$log
+	$(MAKE) --no-print-directory deb-check
 
 ## bench: side-by-side benchmark (teredo-relayd, Miredo, bare AF_XDP floor, asavie) + micro-benchmarks, with plots (root)
 bench: deps
@@ -59,4 +93,4 @@ bench-micro:
 demo: deps build
 	$(BIN)/teredo-lab
 
-.PHONY: help deps build generate check-generated lint test bench bench-micro demo
+.PHONY: help deps build version deb deb-check generate check-generated lint test bench bench-micro demo

@@ -10,7 +10,15 @@ packages=(
 	bird2                                           # anycast announcement tests
 	prometheus                                      # promtool
 	systemd                                         # systemd-analyze verify of the units
+	lintian                                         # make deb-check
 )
+# Tests run this script against a scratch policy-rc.d, a fake apt-get and
+# their own package list (scripts/install_deps_test.go).
+policy_rc_d=${INSTALL_DEPS_POLICY_RC_D:-/usr/sbin/policy-rc.d}
+apt_get=${INSTALL_DEPS_APT_GET:-apt-get}
+if [ -n "${INSTALL_DEPS_PACKAGES:-}" ]; then
+	read -r -a packages <<<"$INSTALL_DEPS_PACKAGES"
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -26,12 +34,15 @@ fi
 # No service may start on install (miredo, bird, prometheus ship units). A policy-rc.d that
 # forbids starts is created only for this install and removed again on any exit: left behind,
 # it would stop every later apt run on the server from starting or restarting services.
-if [ ! -e /usr/sbin/policy-rc.d ]; then
-	printf '#!/bin/sh\n# temporary: scripts/install-deps.sh (teredo-relayd)\nexit 101\n' >/usr/sbin/policy-rc.d
-	chmod +x /usr/sbin/policy-rc.d
-	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+# A policy-rc.d that was there before (a container's, an administrator's) is
+# left alone.
+if [ ! -e "$policy_rc_d" ]; then
+	trap 'rm -f "$policy_rc_d"' EXIT
+	trap 'exit 130' INT TERM HUP # an interrupted install removes it too
+	printf '#!/bin/sh\n# temporary: scripts/install-deps.sh (teredo-relayd)\nexit 101\n' >"$policy_rc_d"
+	chmod +x "$policy_rc_d"
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq "${missing[@]}" >/dev/null
+"$apt_get" update -qq
+"$apt_get" install -y -qq "${missing[@]}" >/dev/null
