@@ -301,7 +301,11 @@ func (s *Socket) Close() error {
 // Poll waits until the RX ring has packets or timeout passes (a negative
 // timeout waits forever). It asks for POLLIN only: the kernel reports POLLOUT
 // whenever the TX ring is at most half full, so asking for it would turn the
-// wait into a busy spin. An interrupted poll returns nil.
+// wait into a busy spin. An interrupted poll returns nil. Every call runs
+// the socket's poll method, which drives TX in copy mode: with an empty TX
+// ring the kernel counts tx_ring_empty_descs each time, so a loop sleeping
+// here while idle makes that counter tick (dataplane.Worker sleeps in
+// epoll_wait instead).
 func (s *Socket) Poll(timeout time.Duration) error {
 	if s.closed {
 		return ErrClosed
