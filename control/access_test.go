@@ -88,8 +88,7 @@ func TestChangesNeedAdmin(t *testing.T) {
 		if code != http.StatusOK {
 			t.Errorf("%s: drain %d %+v, want 200", tt.name, code, eb.Error)
 		}
-		want := fmt.Sprintf(`msg="control: drain" changed=`)
-		if !strings.Contains(logs.String(), want) || !strings.Contains(logs.String(), fmt.Sprintf(" uid=%d ", tt.p.UID)) ||
+		if !strings.Contains(logs.String(), `msg="control: drain" changed=`) || !strings.Contains(logs.String(), fmt.Sprintf(" uid=%d ", tt.p.UID)) ||
 			!strings.Contains(logs.String(), fmt.Sprintf(" pid=%d", tt.p.PID)) {
 			t.Errorf("%s: drain not logged with uid %d and pid %d:\n%s", tt.name, tt.p.UID, tt.p.PID, logs.String())
 		}
