@@ -155,7 +155,11 @@ func describe(d *datagram) string {
 	switch {
 	case p.IsBubble():
 		s += "bubble"
-	case teredo.NextHeader(ip) == teredo.ProtoICMPv6 && len(ip) > teredo.IPv6HeaderLen:
+	case teredo.NextHeader(ip) == teredo.ProtoICMPv6 && len(ip) < teredo.IPv6HeaderLen+2:
+		// A peer may send any length through the server: type and code
+		// need two bytes.
+		s += fmt.Sprintf("ICMPv6 with %d byte(s) of header", len(ip)-teredo.IPv6HeaderLen)
+	case teredo.NextHeader(ip) == teredo.ProtoICMPv6:
 		switch t := ip[teredo.IPv6HeaderLen]; t {
 		case teredo.ICMPv6RouterAdvert:
 			s += "router advertisement"

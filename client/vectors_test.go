@@ -165,6 +165,12 @@ func TestDescribe(t *testing.T) {
 		{captureEchoReply, "echo reply id 0x231b seq 18950 2001:db8:1::fe -> 2001:0:c000:201:3cc4:4b5f:34ff:8efe"},
 		{captureUnreachable, "destination unreachable (address unreachable) 2001:db8:1::fe -> 2001:0:c000:201:3cc4:4b5f:34ff:8efe"},
 		{"0002", "2 bytes, undecodable: teredo: not a teredo packet"},
+		// ICMPv6 with one byte and with none: a host anywhere can send
+		// these through the server; describe used to read ip[41].
+		{"6000000000013a40" + "20010db8000100000000000000000010" + "20010000c00002013cc44b5f34ff8efe" + "80",
+			"ICMPv6 with 1 byte(s) of header 2001:db8:1::10 -> 2001:0:c000:201:3cc4:4b5f:34ff:8efe"},
+		{"6000000000003a40" + "20010db8000100000000000000000010" + "20010000c00002013cc44b5f34ff8efe",
+			"ICMPv6 with 0 byte(s) of header 2001:db8:1::10 -> 2001:0:c000:201:3cc4:4b5f:34ff:8efe"},
 	} {
 		d := datagram{raw: unhex(t, tc.payload)}
 		d.err = d.pkt.Decode(d.raw)
@@ -229,6 +235,22 @@ func FuzzParseEcho(f *testing.F) {
 		out[7] = b[7]
 		if hex.EncodeToString(out[:n]) != hex.EncodeToString(b[:n]) {
 			t.Fatalf("rebuilt %x from %x", out[:n], b)
+		}
+	})
+}
+
+// FuzzDescribe feeds arbitrary UDP payloads to the trace's packet
+// description: it must never panic, whatever a host sends through the server.
+func FuzzDescribe(f *testing.F) {
+	for _, s := range []string{captureRA, captureIndirectBubble, captureEchoReply, captureUnreachable,
+		"6000000000013a40" + "20010db8000100000000000000000010" + "20010000c00002013cc44b5f34ff8efe" + "80"} {
+		f.Add(unhex(f, s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d := datagram{raw: b}
+		d.err = d.pkt.Decode(b)
+		if describe(&d) == "" {
+			t.Fatalf("empty description of %x", b)
 		}
 	})
 }
