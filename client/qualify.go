@@ -264,7 +264,7 @@ func (c *Client) Qualify(ctx context.Context) (Qualification, error) {
 	if !cone {
 		r, err := c.solicit(ctx, "qualify", c.cfg.Server, false, fromExactly(serverPort), &q.Solicitations)
 		if err != nil {
-			return q, fmt.Errorf("qualify: %w", err)
+			return q, err // names its step already
 		}
 		ra = r
 	}

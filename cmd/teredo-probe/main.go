@@ -135,7 +135,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		if !rep.json {
-			fmt.Fprintf(stderr, "teredo-probe %s: %v\n", cmd, err)
+			// Step errors start with the step's name ("qualify: ...").
+			fmt.Fprintf(stderr, "teredo-probe: %v\n", err)
 		}
 		return 1
 	}

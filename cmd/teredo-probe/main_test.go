@@ -70,7 +70,8 @@ func TestQualifyFailureNamesTheStep(t *testing.T) {
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), []string{"qualify", "--server", srv.String(), "--local", srv.String() + ":0",
 		"--timeout", "20ms", "--retries", "2", "--quiet"}, &out, &errOut)
-	if code != 1 || !strings.Contains(errOut.String(), "qualify: qualify: no valid answer after 2 request(s) to "+srv.String()+":3544") {
+	if code != 1 || !strings.Contains(errOut.String(), "teredo-probe: qualify: no valid answer after 2 request(s) to "+srv.String()+":3544") ||
+		strings.Contains(errOut.String(), "qualify: qualify") {
 		t.Errorf("exit %d, stderr %q", code, errOut.String())
 	}
 	if want := "hint: nothing came back from " + srv.String() + ":3544"; !strings.Contains(out.String(), want) || strings.Contains(out.String(), "sent") {
