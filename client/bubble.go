@@ -33,9 +33,9 @@ func (c *Client) answerIndirectBubble(step string, d *datagram) error {
 	return c.send(step, origin, c.tx[:n], fmt.Sprintf("direct bubble %v -> %v (answer to the indirect bubble with origin %v)", c.q.Address, src, origin))
 }
 
-// peerMapping returns the Teredo fields of peer, checking that it is a Teredo
+// CheckPeer returns the Teredo fields of peer, checking that it is a Teredo
 // address whose mapped IPv4 address is global unicast [RFC 4380 §5.2.4 cases 4, 5].
-func peerMapping(peer netip.Addr) (teredo.Addr, error) {
+func CheckPeer(peer netip.Addr) (teredo.Addr, error) {
 	a, ok := teredo.ParseAddr(peer)
 	if !ok {
 		return teredo.Addr{}, fmt.Errorf("peer %v is not a Teredo address", peer)
@@ -53,7 +53,7 @@ func (c *Client) SendDirectBubble(peer netip.Addr) error {
 	if !c.qualified {
 		return fmt.Errorf("direct bubble: %w", ErrNotQualified)
 	}
-	a, err := peerMapping(peer)
+	a, err := CheckPeer(peer)
 	if err != nil {
 		return fmt.Errorf("direct bubble: %w", err)
 	}
@@ -69,7 +69,7 @@ func (c *Client) SendIndirectBubble(peer netip.Addr) error {
 	if !c.qualified {
 		return fmt.Errorf("indirect bubble: %w", ErrNotQualified)
 	}
-	a, err := peerMapping(peer)
+	a, err := CheckPeer(peer)
 	if err != nil {
 		return fmt.Errorf("indirect bubble: %w", err)
 	}
@@ -103,7 +103,7 @@ func (c *Client) ReachPeer(ctx context.Context, peer netip.Addr) (PeerPath, erro
 	if !c.qualified {
 		return PeerPath{}, fmt.Errorf("reach peer: %w", ErrNotQualified)
 	}
-	a, err := peerMapping(peer)
+	a, err := CheckPeer(peer)
 	if err != nil {
 		return PeerPath{}, fmt.Errorf("reach peer: %w", err)
 	}

@@ -113,8 +113,9 @@ func (c *Client) sendEcho(step string, e *echoCheck, seq uint16, dst netip.AddrP
 	return c.send(step, dst, c.tx[:n], fmt.Sprintf("echo request id %#04x seq %d %v -> %v %s", e.id, seq, e.self, e.target, via))
 }
 
-// checkTarget refuses targets the connectivity test cannot handle.
-func checkTarget(target netip.Addr) error {
+// CheckTarget refuses targets the direct IPv6 connectivity test cannot
+// handle: anything but a global IPv6 unicast address outside 2001::/32.
+func CheckTarget(target netip.Addr) error {
 	if !target.Is6() || target.Is4In6() || !target.IsGlobalUnicast() {
 		return fmt.Errorf("target %v is not a global IPv6 unicast address", target)
 	}
@@ -136,7 +137,7 @@ func (c *Client) ConnectivityTest(ctx context.Context, target netip.Addr) (Relay
 	if !c.qualified {
 		return RelayResult{}, fmt.Errorf("%s: %w", step, ErrNotQualified)
 	}
-	if err := checkTarget(target); err != nil {
+	if err := CheckTarget(target); err != nil {
 		return RelayResult{}, fmt.Errorf("%s: %w", step, err)
 	}
 	e, err := c.newEchoCheck(target)
@@ -240,7 +241,7 @@ func (c *Client) Ping(ctx context.Context, relay netip.AddrPort, target netip.Ad
 	if !c.qualified {
 		return res, fmt.Errorf("%s: %w", step, ErrNotQualified)
 	}
-	if err := checkTarget(target); err != nil {
+	if err := CheckTarget(target); err != nil {
 		return res, fmt.Errorf("%s: %w", step, err)
 	}
 	if count <= 0 || count > 0xffff {

@@ -176,12 +176,19 @@ func (o *options) config() (client.Config, error) {
 		if err != nil || !t.Is6() {
 			return cfg, fmt.Errorf("--target %q: want the IPv6 address of a native host", o.target)
 		}
+		if err := client.CheckTarget(t); err != nil {
+			return cfg, fmt.Errorf("--target: %w", err)
+		}
 		if o.count <= 0 || o.count > 65535 || o.interval <= 0 {
 			return cfg, errors.New("--count must be 1..65535 and --interval positive")
 		}
 	case "bubble":
-		if p, err := netip.ParseAddr(o.peer); err != nil || !p.Is6() {
+		p, err := netip.ParseAddr(o.peer)
+		if err != nil || !p.Is6() {
 			return cfg, fmt.Errorf("--peer %q: want the Teredo address of a peer", o.peer)
+		}
+		if _, err := client.CheckPeer(p); err != nil {
+			return cfg, fmt.Errorf("--peer: %w", err)
 		}
 	}
 	return cfg, nil

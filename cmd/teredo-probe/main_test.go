@@ -97,6 +97,12 @@ func TestUsage(t *testing.T) {
 		{[]string{"ping", "--server", "192.0.2.1", "--target", "2001:db8::1", "--count", "0"}, 2, "--count"},
 		{[]string{"bubble", "--server", "192.0.2.1"}, 2, "--peer"},
 		{[]string{"qualify", "--server", "192.0.2.1", "--retries", "0"}, 2, "positive"},
+		// Refused before qualifying (which would take T*N against this
+		// silent server), with the documented usage status 2.
+		{[]string{"ping", "--server", "192.0.2.1", "--timeout", "10ms", "--retries", "1", "--target", "2001:0:c000:201::1"}, 2, "is a Teredo address"},
+		{[]string{"ping", "--server", "192.0.2.1", "--timeout", "10ms", "--retries", "1", "--target", "fe80::1"}, 2, "not a global IPv6 unicast"},
+		{[]string{"bubble", "--server", "192.0.2.1", "--timeout", "10ms", "--retries", "1", "--peer", "2001:db8::1"}, 2, "not a Teredo address"},
+		{[]string{"bubble", "--server", "192.0.2.1", "--timeout", "10ms", "--retries", "1", "--peer", "2001:0:c000:201:0:f227:f5ff:fffe"}, 2, "not a global unicast"},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(context.Background(), tc.args, &out, &errOut)
