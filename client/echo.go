@@ -21,6 +21,10 @@ type RelayResult struct {
 	// (from the relay), bubble exchange included.
 	RTT      time.Duration `json:"rtt_ns"`
 	Attempts int           `json:"attempts"`
+	// Unreachable is set when an ICMPv6 error quoting our Echo Request
+	// ended the test instead of an Echo Reply: what the error said and who
+	// sent it. RTT is then zero: nothing was answered.
+	Unreachable string `json:"unreachable,omitempty"`
 	// BubbleOrigins lists the origins of the indirect bubbles the server
 	// relayed during the test (each one answered with a direct bubble):
 	// normally the relay, before it sends the queued Echo Reply.
@@ -167,6 +171,7 @@ func (c *Client) ConnectivityTest(ctx context.Context, target netip.Addr) (Relay
 			}
 			if ie, ok := e.matchError(d.pkt.IPv6); ok {
 				res.Relay = d.from
+				res.Unreachable = fmt.Sprintf("%s from %v", icmpErrorName(ie.Type, ie.Code), ie.Src)
 				stop = fmt.Errorf("%s: %w: %s from %v for %v, relayed by %v", step, ErrUnreachable, icmpErrorName(ie.Type, ie.Code), ie.Src, target, d.from)
 				c.trace(EventRejected, step, d.from, "", stop)
 				done = true

@@ -116,7 +116,8 @@ func TestConnectivityTestUnreachable(t *testing.T) {
 		return b[:n]
 	}
 	res, err := c.ConnectivityTest(context.Background(), fakeTarget)
-	if !errors.Is(err, ErrUnreachable) || res.Relay != fakeRelay {
+	if !errors.Is(err, ErrUnreachable) || res.Relay != fakeRelay || res.RTT != 0 ||
+		res.Unreachable != "destination unreachable (address unreachable) from 2001:db8:1::fe" {
 		t.Fatalf("result %+v error %v", res, err)
 	}
 }

@@ -321,9 +321,12 @@ func (r *report) finish() error {
 	}
 	if rl := r.Relay; rl != nil {
 		fmt.Fprintf(&b, "Relay for %v\n", rl.Target)
-		if rl.Relay.IsValid() {
+		switch {
+		case rl.Unreachable != "":
+			fmt.Fprintf(&b, "  relay            %v passed on an ICMPv6 error instead of an echo reply: %s (%d request(s))\n", rl.Relay, rl.Unreachable, rl.Attempts)
+		case rl.Relay.IsValid():
 			fmt.Fprintf(&b, "  relay            %v (echo reply with our nonce, rtt %.3f ms, %d request(s))\n", rl.Relay, ms(rl.RTT), rl.Attempts)
-		} else {
+		default:
 			fmt.Fprintf(&b, "  relay            none found (%d echo request(s) through the server)\n", rl.Attempts)
 		}
 		for _, o := range rl.BubbleOrigins {

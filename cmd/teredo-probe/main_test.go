@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/teredorelay/teredorelay/client"
 	"github.com/teredorelay/teredorelay/internal/teredotest"
 	"github.com/teredorelay/teredorelay/teredo"
 )
@@ -109,5 +110,22 @@ func TestUsage(t *testing.T) {
 		if code != tc.code || !strings.Contains(errOut.String(), tc.want) {
 			t.Errorf("%q: exit %d, stderr %q; want %d and %q", tc.args, code, errOut.String(), tc.code, tc.want)
 		}
+	}
+}
+
+// A connectivity test ended by an ICMPv6 error names the error, never an
+// echo reply that did not come.
+func TestRelayUnreachableText(t *testing.T) {
+	var out bytes.Buffer
+	rep := &report{Command: "ping", out: &out, quiet: true, Relay: &client.RelayResult{
+		Target: netip.MustParseAddr("2001:db8:3::5"), Relay: netip.MustParseAddrPort("198.51.100.1:3544"), Attempts: 1,
+		Unreachable: "destination unreachable (address unreachable) from 2001:db8:1::fe",
+	}}
+	if err := rep.finish(); err != nil {
+		t.Fatal(err)
+	}
+	if s := out.String(); strings.Contains(s, "with our nonce") || strings.Contains(s, "rtt") ||
+		!strings.Contains(s, "198.51.100.1:3544 passed on an ICMPv6 error instead of an echo reply: destination unreachable (address unreachable) from 2001:db8:1::fe") {
+		t.Errorf("output:\n%s", s)
 	}
 }
