@@ -113,7 +113,7 @@ func (c *Client) ReachPeer(ctx context.Context, peer netip.Addr) (PeerPath, erro
 	// bubble; without one the peer's answer gets in anyway, and an early
 	// direct bubble can make the peer's NAT pick another mapping for its
 	// answer (its conntrack entry clashes).
-	direct := c.q.NAT != NATNone && c.q.NAT != NATCone
+	direct := c.q.NAT.Filters()
 	if !direct {
 		c.trace(EventNote, "bubble", a.Mapped, fmt.Sprintf("NAT %v: no direct bubble needed, indirect bubbles only", c.q.NAT), nil)
 	}

@@ -131,6 +131,13 @@ type Event struct {
 	Err error
 }
 
+// trace emits a note from code that has a Config but no Client.
+func (c *Config) trace(kind EventKind, step string, peer netip.AddrPort, detail string) {
+	if c.Trace != nil {
+		c.Trace(Event{Time: c.Now(), Kind: kind, Step: step, Peer: peer, Detail: detail})
+	}
+}
+
 func (e Event) String() string {
 	s := fmt.Sprintf("%-9s %-10s", e.Step, e.Kind)
 	if e.Peer.IsValid() {

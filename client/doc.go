@@ -25,15 +25,17 @@
 //   - its MTU option, if any, is within [1280, 65535].
 //
 // Anything else is discarded, recorded with the check it failed, and reported
-// in the NoAnswerError of a phase that found no valid RA. The cone probe
-// (cone bit set, answered from the other server address) runs only with
-// Config.ConeProbe: RFC 5991 says clients SHOULD skip it. With a secondary
+// in the NoAnswerError of a phase that found no valid RA. With a secondary
 // server address the client repeats the restricted phase towards it and
-// compares the mapped endpoints: different means a symmetric NAT. (After a
-// failed cone probe a NAT that keeps state for the answer it dropped, as Linux
-// netfilter does, gives the flow to the secondary address a new port and looks
-// symmetric; the trace says so. One more reason to skip the probe.) The Teredo
-// address gets 12 random flag bits from Config.Rand (crypto/rand by default).
+// compares the mapped endpoints: different means a symmetric NAT; without
+// one the NAT type is unknown. Config.ConeProbe adds FilteringProbe, which
+// tells cone, restricted and port-restricted NATs apart from sibling sockets
+// (RFC 5991 says clients SHOULD skip RFC 4380's cone probe: the address never
+// gets the cone bit). The service port itself never sends the probe's
+// packets: a NAT that keeps state for the answers it drops (Linux netfilter)
+// would otherwise move the service port's next flow to a new port. The
+// Teredo address gets 12 random flag bits from Config.Rand (crypto/rand by
+// default).
 //
 // # Relays and bubbles [RFC 4380 §5.2.3, §5.2.6, §5.2.9]
 //

@@ -38,8 +38,9 @@ type natKind int
 const (
 	natNone       natKind = iota // mapped = local, no filtering
 	natCone                      // one mapping, no filtering
-	natRestricted                // one mapping, only hosts the client sent to get in
-	natSymmetric                 // one mapping per destination address, filtered
+	natRestricted                // one mapping, only addresses the client sent to get in
+	natPortRestricted            // one mapping, only address:port pairs the client sent to get in
+	natSymmetric                 // one mapping per destination address, filtered by address:port
 )
 
 type fakeClock struct{ t time.Time }
@@ -52,51 +53,86 @@ type dgram struct {
 	at      time.Time
 }
 
-// fakeNet implements Transport.
+// fakeNet implements Transport and SiblingOpener: the first endpoint is the
+// client's service port; OpenSibling adds sockets on the next local ports,
+// behind the same NAT.
 type fakeNet struct {
-	t        testing.TB
-	clock    *fakeClock
-	nat      natKind
-	inbox    []dgram
-	sent     []dgram
-	opened   map[netip.Addr]bool // destinations the client sent to (NAT filter)
-	hosts    map[netip.AddrPort]func(from netip.AddrPort, payload []byte)
-	filtered int
+	t          testing.TB
+	clock      *fakeClock
+	nat        natKind
+	local      netip.AddrPort
+	inbox      []dgram
+	sent       []dgram
+	opened     map[netip.Addr]bool     // addresses this socket sent to (NAT filter)
+	openedPort map[netip.AddrPort]bool // address:port pairs this socket sent to
+	hosts      map[netip.AddrPort]func(from netip.AddrPort, payload []byte)
+	filtered   int
+	root       *fakeNet   // the service port's endpoint (itself for the root)
+	siblings   []*fakeNet // on the root: sockets opened by OpenSibling
 }
 
 func newFakeNet(t testing.TB, nat natKind) *fakeNet {
-	return &fakeNet{
-		t: t, clock: &fakeClock{t: fakeEpoch}, nat: nat,
-		opened: map[netip.Addr]bool{},
-		hosts:  map[netip.AddrPort]func(netip.AddrPort, []byte){},
+	n := &fakeNet{
+		t: t, clock: &fakeClock{t: fakeEpoch}, nat: nat, local: fakeLocal,
+		opened: map[netip.Addr]bool{}, openedPort: map[netip.AddrPort]bool{},
+		hosts: map[netip.AddrPort]func(netip.AddrPort, []byte){},
 	}
+	n.root = n
+	return n
 }
 
-// mapped is the client's public endpoint towards dst.
+// OpenSibling implements SiblingOpener.
+func (n *fakeNet) OpenSibling() (Transport, error) {
+	r := n.root
+	s := &fakeNet{
+		t: r.t, clock: r.clock, nat: r.nat, local: netip.AddrPortFrom(fakeLocal.Addr(), fakeLocal.Port()+1+uint16(len(r.siblings))),
+		opened: map[netip.Addr]bool{}, openedPort: map[netip.AddrPort]bool{}, hosts: r.hosts, root: r,
+	}
+	r.siblings = append(r.siblings, s)
+	return s, nil
+}
+
+// mapped is the socket's public endpoint towards dst.
 func (n *fakeNet) mapped(dst netip.Addr) netip.AddrPort {
+	off := n.local.Port() - fakeLocal.Port()
 	switch n.nat {
 	case natNone:
-		return fakeLocal
+		return n.local
 	case natSymmetric:
-		return netip.AddrPortFrom(fakePublic, 50000+uint16(dst.As4()[3]))
+		return netip.AddrPortFrom(fakePublic, 50000+256*off+uint16(dst.As4()[3]))
 	}
-	return netip.AddrPortFrom(fakePublic, 46240)
+	return netip.AddrPortFrom(fakePublic, 46240+off)
 }
 
 func (n *fakeNet) Send(dst netip.AddrPort, payload []byte) error {
 	p := slices.Clone(payload)
 	n.sent = append(n.sent, dgram{peer: dst, payload: p, at: n.clock.t})
 	n.opened[dst.Addr()] = true
+	n.openedPort[dst] = true
 	if h := n.hosts[dst]; h != nil {
 		h(n.mapped(dst.Addr()), p)
 	}
 	return nil
 }
 
-// deliver queues a datagram for the client, unless the NAT filters it.
+// deliverTo hands a datagram sent to the public endpoint to to the socket
+// behind it, if any (a symmetric NAT maps to only from's address).
+func (n *fakeNet) deliverTo(to, from netip.AddrPort, payload []byte) {
+	for _, e := range append([]*fakeNet{n.root}, n.root.siblings...) {
+		if e.mapped(from.Addr()) == to {
+			e.deliver(from, payload)
+			return
+		}
+	}
+	n.root.filtered++
+}
+
+// deliver queues a datagram for the socket, unless the NAT filters it.
 func (n *fakeNet) deliver(from netip.AddrPort, payload []byte) {
-	if (n.nat == natRestricted || n.nat == natSymmetric) && !n.opened[from.Addr()] {
-		n.filtered++
+	switch {
+	case n.nat == natRestricted && !n.opened[from.Addr()],
+		(n.nat == natPortRestricted || n.nat == natSymmetric) && !n.openedPort[from]:
+		n.root.filtered++
 		return
 	}
 	n.inbox = append(n.inbox, dgram{peer: from, payload: payload})
@@ -118,7 +154,7 @@ func (n *fakeNet) Receive(ctx context.Context, buf []byte, deadline time.Time) (
 	return copy(buf, d.payload), d.peer, nil
 }
 
-func (n *fakeNet) LocalAddr() netip.AddrPort { return fakeLocal }
+func (n *fakeNet) LocalAddr() netip.AddrPort { return n.local }
 func (n *fakeNet) Close() error              { return nil }
 
 // sentTo returns the datagrams the client sent to dst.
@@ -269,7 +305,7 @@ func (s *fakeTeredoServer) answerRS(to, from netip.AddrPort, p *teredo.Packet) {
 	case raGarbage:
 		b[0], b[1] = 0x00, 0x07
 	}
-	s.net.deliver(replyFrom, b[:n+m])
+	s.net.deliverTo(from, replyFrom, b[:n+m])
 }
 
 func refreshICMPv6Checksum(ipv6 []byte) {

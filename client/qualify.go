@@ -15,26 +15,33 @@ import (
 // NATType is the client's guess of the NAT between it and the server.
 type NATType uint8
 
-// NAT types [RFC 4380 §5.2.1].
+// NAT types [RFC 4380 §5.2.1], refined by the filtering probe (FilteringProbe).
 const (
-	// NATUnknown: not determined (the secondary server did not answer).
+	// NATUnknown: not determined: no secondary server address to compare
+	// mappings with, or it did not answer.
 	NATUnknown NATType = iota
 	// NATNone: the mapped address equals the local address.
 	NATNone
-	// NATCone: an RA sent from the server's other address got through
-	// (only known when the cone probe ran).
+	// NATCone: an RA sent from the server's other address, which the
+	// client's port never sent to, got through (filtering probe).
 	NATCone
-	// NATRestricted: restricted or port-restricted cone NAT; without the
-	// cone probe a cone NAT is reported this way too (RFC 5991 §3.2).
+	// NATRestricted: one mapping for both server addresses. With the
+	// filtering probe: an address-restricted cone NAT (a reply from
+	// another port of an address the client sent to gets through);
+	// without it, restricted or port-restricted (RFC 5991 §3.2 clients
+	// skip the probe and treat both alike).
 	NATRestricted
+	// NATPortRestricted: one mapping for both server addresses, and the
+	// filtering probe showed that only the exact address and port the
+	// client sent to can answer (Linux netfilter MASQUERADE).
+	NATPortRestricted
 	// NATSymmetric: the primary and secondary server saw different mapped
-	// addresses; RFC 4380 Teredo cannot work. After a failed cone probe a
-	// NAT that keeps state for the dropped answer from the secondary
-	// address (Linux netfilter) also looks symmetric: see the trace note.
+	// addresses. RFC 4380 Teredo cannot work; RFC 6081 clients and relays
+	// that accept cookie bubbles from any mapping can.
 	NATSymmetric
 )
 
-var natNames = [...]string{"unknown", "none", "cone", "restricted", "symmetric"}
+var natNames = [...]string{"unknown", "none", "cone", "restricted", "port-restricted", "symmetric"}
 
 func (n NATType) String() string {
 	if int(n) < len(natNames) {
@@ -45,6 +52,11 @@ func (n NATType) String() string {
 
 // MarshalText makes the type readable in JSON.
 func (n NATType) MarshalText() ([]byte, error) { return []byte(n.String()), nil }
+
+// Filters reports whether the NAT drops packets from hosts the client did
+// not send to first: everything but none and cone (unknown counts as
+// filtering, the safe guess).
+func (n NATType) Filters() bool { return n != NATNone && n != NATCone }
 
 // Qualification is the result of Qualify.
 type Qualification struct {
@@ -217,10 +229,12 @@ func fromExactly(want netip.AddrPort) func(netip.AddrPort) error {
 }
 
 // Qualify runs the qualification procedure [RFC 4380 §5.2.1, RFC 5991 §3.2]:
-// the optional cone probe, then the restricted-NAT phase towards the primary
-// server and, when a secondary address is configured, the same towards it to
-// detect a symmetric NAT. On success the client is qualified: its Teredo
-// address has RFC 5991 random flag bits.
+// the restricted-NAT phase towards the primary server and, when a secondary
+// address is configured, the same towards it to detect a symmetric NAT. With
+// Config.ConeProbe the filtering probe (FilteringProbe) then tells cone,
+// restricted and port-restricted NATs apart from fresh sockets. On success the
+// client is qualified: its Teredo address has RFC 5991 random flag bits and a
+// clear cone bit.
 //
 // If the secondary server does not answer, Qualify still returns the primary
 // qualification (NAT type unknown) together with an error.
@@ -235,62 +249,31 @@ func (c *Client) Qualify(ctx context.Context) (Qualification, error) {
 		}
 	}
 	serverPort := netip.AddrPortFrom(c.cfg.Server, teredo.Port)
-	var (
-		ra   raInfo
-		cone bool
-	)
-	if c.cfg.ConeProbe {
-		q.ConeProbed = true
-		// The server answers a cone RS from its other address: only a cone
-		// NAT lets that in [RFC 4380 §5.3.2].
-		other := func(got netip.AddrPort) error {
-			if got.Port() != teredo.Port || got.Addr() == c.cfg.Server ||
-				(c.cfg.Secondary.IsValid() && got.Addr() != c.cfg.Secondary) {
-				return fmt.Errorf("%w: %v, want the server's other address on port %d", ErrUnexpectedSource, got, teredo.Port)
-			}
-			return nil
-		}
-		r, err := c.solicit(ctx, "cone-probe", c.cfg.Server, true, other, &q.Solicitations)
-		switch {
-		case err == nil:
-			ra, cone = r, true
-			c.trace(EventNote, "cone-probe", r.from, "answer from the other server address: cone NAT", nil)
-		case errors.Is(err, ErrNoAnswer):
-			c.trace(EventNote, "cone-probe", serverPort, "no answer from the other server address: not a cone NAT", err)
-		default:
-			return q, err
-		}
-	}
-	if !cone {
-		r, err := c.solicit(ctx, "qualify", c.cfg.Server, false, fromExactly(serverPort), &q.Solicitations)
-		if err != nil {
-			return q, err // names its step already
-		}
-		ra = r
+	ra, err := c.solicit(ctx, "qualify", c.cfg.Server, false, fromExactly(serverPort), &q.Solicitations)
+	if err != nil {
+		return q, err // names its step already
 	}
 	var rnd [2]byte
 	if err := c.random(rnd[:]); err != nil {
 		return q, fmt.Errorf("qualify: flags: %w", err)
 	}
 	q.Mapped, q.Prefix, q.MTU, q.RAFrom, q.RTT = ra.mapped, ra.prefix, ra.mtu, ra.from, ra.rtt
-	q.Flags = teredo.RandomFlags(binary.BigEndian.Uint16(rnd[:]), cone)
+	q.Flags = teredo.RandomFlags(binary.BigEndian.Uint16(rnd[:]), false)
 	q.Address = teredo.Addr{Server: c.cfg.Server, Flags: q.Flags, Mapped: q.Mapped}.IP()
-	q.NAT = NATRestricted
-	if cone {
-		q.NAT = NATCone
-	}
 	var secondaryErr error
-	if !cone && c.cfg.Secondary.IsValid() {
+	switch {
+	case !c.cfg.Secondary.IsValid():
+		q.NAT = NATUnknown
+		c.trace(EventNote, "qualify", q.RAFrom, "no secondary server address: a symmetric NAT cannot be told from a cone or restricted one", nil)
+	default:
 		r, err := c.solicit(ctx, "secondary", c.cfg.Secondary, false, fromExactly(netip.AddrPortFrom(c.cfg.Secondary, teredo.Port)), &q.Solicitations)
 		switch {
 		case err == nil:
 			q.Secondary, q.SecondaryMapped = c.cfg.Secondary, r.mapped
+			q.NAT = NATRestricted
 			if r.mapped != q.Mapped {
 				q.NAT = NATSymmetric
 				c.trace(EventNote, "secondary", r.from, fmt.Sprintf("mapped %v differs from %v seen by the primary: symmetric NAT", r.mapped, q.Mapped), nil)
-				if q.ConeProbed {
-					c.trace(EventNote, "secondary", r.from, "caution: the failed cone probe may cause this: a NAT that keeps state for the dropped answer from the secondary address (Linux netfilter does) gives the next flow to that address a new port; qualify again without the cone probe to be sure", nil)
-				}
 			}
 		case errors.Is(err, ErrNoAnswer):
 			q.NAT = NATUnknown
@@ -299,10 +282,108 @@ func (c *Client) Qualify(ctx context.Context) (Qualification, error) {
 			return q, err
 		}
 	}
-	if q.NAT != NATSymmetric && q.NAT != NATUnknown && q.Mapped == q.Local {
+	if q.NAT != NATSymmetric && q.Mapped == q.Local {
 		q.NAT = NATNone
+	}
+	if c.cfg.ConeProbe && (q.NAT == NATRestricted || q.NAT == NATUnknown) {
+		if o, ok := c.tr.(SiblingOpener); ok {
+			q.ConeProbed = true
+			nat, err := FilteringProbe(ctx, o, c.cfg, &q.Solicitations)
+			if err != nil {
+				return q, err
+			}
+			if nat != NATUnknown {
+				q.NAT = nat
+			}
+		} else {
+			c.trace(EventNote, "cone-probe", serverPort, "this transport cannot open a second socket: filtering probe skipped", nil)
+		}
 	}
 	c.q, c.qualified = q, true
 	c.trace(EventNote, "qualify", q.RAFrom, fmt.Sprintf("qualified as %v (mapped %v, NAT %v)", q.Address, q.Mapped, q.NAT), nil)
 	return q, secondaryErr
 }
+
+// FilteringProbe tells cone, restricted and port-restricted NATs apart
+// [RFC 4380 §5.2.1's cone test, extended]. Each test runs from a fresh socket
+// that o opens next to the service port, never from the service port itself:
+// a NAT that keeps state for an answer it dropped (Linux netfilter does) would
+// otherwise give the service port's next flow to that address a new port, and
+// the secondary check would see a symmetric NAT.
+//
+//  1. A Router Solicitation with the cone bit goes to the primary address;
+//     the server answers from its other address, which this socket never
+//     sent to. An answer means a cone NAT.
+//  2. With a secondary address: a fresh socket first sends a bubble to the
+//     secondary address on port 3545 (not the Teredo port), then the cone
+//     RS to the primary. The answer from secondary:3544 gets through an
+//     address-restricted NAT (restricted), not a port-restricted one.
+//
+// It returns NATUnknown when the tests cannot decide (no secondary address
+// and no cone answer). sent counts the solicitations.
+func FilteringProbe(ctx context.Context, o SiblingOpener, cfg Config, sent *int) (NATType, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return NATUnknown, err
+	}
+	other := func(got netip.AddrPort) error {
+		if got.Port() != teredo.Port || got.Addr() == cfg.Server ||
+			(cfg.Secondary.IsValid() && got.Addr() != cfg.Secondary) {
+			return fmt.Errorf("%w: %v, want the server's other address on port %d", ErrUnexpectedSource, got, teredo.Port)
+		}
+		return nil
+	}
+	// conePhase solicits from a fresh socket, after first sending a bubble
+	// to opener when it is valid.
+	conePhase := func(step string, opener netip.AddrPort) (bool, error) {
+		tr, err := o.OpenSibling()
+		if err != nil {
+			return false, fmt.Errorf("%s: open a second socket: %w", step, err)
+		}
+		side, err := New(tr, cfg)
+		if err != nil {
+			tr.Close()
+			return false, err
+		}
+		defer side.Close()
+		if opener.IsValid() {
+			n := teredo.PutBubble(side.tx, teredo.ClientLinkLocal(false), teredo.ServerLinkLocal(cfg.Server))
+			if err := side.send(step, opener, side.tx[:n], fmt.Sprintf("bubble to %v: opens this socket's NAT state towards that address only", opener)); err != nil {
+				return false, err
+			}
+		}
+		_, err = side.solicit(ctx, step, cfg.Server, true, other, sent)
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, ErrNoAnswer):
+			return false, nil
+		}
+		return false, err
+	}
+	ok, err := conePhase("cone-probe", netip.AddrPort{})
+	if err != nil || ok {
+		if ok {
+			cfg.trace(EventNote, "cone-probe", netip.AddrPort{}, "answer from the server's other address: cone NAT")
+			return NATCone, nil
+		}
+		return NATUnknown, err
+	}
+	if !cfg.Secondary.IsValid() {
+		cfg.trace(EventNote, "cone-probe", netip.AddrPort{}, "no answer from the server's other address: not a cone NAT (no secondary address to test port filtering)")
+		return NATUnknown, nil
+	}
+	ok, err = conePhase("port-probe", netip.AddrPortFrom(cfg.Secondary, PortProbePort))
+	if err != nil {
+		return NATUnknown, err
+	}
+	if ok {
+		cfg.trace(EventNote, "port-probe", netip.AddrPort{}, fmt.Sprintf("the answer from %v:%d got through after a datagram to port %d only: address-restricted NAT", cfg.Secondary, teredo.Port, PortProbePort))
+		return NATRestricted, nil
+	}
+	cfg.trace(EventNote, "port-probe", netip.AddrPort{}, fmt.Sprintf("the answer from %v:%d was filtered although the socket had sent to port %d of that address: port-restricted NAT", cfg.Secondary, teredo.Port, PortProbePort))
+	return NATPortRestricted, nil
+}
+
+// PortProbePort is where the filtering probe's port test sends its bubble on
+// the server's secondary address: any port but 3544 (servers ignore it).
+const PortProbePort = 3545

@@ -21,8 +21,9 @@ func TestQualifyRestricted(t *testing.T) {
 		t.Fatalf("qualify: %v", err)
 	}
 	wantMapped := netip.MustParseAddrPort("203.0.113.1:46240")
-	if q.Mapped != wantMapped || q.NAT != NATRestricted || q.Solicitations != 1 || srv.rs != 1 {
-		t.Errorf("mapped %v NAT %v solicitations %d (server saw %d), want %v restricted 1", q.Mapped, q.NAT, q.Solicitations, srv.rs, wantMapped)
+	// Without a secondary address the NAT type is unknown.
+	if q.Mapped != wantMapped || q.NAT != NATUnknown || q.Solicitations != 1 || srv.rs != 1 {
+		t.Errorf("mapped %v NAT %v solicitations %d (server saw %d), want %v unknown 1", q.Mapped, q.NAT, q.Solicitations, srv.rs, wantMapped)
 	}
 	if q.Prefix != netip.MustParsePrefix("2001:0:c000:201::/64") || q.MTU != 1280 || q.RAFrom != fakePrimary || q.RTT != fakeHop {
 		t.Errorf("prefix %v mtu %d from %v rtt %v", q.Prefix, q.MTU, q.RAFrom, q.RTT)
@@ -259,48 +260,75 @@ func TestQualifyNoNAT(t *testing.T) {
 	}
 }
 
+// Without a secondary address a port-randomising NAT cannot be told from a
+// restricted one: the type is unknown, never "restricted" (the README's own
+// example used to report a random-port NAT as restricted).
+func TestQualifyWithoutSecondaryIsUnknown(t *testing.T) {
+	for _, nat := range []natKind{natRestricted, natPortRestricted, natSymmetric} {
+		n := newFakeNet(t, nat)
+		newFakeTeredoServer(n)
+		c, events := newFakeClient(t, n, Config{})
+		q, err := c.Qualify(context.Background())
+		if err != nil || q.NAT != NATUnknown {
+			t.Errorf("NAT kind %d: %v, NAT %v; want unknown", nat, err, q.NAT)
+		}
+		if !hasEvent(*events, EventNote, "qualify") {
+			t.Errorf("no note that the symmetric check was skipped")
+		}
+	}
+}
+
+// The filtering probe (ConeProbe) runs from sibling sockets only: the
+// service port sends only restricted solicitations, so no NAT state the probe
+// leaves behind can move its mapping.
 func TestConeProbe(t *testing.T) {
-	t.Run("cone NAT", func(t *testing.T) {
-		n := newFakeNet(t, natCone)
-		newFakeTeredoServer(n)
-		c, _ := newFakeClient(t, n, Config{ConeProbe: true, Secondary: fakeServer2})
-		q, err := c.Qualify(context.Background())
-		if err != nil {
-			t.Fatalf("qualify: %v", err)
-		}
-		if q.NAT != NATCone || !q.ConeProbed || q.Flags&teredo.FlagCone == 0 || q.RAFrom != fakeSecond || q.Solicitations != 1 {
-			t.Errorf("NAT %v flags %#04x from %v solicitations %d", q.NAT, q.Flags, q.RAFrom, q.Solicitations)
-		}
-		rs := n.sentTo(fakePrimary)
-		var p teredo.Packet
-		if len(rs) != 1 || p.Decode(rs[0].payload) != nil || netip.AddrFrom16(teredo.Src(p.IPv6)) != teredo.ClientLinkLocal(true) {
-			t.Errorf("cone RS not from the cone link-local address")
-		}
-	})
-	t.Run("restricted NAT", func(t *testing.T) {
-		n := newFakeNet(t, natRestricted)
-		newFakeTeredoServer(n)
-		c, events := newFakeClient(t, n, Config{ConeProbe: true})
-		q, err := c.Qualify(context.Background())
-		if err != nil {
-			t.Fatalf("qualify: %v", err)
-		}
-		// The RA to the cone RS came from the other address and was filtered.
-		if q.NAT != NATRestricted || q.Flags&teredo.FlagCone != 0 || q.Solicitations != DefaultQualifyRetries+1 || n.filtered != DefaultQualifyRetries {
-			t.Errorf("NAT %v flags %#04x solicitations %d filtered %d", q.NAT, q.Flags, q.Solicitations, n.filtered)
-		}
-		if !hasEvent(*events, EventNote, "cone-probe") {
-			t.Error("no note about the failed cone probe")
-		}
-	})
+	for _, tc := range []struct {
+		name string
+		nat  natKind
+		want NATType
+		// solicitations: qualify + secondary + cone probe (+ port probe)
+		solicitations int
+	}{
+		{"cone NAT", natCone, NATCone, 1 + 1 + 1},
+		{"address-restricted NAT", natRestricted, NATRestricted, 1 + 1 + DefaultQualifyRetries + 1},
+		{"port-restricted NAT", natPortRestricted, NATPortRestricted, 1 + 1 + 2*DefaultQualifyRetries},
+		{"symmetric NAT: no probe", natSymmetric, NATSymmetric, 1 + 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newFakeNet(t, tc.nat)
+			newFakeTeredoServer(n)
+			c, events := newFakeClient(t, n, Config{ConeProbe: true, Secondary: fakeServer2})
+			q, err := c.Qualify(context.Background())
+			if err != nil {
+				t.Fatalf("qualify: %v", err)
+			}
+			if q.NAT != tc.want || q.Flags&teredo.FlagCone != 0 || q.RAFrom != fakePrimary || q.Solicitations != tc.solicitations {
+				t.Errorf("NAT %v flags %#04x from %v solicitations %d; want %v, no cone bit, from %v, %d",
+					q.NAT, q.Flags, q.RAFrom, q.Solicitations, tc.want, fakePrimary, tc.solicitations)
+			}
+			// The service port sent one restricted RS to each server address.
+			for _, d := range n.sent {
+				var p teredo.Packet
+				if p.Decode(d.payload) != nil || !teredo.IsRS(p.IPv6) || netip.AddrFrom16(teredo.Src(p.IPv6)) != teredo.ClientLinkLocal(false) {
+					t.Errorf("service port sent %x to %v", d.payload, d.peer)
+				}
+			}
+			if tc.nat != natSymmetric {
+				if len(n.siblings) == 0 || q.Mapped != n.mapped(fakeServer1) ||
+					!(hasEvent(*events, EventNote, "cone-probe") || hasEvent(*events, EventNote, "port-probe")) {
+					t.Errorf("siblings %d, mapped %v", len(n.siblings), q.Mapped)
+				}
+			}
+		})
+	}
 	t.Run("RA from the same address proves nothing", func(t *testing.T) {
 		n := newFakeNet(t, natCone)
 		srv := newFakeTeredoServer(n)
 		srv.coneFromSame = true
 		c, events := newFakeClient(t, n, Config{ConeProbe: true, QualifyRetries: 1})
 		q, err := c.Qualify(context.Background())
-		if err != nil || q.NAT == NATCone || q.Flags&teredo.FlagCone != 0 || q.Solicitations != 2 {
-			t.Fatalf("NAT %v flags %#04x solicitations %d err %v", q.NAT, q.Flags, q.Solicitations, err)
+		if err != nil || q.NAT != NATUnknown || q.Solicitations != 2 {
+			t.Fatalf("NAT %v solicitations %d err %v", q.NAT, q.Solicitations, err)
 		}
 		if !hasEvent(*events, EventRejected, "cone-probe") {
 			t.Error("the same-address RA to the cone RS was not rejected")

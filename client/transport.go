@@ -32,10 +32,19 @@ type SourceResolver interface {
 	SourceFor(dst netip.Addr) (netip.Addr, error)
 }
 
+// SiblingOpener is implemented by transports that can open another socket
+// next to theirs: same network namespace and local address, a new port. The
+// filtering probe runs from such sockets so that the state it leaves in the
+// NAT never touches the service port's mappings.
+type SiblingOpener interface {
+	OpenSibling() (Transport, error)
+}
+
 // UDPTransport is a Transport over an unconnected kernel UDP socket.
 type UDPTransport struct {
 	conn  *net.UDPConn
 	local netip.AddrPort
+	ns    namespace // where conn was opened, for OpenSibling
 }
 
 // ListenUDP opens the client's Teredo service port on local (IPv4; port 0 picks
@@ -56,7 +65,23 @@ func ListenUDP(local netip.AddrPort) (*UDPTransport, error) {
 func NewUDPTransport(conn *net.UDPConn) *UDPTransport {
 	local := conn.LocalAddr().(*net.UDPAddr).AddrPort()
 	local = netip.AddrPortFrom(local.Addr().Unmap(), local.Port())
-	return &UDPTransport{conn: conn, local: local}
+	return &UDPTransport{conn: conn, local: local, ns: currentNamespace()}
+}
+
+// OpenSibling implements SiblingOpener: a new socket on the same local
+// address, port 0, in the network namespace this one was opened in (the
+// calling thread's namespace when NewUDPTransport ran).
+func (u *UDPTransport) OpenSibling() (Transport, error) {
+	var t Transport
+	err := u.ns.do(func() error {
+		conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(u.local.Addr(), 0)))
+		if err != nil {
+			return fmt.Errorf("listen udp next to %v: %w", u.local, err)
+		}
+		t = NewUDPTransport(conn)
+		return nil
+	})
+	return t, err
 }
 
 // Send implements Transport.
@@ -113,4 +138,7 @@ func (u *UDPTransport) SourceFor(dst netip.Addr) (netip.Addr, error) {
 }
 
 // Close implements Transport.
-func (u *UDPTransport) Close() error { return u.conn.Close() }
+func (u *UDPTransport) Close() error {
+	u.ns.close()
+	return u.conn.Close()
+}

@@ -91,7 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.server, "server", "", "Teredo server IPv4 address (required)")
 	fs.StringVar(&o.secondary, "secondary", "", "the server's secondary IPv4 address: detect a symmetric NAT")
 	fs.StringVar(&o.local, "local", "0.0.0.0:0", "local IPv4 address and UDP port (the Teredo service port; 0 = random)")
-	fs.BoolVar(&o.coneProbe, "cone-probe", false, "run the RFC 4380 cone-NAT probe first (RFC 5991 clients skip it)")
+	fs.BoolVar(&o.coneProbe, "cone-probe", false, "after qualifying, tell cone, restricted and port-restricted NATs apart from fresh sockets (RFC 4380's cone test, extended; RFC 5991 clients skip it)")
 	fs.DurationVar(&o.timeout, "timeout", client.DefaultQualifyTimeout, "wait for a router advertisement after each solicitation (T)")
 	fs.IntVar(&o.retries, "retries", client.DefaultQualifyRetries, "router solicitations per qualification phase (N)")
 	fs.DurationVar(&o.echoTimeout, "echo-timeout", client.DefaultEchoTimeout, "wait for an echo reply or a peer's bubble")
@@ -410,25 +410,18 @@ func natExplanation(q *client.Qualification) string {
 	case client.NATNone:
 		return "none (the mapped endpoint is the local endpoint)"
 	case client.NATCone:
-		return "cone (an RA from the server's other address got through)"
+		return "cone (an RA from the server's other address, never sent to, got through; filtering probe)"
 	case client.NATRestricted:
-		s := "restricted or port-restricted cone"
-		if !q.ConeProbed {
-			s += " (cone probe skipped, RFC 5991)"
-		}
-		if q.SecondaryMapped.IsValid() {
-			s += fmt.Sprintf("; secondary %v saw the same mapping", q.Secondary)
-		} else {
-			s += "; symmetric NAT not checked (no --secondary)"
-		}
-		return s
-	case client.NATSymmetric:
-		s := fmt.Sprintf("SYMMETRIC: secondary %v saw %v, primary saw %v; RFC 4380 Teredo will not work through this NAT",
-			q.Secondary, q.SecondaryMapped, q.Mapped)
+		s := fmt.Sprintf("restricted cone (secondary %v saw the same mapping)", q.Secondary)
 		if q.ConeProbed {
-			s += " (after a failed cone probe, which alone can cause this on Linux NATs: rerun without --cone-probe)"
+			return s + "; address-restricted: an answer from another port of an address sent to got through (filtering probe)"
 		}
-		return s
+		return s + "; restricted or port-restricted, not told apart (RFC 5991 clients skip the probe; --cone-probe runs it)"
+	case client.NATPortRestricted:
+		return fmt.Sprintf("port-restricted cone (secondary %v saw the same mapping; the filtering probe's answer from a port not sent to was dropped)", q.Secondary)
+	case client.NATSymmetric:
+		return fmt.Sprintf("SYMMETRIC: secondary %v saw %v, primary saw %v; RFC 4380 Teredo will not work through this NAT, RFC 6081 clients work with relays that accept cookie bubbles from any mapping",
+			q.Secondary, q.SecondaryMapped, q.Mapped)
 	}
-	return "unknown (the secondary server did not answer)"
+	return "unknown: symmetric NAT not checked (no --secondary, or it did not answer: from one server address a port-randomising NAT looks like any other)"
 }
