@@ -36,11 +36,11 @@ var (
 type natKind int
 
 const (
-	natNone       natKind = iota // mapped = local, no filtering
-	natCone                      // one mapping, no filtering
-	natRestricted                // one mapping, only addresses the client sent to get in
-	natPortRestricted            // one mapping, only address:port pairs the client sent to get in
-	natSymmetric                 // one mapping per destination address, filtered by address:port
+	natNone           natKind = iota // mapped = local, no filtering
+	natCone                          // one mapping, no filtering
+	natRestricted                    // one mapping, only addresses the client sent to get in
+	natPortRestricted                // one mapping, only address:port pairs the client sent to get in
+	natSymmetric                     // one mapping per destination address, filtered by address:port
 )
 
 type fakeClock struct{ t time.Time }
