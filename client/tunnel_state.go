@@ -161,21 +161,21 @@ func DropReasons() []DropReason {
 // Counters are the tunnel's event counters. The loop goroutine writes them,
 // anything may read them (metrics at scrape time).
 type Counters struct {
-	QualifyOK, QualifyFailed  atomic.Uint64 // initial or after-offline qualifications
-	RefreshOK, RefreshFailed  atomic.Uint64 // maintenance RS/RA exchanges
-	Failovers                 atomic.Uint64 // switches to the server's other address
-	AddressChanges            atomic.Uint64 // new Teredo address (mapping change)
-	Activations               atomic.Uint64 // dormant -> qualified on traffic
-	PacketsIn, BytesIn        atomic.Uint64 // delivered to the host (TUN)
-	PacketsOut, BytesOut      atomic.Uint64 // sent over UDP for the host
-	BubblesDirect             atomic.Uint64 // direct bubbles opening a path to a peer
-	BubblesIndirect           atomic.Uint64 // indirect bubbles through a peer's server
-	BubblesReply              atomic.Uint64 // direct bubbles answering an indirect one
-	BubblesReceived           atomic.Uint64 // bubbles received (direct and via the server)
-	EchoRequests              atomic.Uint64 // connectivity-test echo requests sent
-	EchoTrusted, EchoFailed   atomic.Uint64 // connectivity tests that found a relay / gave up
+	QualifyOK, QualifyFailed   atomic.Uint64 // initial or after-offline qualifications
+	RefreshOK, RefreshFailed   atomic.Uint64 // maintenance RS/RA exchanges
+	Failovers                  atomic.Uint64 // switches to the server's other address
+	AddressChanges             atomic.Uint64 // new Teredo address (mapping change)
+	Activations                atomic.Uint64 // dormant -> qualified on traffic
+	PacketsIn, BytesIn         atomic.Uint64 // delivered to the host (TUN)
+	PacketsOut, BytesOut       atomic.Uint64 // sent over UDP for the host
+	BubblesDirect              atomic.Uint64 // direct bubbles opening a path to a peer
+	BubblesIndirect            atomic.Uint64 // indirect bubbles through a peer's server
+	BubblesReply               atomic.Uint64 // direct bubbles answering an indirect one
+	BubblesReceived            atomic.Uint64 // bubbles received (direct and via the server)
+	EchoRequests               atomic.Uint64 // connectivity-test echo requests sent
+	EchoTrusted, EchoFailed    atomic.Uint64 // connectivity tests that found a relay / gave up
 	ICMPErrors, ICMPSuppressed atomic.Uint64 // ICMPv6 errors written to the host / refused by the rate limit
-	Drops                     [numDropReasons]atomic.Uint64
+	Drops                      [numDropReasons]atomic.Uint64
 }
 
 func (c *Counters) drop(r DropReason) { c.Drops[r].Add(1) }
