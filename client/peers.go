@@ -1,6 +1,7 @@
 package client
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 )
@@ -175,4 +176,15 @@ func (p *peer) info(now time.Time) PeerInfo {
 		i.LastTxAgo = now.Sub(p.lastTx)
 	}
 	return i
+}
+
+// UnmarshalText reads a peer kind name.
+func (k *PeerKind) UnmarshalText(b []byte) error {
+	for _, v := range []PeerKind{PeerTeredo, PeerNative} {
+		if v.String() == string(b) {
+			*k = v
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown peer kind %q", b)
 }

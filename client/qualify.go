@@ -53,6 +53,17 @@ func (n NATType) String() string {
 // MarshalText makes the type readable in JSON.
 func (n NATType) MarshalText() ([]byte, error) { return []byte(n.String()), nil }
 
+// UnmarshalText reads a NAT type name.
+func (n *NATType) UnmarshalText(b []byte) error {
+	for i, name := range natNames {
+		if name == string(b) {
+			*n = NATType(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown NAT type %q", b)
+}
+
 // Filters reports whether the NAT drops packets from hosts the client did
 // not send to first: everything but none and cone (unknown counts as
 // filtering, the safe guess).

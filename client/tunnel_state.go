@@ -179,3 +179,21 @@ type Counters struct {
 }
 
 func (c *Counters) drop(r DropReason) { c.Drops[r].Add(1) }
+
+// UnmarshalText reads a state name (the control API's JSON).
+func (s *State) UnmarshalText(b []byte) error {
+	for i, n := range stateNames {
+		if n == string(b) {
+			*s = State(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown tunnel state %q", b)
+}
+
+// UnmarshalText reads a client type name.
+func (t *ClientType) UnmarshalText(b []byte) error {
+	v, err := ParseClientType(string(b))
+	*t = v
+	return err
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -420,3 +421,24 @@ func (c *countingTransport) Receive(_ context.Context, _ []byte, _ time.Time) (i
 }
 func (c *countingTransport) LocalAddr() netip.AddrPort { return c.local }
 func (c *countingTransport) Close() error              { return nil }
+
+// The control API's JSON round-trips (show state reads it back).
+func TestSnapshotJSON(t *testing.T) {
+	r := newTunnelRig(t, natRestricted, TunnelConfig{Secondary: fakeServer2})
+	r.start()
+	r.tn.HandleTUN(r.now(), r.hostEcho(fakeTarget, 1))
+	r.pump()
+	s := r.tn.Snapshot(r.now())
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Snapshot
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	if back.State != s.State || back.NAT != s.NAT || back.Type != s.Type || back.Address != s.Address ||
+		len(back.Peers) != 1 || back.Peers[0].Kind != PeerNative || !back.Time.Equal(s.Time) {
+		t.Errorf("round trip %+v\nfrom %s", back, b)
+	}
+}
