@@ -418,7 +418,7 @@ func TestClientDaemonMaintenance(t *testing.T) {
 		if m := scrapeClient(t, l, Client); m[`teredo_client_state{state="offline"}`] != 1 || m["teredo_client_server_failovers_total"] < 1 {
 			t.Errorf("offline metrics: state %v failovers %v", m[`teredo_client_state{state="offline"}`], m["teredo_client_server_failovers_total"])
 		}
-		block[3] = "-D"
+		block[2] = "-D"
 		if _, err := l.Exec(ctx, NAT, block...); err != nil {
 			t.Fatal(err)
 		}
