@@ -559,3 +559,169 @@ func TestClientDaemonSymmetricNATOurRelay(t *testing.T) {
 		t.Errorf("relay's entry for %v: %+v; want trusted at another port of %v than %v", s.Address, p, NATOutside, embedded)
 	}
 }
+
+// A second home network: NAT box Nat2 (outside 203.0.113.200/31, a more
+// specific route on the core than the attacker's /25) and behind it Client2
+// on the same private LAN numbers as Client, as two homes would have.
+const (
+	Nat2    Node = "nat2"
+	Client2 Node = "client2"
+)
+
+var (
+	nat2Outside = netip.MustParseAddr("203.0.113.200")
+	nat2Gateway = netip.MustParseAddr("203.0.113.201")
+)
+
+// addSecondSite builds Nat2 and Client2 in the lab's namespace space (named
+// after the lab's id, so the lab's stale-namespace sweep covers them) and
+// deletes them when t ends.
+func addSecondSite(t *testing.T, l *Lab) {
+	t.Helper()
+	for _, n := range []Node{Nat2, Client2} {
+		if err := l.ip("netns", "add", l.Namespace(n)); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			killNamespace(l.Namespace(n))
+			l.ip("netns", "del", l.Namespace(n))
+		})
+		if err := l.sysctl(n, "ipv4/conf/all/rp_filter", "0", "ipv4/conf/default/rp_filter", "0",
+			"ipv6/conf/all/accept_dad", "0", "ipv6/conf/default/accept_dad", "0",
+			"ipv6/conf/all/accept_ra", "0", "ipv6/conf/default/accept_ra", "0"); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.ipIn(n, "link", "set", "lo", "up"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// veths at default offloads: nothing turned off.
+	for _, v := range []struct {
+		a     Node
+		aName string
+		b     Node
+		bName string
+	}{{Core, "nat20", Nat2, NATOutsideIface}, {Nat2, NATInsideIface, Client2, HostIface}} {
+		if err := l.ip("link", "add", v.aName, "netns", l.Namespace(v.a), "type", "veth", "peer", "name", v.bName, "netns", l.Namespace(v.b)); err != nil {
+			t.Fatal(err)
+		}
+		for _, end := range [][2]string{{string(v.a), v.aName}, {string(v.b), v.bName}} {
+			if err := l.ipIn(Node(end[0]), "link", "set", end[1], "up"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, c := range []struct {
+		node Node
+		args []string
+	}{
+		{Core, []string{"addr", "add", pfx(nat2Gateway, 31), "dev", "nat20"}},
+		{Nat2, []string{"addr", "add", pfx(nat2Outside, 31), "dev", NATOutsideIface}},
+		{Nat2, []string{"addr", "add", pfx(NATInside, ClientLAN.Bits()), "dev", NATInsideIface}},
+		{Nat2, []string{"route", "add", "default", "via", nat2Gateway.String()}},
+		{Client2, []string{"addr", "add", pfx(ClientIPv4, ClientLAN.Bits()), "dev", HostIface}},
+		{Client2, []string{"route", "add", "default", "via", NATInside.String()}},
+	} {
+		if err := l.ipIn(c.node, c.args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.sysctl(Nat2, "ipv4/ip_forward", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.sysctl(Client2, "ipv6/conf/"+HostIface+"/disable_ipv6", "1"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := l.Exec(ctx, Nat2, "iptables", "-w", "-t", "nat", "-A", "POSTROUTING", "-o", NATOutsideIface, "-j", "MASQUERADE"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestClientDaemonPeerToPeer: two teredo-clients behind two MASQUERADE NATs
+// reach each other directly: pings both ways and 10 MiB of TCP, with
+// nothing on the relay's link (captured) and the data on the wire between
+// the two NATs' outside addresses.
+func TestClientDaemonPeerToPeer(t *testing.T) {
+	clientBinary(t)
+	l := startLab(t, Options{Relay: RelayMiredo})
+	addSecondSite(t, l)
+	defaultOffloads(t, l)
+	a := startOurClient(t, l, Client, "tclient-a", "--idle-timeout", "0")
+	b := startOurClient(t, l, Client2, "tclient-b", "--idle-timeout", "0")
+	sa := a.waitState(t, 30*time.Second, "client A qualified", func(s client.Snapshot) bool { return s.State == client.StateQualified })
+	sb := b.waitState(t, 30*time.Second, "client B qualified", func(s client.Snapshot) bool { return s.State == client.StateQualified })
+	if sa.ExternalMapping.Addr() != NATOutside || sb.ExternalMapping.Addr() != nat2Outside {
+		t.Fatalf("mappings %v and %v", sa.ExternalMapping, sb.ExternalMapping)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	v4relay, _ := l.CoreRelayIfaces()
+	relayCap, err := l.StartCapture(ctx, Core, v4relay, "udp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	natCap, err := l.StartCapture(ctx, Core, "nat20", "udp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []struct {
+		from Node
+		dst  netip.Addr
+	}{{Client, sb.Address}, {Client2, sa.Address}} {
+		res, err := l.Ping6(ctx, dir.from, dir.dst, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s -> %v:\n%s", dir.from, dir.dst, res)
+		assertPing(t, res, dir.dst)
+	}
+	tr, err := l.TCPTransfer(ctx, Client, Client2, sb.Address, transferSize)
+	if err != nil || !tr.Intact() || tr.Received != transferSize {
+		t.Fatalf("tcp A -> B: %v %v", err, tr)
+	}
+	t.Logf("tcp %v", tr)
+	relayFrames, err := relayCap.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	natFrames, err := natCap.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range relayFrames {
+		if u, err := DecodeUDP4(f.Data); err == nil {
+			t.Errorf("relay link carried %v -> %v (%d bytes): the peers' traffic must not cross a relay", u.Src, u.Dst, len(u.Payload))
+		}
+	}
+	direct := 0
+	for _, f := range natFrames {
+		u, err := DecodeUDP4(f.Data)
+		if err != nil {
+			continue
+		}
+		if (u.Src.Addr() == NATOutside && u.Dst.Addr() == nat2Outside) || (u.Src.Addr() == nat2Outside && u.Dst.Addr() == NATOutside) {
+			direct++
+		}
+	}
+	if direct < 100 {
+		t.Errorf("%d datagrams directly between the NATs, want the pings and the transfer", direct)
+	}
+	for _, c := range []struct {
+		cl   *tclient
+		peer netip.Addr
+		nat  netip.Addr
+	}{{a, sb.Address, nat2Outside}, {b, sa.Address, NATOutside}} {
+		s := c.cl.state(t)
+		found := false
+		for _, p := range s.Peers {
+			if p.Address == c.peer {
+				found = p.Kind == client.PeerTeredo && p.Trusted && p.Mapping.Addr() == c.nat
+			}
+		}
+		if !found || len(s.Relays) != 0 {
+			t.Errorf("%s's peers %+v relays %v: want %v trusted directly at %v", c.cl.node, s.Peers, s.Relays, c.peer, c.nat)
+		}
+	}
+}
