@@ -21,7 +21,7 @@ DEB_ROOT := build/deb/root
 RACE_PKGS := ./cache/... ./relay/... ./teredo/... ./server/... ./client/... ./announce/... ./nexthop/... ./dataplane/... ./control/... ./xsk/...
 MICRO_PKGS := ./teredo/... ./relay/ ./cache/... ./server/ ./dataplane/ ./nexthop/
 # package:FuzzTarget pairs run for a few seconds each by `make test`.
-FUZZ_TARGETS := ./teredo:FuzzDecode ./relay:FuzzDecap ./relay:FuzzEncap ./server:FuzzHandle ./config:FuzzParse ./dataplane:FuzzParseL2
+FUZZ_TARGETS := ./teredo:FuzzDecode ./relay:FuzzDecap ./relay:FuzzEncap ./server:FuzzHandle ./config:FuzzParse ./dataplane:FuzzParseL2 ./client:FuzzTunnelUDP ./client:FuzzTunnelTUN
 
 .DEFAULT_GOAL := help
 
@@ -33,7 +33,7 @@ help:
 deps:
 	@bash scripts/install-deps.sh
 
-## build: build teredo-relayd, relayctl, teredo-probe and teredo-lab into bin/, stamped with the version
+## build: build teredo-relayd, relayctl, teredo-probe, teredo-client and teredo-lab into bin/, stamped with the version
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
