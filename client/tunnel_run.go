@@ -35,37 +35,29 @@ type RunConfig struct {
 }
 
 // buffer sizes: a Teredo datagram carries at most a 1280-byte IPv6 packet
-// plus indicators (and a relay may send more); the TUN MTU is 1280.
+// plus indicators (a relay may send more); the TUN MTU is 1280.
 const (
 	udpBufSize = 4096
 	tunBufSize = 2048
-	numBuffers = 64
 )
 
-// event is one input of the loop.
-type event struct {
-	udp  bool
-	from netip.AddrPort
-	buf  []byte
-	n    int
-}
-
-// Runner runs a Tunnel: one goroutine reads the service port, one the TUN
-// device, and the loop feeds the tunnel, its timers, the managed-network
-// checks and the filtering probe's results, in order. Snapshot may be
-// called from any goroutine.
+// Runner runs a Tunnel: one goroutine reads the service port and one the TUN
+// device, each handing its packet to the tunnel under one mutex (no hand-off
+// between goroutines per packet); the loop runs the tunnel's timers, the
+// managed-network checks and the filtering probe's results under the same
+// mutex. Snapshot may be called from any goroutine.
 type Runner struct {
 	t   *Tunnel
 	tr  Transport
 	dev TunnelDevice
 	cfg RunConfig
 
-	events  chan event
-	free    chan []byte // returned buffers (udp and tun sizes alike)
-	snaps   chan chan Snapshot
-	managed chan bool
-	nat     chan NATType
-	wg      sync.WaitGroup
+	mu        sync.Mutex // serialises every call into t
+	scheduled time.Time  // when the loop's timer fires next (under mu)
+	kick      chan struct{}
+	managed   chan bool
+	nat       chan NATType
+	wg        sync.WaitGroup
 }
 
 // NewRunner prepares the loop for t, which must use tr and dev.
@@ -76,30 +68,29 @@ func NewRunner(t *Tunnel, tr Transport, dev TunnelDevice, cfg RunConfig) *Runner
 	if cfg.ManagedInterval <= 0 {
 		cfg.ManagedInterval = 5 * time.Minute
 	}
-	r := &Runner{
-		t: t, tr: tr, dev: dev, cfg: cfg,
-		events: make(chan event, numBuffers), free: make(chan []byte, 2*numBuffers),
-		snaps: make(chan chan Snapshot), managed: make(chan bool, 1), nat: make(chan NATType, 1),
-	}
-	for range 2 * numBuffers {
-		r.free <- make([]byte, udpBufSize)
-	}
-	return r
+	return &Runner{t: t, tr: tr, dev: dev, cfg: cfg,
+		kick: make(chan struct{}, 1), managed: make(chan bool, 1), nat: make(chan NATType, 1)}
 }
 
-// Snapshot asks the loop for the current state.
+// Snapshot returns the current state.
 func (r *Runner) Snapshot(ctx context.Context) (Snapshot, error) {
-	reply := make(chan Snapshot, 1)
-	select {
-	case r.snaps <- reply:
-	case <-ctx.Done():
-		return Snapshot{}, ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return Snapshot{}, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.t.Snapshot(time.Now()), nil
+}
+
+// handled runs under mu after each packet: it wakes the loop only when the
+// packet gave the tunnel a deadline earlier than the loop's timer.
+func (r *Runner) handled(now time.Time) {
+	if !r.t.NextDeadline(now).Before(r.scheduled) {
+		return
 	}
 	select {
-	case s := <-reply:
-		return s, nil
-	case <-ctx.Done():
-		return Snapshot{}, ctx.Err()
+	case r.kick <- struct{}{}:
+	default:
 	}
 }
 
@@ -109,6 +100,12 @@ func (r *Runner) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	readErr := make(chan error, 2)
+	r.mu.Lock()
+	now := time.Now()
+	r.t.Start(now, len(r.cfg.ManagedProbes) > 0)
+	next := r.t.NextDeadline(now)
+	r.scheduled = next
+	r.mu.Unlock()
 	r.wg.Add(2)
 	go r.readUDP(ctx, readErr)
 	go r.readTUN(ctx, readErr)
@@ -116,9 +113,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		r.wg.Add(1)
 		go r.checkManaged(ctx)
 	}
-	now := time.Now()
-	r.t.Start(now, len(r.cfg.ManagedProbes) > 0)
-	timer := time.NewTimer(time.Until(r.t.NextDeadline(now)))
+	timer := time.NewTimer(time.Until(next))
 	defer timer.Stop()
 	var err error
 loop:
@@ -128,37 +123,43 @@ loop:
 			break loop
 		case err = <-readErr:
 			break loop
-		case e := <-r.events:
-			if e.udp {
-				r.t.HandleUDP(time.Now(), e.from, e.buf[:e.n])
-			} else {
-				r.t.HandleTUN(time.Now(), e.buf[:e.n])
-			}
-			r.free <- e.buf
 		case <-timer.C:
+			r.mu.Lock()
 			r.t.Tick(time.Now())
+			r.mu.Unlock()
+		case <-r.kick:
 		case m := <-r.managed:
+			r.mu.Lock()
 			r.t.SetNetwork(time.Now(), m)
+			r.mu.Unlock()
 		case n := <-r.nat:
+			r.mu.Lock()
 			r.t.SetNAT(n)
-		case reply := <-r.snaps:
-			reply <- r.t.Snapshot(time.Now())
+			r.mu.Unlock()
 		}
-		if p, s, ok := r.t.TakeFilteringProbe(); ok && r.cfg.Opener != nil {
+		r.mu.Lock()
+		p, s, probe := r.t.TakeFilteringProbe()
+		now := time.Now()
+		next := r.t.NextDeadline(now)
+		r.scheduled = next
+		r.mu.Unlock()
+		if probe && r.cfg.Opener != nil {
 			r.wg.Add(1)
 			go r.filteringProbe(ctx, p, s)
 		}
-		now := time.Now()
 		if !timer.Stop() {
 			select {
 			case <-timer.C:
 			default:
 			}
 		}
-		timer.Reset(max(0, r.t.NextDeadline(now).Sub(now)))
+		timer.Reset(max(0, next.Sub(now)))
 	}
 	cancel()
-	if aerr := r.dev.SetAddress(netip.Addr{}); aerr != nil && r.t.Address().IsValid() {
+	r.mu.Lock()
+	had := r.t.Address().IsValid()
+	r.mu.Unlock()
+	if aerr := r.dev.SetAddress(netip.Addr{}); aerr != nil && had {
 		err = errors.Join(err, fmt.Errorf("remove the Teredo address: %w", aerr))
 	}
 	return err
@@ -168,60 +169,45 @@ loop:
 // and device were closed (which unblocks them).
 func (r *Runner) Wait() { r.wg.Wait() }
 
-func (r *Runner) buffer(ctx context.Context) ([]byte, bool) {
-	select {
-	case b := <-r.free:
-		return b, true
-	case <-ctx.Done():
-		return nil, false
-	}
-}
-
 func (r *Runner) readUDP(ctx context.Context, errc chan<- error) {
 	defer r.wg.Done()
+	b := make([]byte, udpBufSize)
 	for {
-		b, ok := r.buffer(ctx)
-		if !ok {
-			return
-		}
 		n, from, err := r.tr.Receive(ctx, b, time.Time{})
 		if err != nil {
-			if ctx.Err() == nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-				errc <- fmt.Errorf("read the Teredo service port: %w", err)
-			}
 			if ctx.Err() != nil {
 				return
 			}
-			r.free <- b
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				errc <- fmt.Errorf("read the Teredo service port: %w", err)
+				return
+			}
 			continue
 		}
-		select {
-		case r.events <- event{udp: true, from: from, buf: b, n: n}:
-		case <-ctx.Done():
-			return
-		}
+		r.mu.Lock()
+		now := time.Now()
+		r.t.HandleUDP(now, from, b[:n])
+		r.handled(now)
+		r.mu.Unlock()
 	}
 }
 
 func (r *Runner) readTUN(ctx context.Context, errc chan<- error) {
 	defer r.wg.Done()
+	b := make([]byte, tunBufSize)
 	for {
-		b, ok := r.buffer(ctx)
-		if !ok {
-			return
-		}
-		n, err := r.dev.Read(b[:tunBufSize])
+		n, err := r.dev.Read(b)
 		if err != nil {
 			if ctx.Err() == nil {
 				errc <- fmt.Errorf("read the TUN device: %w", err)
 			}
 			return
 		}
-		select {
-		case r.events <- event{buf: b, n: n}:
-		case <-ctx.Done():
-			return
-		}
+		r.mu.Lock()
+		now := time.Now()
+		r.t.HandleTUN(now, b[:n])
+		r.handled(now)
+		r.mu.Unlock()
 	}
 }
 

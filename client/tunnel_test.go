@@ -50,7 +50,6 @@ type tunnelRig struct {
 	rl   *fakeRelayHost
 	host *fakeHost
 	tn   *Tunnel
-	logs []string
 }
 
 func newTunnelRig(t *testing.T, nat natKind, cfg TunnelConfig) *tunnelRig {
@@ -63,10 +62,7 @@ func newTunnelRig(t *testing.T, nat natKind, cfg TunnelConfig) *tunnelRig {
 	}
 	cfg.Rand = rand.NewChaCha8([32]byte{7})
 	if cfg.Log == nil {
-		cfg.Log = func(f string, a ...any) {
-			r.logs = append(r.logs, f)
-			t.Logf("tunnel: "+f, a...)
-		}
+		cfg.Log = func(f string, a ...any) { t.Logf("tunnel: "+f, a...) }
 	}
 	tn, err := NewTunnel(cfg, r.n, r.host)
 	if err != nil {
