@@ -117,4 +117,3 @@ func TestProbeManaged(t *testing.T) {
 		t.Error("an unreachable probe counted")
 	}
 }
-
