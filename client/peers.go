@@ -143,8 +143,6 @@ func (t *peerTable) add(a netip.Addr, kind PeerKind, now time.Time) (p, evicted 
 	return p, evicted
 }
 
-func (t *peerTable) remove(a netip.Addr) { delete(t.m, a) }
-
 // PeerInfo is one peer as show state and the control API report it.
 type PeerInfo struct {
 	Address     netip.Addr     `json:"address"`

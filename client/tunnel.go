@@ -219,7 +219,6 @@ type Tunnel struct {
 	icmp       []byte // ICMPv6 error buffer
 	icmpTokens float64
 	icmpAt     time.Time
-	lastSweep  time.Time
 }
 
 // NewTunnel returns a tunnel over tr (the Teredo service port) and tun.
