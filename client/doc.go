@@ -1,10 +1,22 @@
-// Package client is a small Teredo client (RFC 4380 §5.2, RFC 5991) for tests
-// and diagnostics of the relay: it qualifies against a Teredo server, finds the
-// relay serving a native IPv6 host with the direct IPv6 connectivity test, pings
-// through that relay and opens paths to other Teredo clients with bubbles. It
-// runs over a plain UDP socket (no TUN device): IPv6 packets are built and
-// parsed in user space with package teredo. Command teredo-probe is its front
-// end.
+// Package client is the Teredo client (RFC 4380 §5.2, RFC 5991, RFC 6081 §5.2)
+// in two forms.
+//
+// Client is the diagnostic one behind teredo-probe: it qualifies against a
+// Teredo server, finds the relay serving a native IPv6 host with the direct
+// IPv6 connectivity test, pings through that relay and opens paths to other
+// Teredo clients with bubbles, one procedure at a time, over a plain UDP
+// socket (no TUN device): IPv6 packets are built and parsed in user space
+// with package teredo.
+//
+// Tunnel is the one behind teredo-client: the state machine that gives a host
+// IPv6 through a TUN device (offline, probe, dormant, qualified; refreshes,
+// fail-over, mapping changes; the peer table with its queues; the
+// connectivity test per native destination; bubbles to Teredo peers; ICMPv6
+// errors to the host). Runner drives it from a service port and a TUN device
+// (package tun); package clientd is the daemon around it and clientmetrics
+// its Prometheus metrics. docs/client.md describes its behaviour and the
+// choices the RFCs leave open. The two share the RA checks, the echo
+// builders and parsers, and FilteringProbe (the NAT type).
 //
 // # Qualification [RFC 4380 §5.2.1, RFC 5991 §3.2]
 //
@@ -61,6 +73,8 @@
 // ErrNoOrigin, ErrWrongPrefix, ...) that errors.Is finds through a
 // NoAnswerError.
 //
-// The client is not safe for concurrent use and allocates freely: it is a
-// diagnostic tool, not part of the data path.
+// Client is not safe for concurrent use and allocates freely: it is a
+// diagnostic tool, not part of the data path. Tunnel is not safe for
+// concurrent use either (Runner serialises it); its trusted send and receive
+// paths allocate nothing.
 package client
