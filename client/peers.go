@@ -84,6 +84,7 @@ type peer struct {
 	// Opening the path: bubbles (Teredo peer) or echo requests (native
 	// peer) sent since the last packet received from the peer, and when.
 	attempts    int
+	gaveUp      bool // the last attempt went unanswered
 	lastAttempt time.Time
 	firstAtt    time.Time
 	nonce       [EchoNonceLen]byte // echo test nonce (native peer)

@@ -398,7 +398,7 @@ func (t *Tunnel) goOffline(now time.Time, why string) {
 	}
 	// The mapping and flags are kept: qualifying again with the same
 	// mapping gives the same address back.
-	t.addr, t.nextRefresh = netip.Addr{}, time.Time{}
+	t.addr, t.nextRefresh, t.wantTraffic = netip.Addr{}, time.Time{}, false
 	t.flushAll(now, DropOffline)
 	t.retryAt = now.Add(t.cfg.OfflineRetry)
 }
@@ -425,8 +425,11 @@ func (t *Tunnel) dropPeer(now time.Time, p *peer, reason DropReason) {
 	}
 }
 
-// handleRA processes a Router Advertisement from a server address.
+// handleRA processes a Router Advertisement from a server address: it
+// answers the main exchange or the secondary check, whichever sent the
+// solicitation its nonce echoes.
 func (t *Tunnel) handleRA(now time.Time, from netip.AddrPort, p *teredo.Packet) {
+	var lastErr error
 	for _, txn := range []*rsTxn{t.rs, t.sec} {
 		if txn == nil || from != netip.AddrPortFrom(txn.dst, teredo.Port) {
 			continue
@@ -442,9 +445,8 @@ func (t *Tunnel) handleRA(now time.Time, from netip.AddrPort, p *teredo.Packet) 
 			ra, _, err = checkRA(p, &exp)
 		}
 		if err != nil {
-			t.cfg.Log("router advertisement from %v rejected: %v", from, err)
-			t.c.drop(DropMalformed)
-			return
+			lastErr = err
+			continue
 		}
 		if txn == t.sec {
 			t.sec = nil
@@ -453,6 +455,11 @@ func (t *Tunnel) handleRA(now time.Time, from netip.AddrPort, p *teredo.Packet) 
 		}
 		t.rs = nil
 		t.qualified(now, txn, ra)
+		return
+	}
+	if lastErr != nil {
+		t.cfg.Log("router advertisement from %v rejected: %v", from, lastErr)
+		t.c.drop(DropMalformed)
 		return
 	}
 	t.c.drop(DropUnknownSource) // an RA nobody waits for
@@ -622,17 +629,16 @@ func (t *Tunnel) NextDeadline(now time.Time) time.Time {
 func (t *Tunnel) peerTimers(now time.Time) {
 	for a, p := range t.peers.m {
 		if !p.valid(now) && p.attempts > 0 && now.Sub(p.lastAttempt) >= t.cfg.EchoTimeout {
-			if p.attempts > t.cfg.EchoRetries {
-				// RFC 4380 §5.2.4: no answer after the repeats.
-				if p.kind == PeerNative {
+			if p.attempts >= t.maxAttempts() {
+				// RFC 4380 §5.2.4: no answer after the repeats. The
+				// entry stays, so that no new round starts before the
+				// 300 s of §5.2.6 are over; what the host sends to it
+				// meanwhile gets an ICMPv6 error at the next tick.
+				if !p.gaveUp && p.kind == PeerNative {
 					t.c.EchoFailed.Add(1)
 				}
+				p.gaveUp = true
 				t.dropPeer(now, p, DropUnreachable)
-				if !p.trusted {
-					delete(t.peers.m, a)
-					continue
-				}
-				p.attempts = 0
 			} else if p.out.bytes > 0 || p.in.bytes > 0 {
 				t.openPath(now, p)
 			}
@@ -747,7 +753,10 @@ func (t *Tunnel) openPath(now time.Time, p *peer) {
 	if !p.lastAttempt.IsZero() && now.Sub(p.lastAttempt) < min(bubbleSpacing, t.cfg.EchoTimeout) {
 		return
 	}
-	if p.attempts > t.cfg.EchoRetries || (p.attempts >= maxBubbles && now.Sub(p.firstAtt) < bubbleWindow) {
+	if p.attempts > 0 && now.Sub(p.firstAtt) >= bubbleWindow {
+		p.attempts, p.gaveUp = 0, false // a new round after 300 s
+	}
+	if p.attempts >= t.maxAttempts() {
 		return
 	}
 	if p.attempts == 0 {
@@ -762,6 +771,10 @@ func (t *Tunnel) openPath(now time.Time, p *peer) {
 	}
 	t.sendBubbles(p)
 }
+
+// maxAttempts is the number of echo requests or bubble rounds of one attempt
+// to open a path: 1 + EchoRetries, at most 4 [RFC 4380 §5.2.4, §5.2.6].
+func (t *Tunnel) maxAttempts() int { return min(1+t.cfg.EchoRetries, maxBubbles) }
 
 // sendEchoTest sends the direct IPv6 connectivity test's Echo Request for p
 // through the server [RFC 4380 §5.2.9].
@@ -815,7 +828,7 @@ func (t *Tunnel) sendBubbles(p *peer) {
 
 // trust marks p trusted at mapping and sends what waited for it.
 func (t *Tunnel) trust(now time.Time, p *peer, mapping netip.AddrPort) {
-	p.trusted, p.mapping = true, mapping
+	p.trusted, p.mapping, p.gaveUp = true, mapping, false
 	p.lastRx, p.attempts, p.lastAttempt = now, 0, time.Time{}
 	for _, q := range p.in.take() {
 		if q.from == mapping {
@@ -953,7 +966,7 @@ func (t *Tunnel) HandleUDP(now time.Time, from netip.AddrPort, payload []byte) {
 
 // received accepts a packet from a trusted peer.
 func (t *Tunnel) received(now time.Time, p *peer, ip []byte, bubble bool) {
-	p.lastRx, p.attempts = now, 0
+	p.lastRx, p.attempts, p.gaveUp = now, 0, false
 	if !bubble {
 		t.deliver(now, p, ip)
 	}

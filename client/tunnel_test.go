@@ -287,8 +287,21 @@ func TestTunnelUnreachableNativePeer(t *testing.T) {
 		netip.AddrFrom16(teredo.Dst(e)) != r.tn.Address() || !teredo.VerifyICMPv6Checksum(e) {
 		t.Errorf("ICMPv6 error % x", e[:48])
 	}
+	// RFC 4380 §5.2.6: no new echo request within 300 s of the first;
+	// the host's next packet gets an ICMPv6 error at the next tick.
+	r.tn.HandleTUN(r.now(), r.hostEcho(nowhere, 2))
+	r.advance(time.Second)
+	if c.EchoRequests.Load() != 1+DefaultEchoRetries || len(r.host.writes) != 2 || c.EchoFailed.Load() != 1 {
+		t.Errorf("within 300 s: echo requests %d, host got %d packets, failed %d", c.EchoRequests.Load(), len(r.host.writes), c.EchoFailed.Load())
+	}
+	// After 300 s a new test starts.
+	r.advance(300 * time.Second)
 	if len(r.tn.Snapshot(r.now()).Peers) != 0 {
-		t.Error("the silent peer stays in the table")
+		t.Error("the silent peer outlives the expiry")
+	}
+	r.tn.HandleTUN(r.now(), r.hostEcho(nowhere, 3))
+	if c.EchoRequests.Load() != 2+DefaultEchoRetries {
+		t.Errorf("after 300 s: %d echo requests", c.EchoRequests.Load())
 	}
 }
 
