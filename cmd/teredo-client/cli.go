@@ -9,13 +9,13 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
-	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/teredorelay/teredorelay/client"
 	"github.com/teredorelay/teredorelay/client/clientd"
 	"github.com/teredorelay/teredorelay/client/clientmetrics"
+	"github.com/teredorelay/teredorelay/internal/buildinfo"
 )
 
 const usage = `usage: teredo-client COMMAND [flags]
@@ -23,6 +23,7 @@ const usage = `usage: teredo-client COMMAND [flags]
 commands:
   run          run the Teredo client: a TUN interface with a Teredo address
   show state   print the running client's state (like netsh interface teredo show state)
+  version      print the version
 
 run "teredo-client run -h" for the daemon's flags
 `
@@ -42,6 +43,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	switch args[0] {
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, buildinfo.String("teredo-client"))
+		return 0
 	case "run":
 		return runDaemon(ctx, args[1:], stderr)
 	case "show":
@@ -138,16 +142,7 @@ func netSplit(hp string) (string, string, error) {
 }
 
 func buildInfo() clientmetrics.BuildInfo {
-	b := clientmetrics.BuildInfo{}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		b.Version, b.GoVersion = bi.Main.Version, bi.GoVersion
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				b.Revision = s.Value
-			}
-		}
-	}
-	return b
+	return clientmetrics.BuildInfo{Version: buildinfo.Version(), Revision: buildinfo.Revision(), GoVersion: buildinfo.GoVersion()}
 }
 
 func runDaemon(ctx context.Context, args []string, stderr io.Writer) int {

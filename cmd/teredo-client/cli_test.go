@@ -34,6 +34,13 @@ func TestUsage(t *testing.T) {
 	}
 }
 
+func TestVersion(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"version"}, &out, &errOut); code != 0 || !strings.HasPrefix(out.String(), "teredo-client ") {
+		t.Errorf("exit %d, %q", code, out.String())
+	}
+}
+
 func TestDaemonFlags(t *testing.T) {
 	var errOut bytes.Buffer
 	cfg, _, err := daemonFlags([]string{"--server", "teredo.example.net", "--secondary", "none", "--idle-timeout", "0",

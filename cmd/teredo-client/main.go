@@ -5,6 +5,7 @@
 //
 //	teredo-client run --server teredo.example.net [--secondary ADDR|none] [--interface teredo] ...
 //	teredo-client show state [-o text|json] [--socket PATH]
+//	teredo-client version
 //
 // run stays in the foreground (systemd: Type=simple) and stops on SIGINT or
 // SIGTERM, removing its address and routes. The exit status is 0 on a clean
