@@ -1042,9 +1042,11 @@ func (t *Tunnel) answerIndirectBubble(now time.Time, p *teredo.Packet) {
 		return
 	}
 	t.c.BubblesReply.Add(1)
-	if teredo.Prefix.Contains(src) {
+	if _, err := CheckPeer(src); err == nil {
 		// A Teredo peer wants to talk: keep an entry so that its direct
 		// packets find one (they are trusted on their mapping anyway).
+		// A peer whose mapped address is not global never gets one: we
+		// would send bubbles there [RFC 4380 §5.2.4].
 		if t.peers.get(src) == nil {
 			if _, evicted := t.peers.add(src, PeerTeredo, now); evicted != nil {
 				t.dropPeer(now, evicted, DropPeerEvicted)
