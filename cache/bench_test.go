@@ -22,6 +22,7 @@ type benchCache struct {
 type benchSize struct {
 	name       string
 	cap, peers int
+	noHuge     bool // Config.NoHugePages
 }
 
 // benchSizes are the working sets the lookup benchmarks compare side by
@@ -30,20 +31,27 @@ type benchSize struct {
 // visited in a scattered order (every lookup misses the CPU caches and,
 // without huge pages, the TLB).
 var benchSizes = []benchSize{
-	{"1", 1024, 1},
-	{"64k", 1 << 16, 1 << 16 * 9 / 10},
-	{"1M", 1 << 20, 1 << 20 * 9 / 10},
-	{"10M", 10_000_000, 9_000_000},
+	{"1", 1024, 1, false},
+	{"64k", 1 << 16, 1 << 16 * 9 / 10, false},
+	{"1M", 1 << 20, 1 << 20 * 9 / 10, false},
+	{"10M", 10_000_000, 9_000_000, false},
 }
 
 // bigBenchSizes are the sizes of the insert and miss benchmarks.
 var bigBenchSizes = benchSizes[2:]
 
+// pageSizes are the scattered sets again on ordinary 4 KiB pages, to
+// measure what huge pages are worth.
+var pageSizes = []benchSize{
+	{"1M-4k", 1 << 20, 1 << 20 * 9 / 10, true},
+	{"10M-4k", 10_000_000, 9_000_000, true},
+}
+
 func getBenchCache(b *testing.B, sz benchSize) *benchCache {
 	v, _ := benchCaches.LoadOrStore(sz.name, &benchCache{})
 	bc := v.(*benchCache)
 	bc.once.Do(func() {
-		c, err := New(Config{Capacity: sz.cap, QueueBytes: 1 << 20, Now: func() int64 { return 0 }})
+		c, err := New(Config{Capacity: sz.cap, QueueBytes: 1 << 20, Now: func() int64 { return 0 }, NoHugePages: sz.noHuge})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -64,7 +72,7 @@ func getBenchCache(b *testing.B, sz benchSize) *benchCache {
 func spread(i, n int) uint64 { return uint64(i) * 0x9E3779B1 % uint64(n) }
 
 func BenchmarkLookupTx(b *testing.B) {
-	for _, sz := range benchSizes {
+	for _, sz := range append(benchSizes, pageSizes...) {
 		b.Run(sz.name, func(b *testing.B) {
 			bc := getBenchCache(b, sz)
 			b.ReportAllocs()
@@ -80,7 +88,7 @@ func BenchmarkLookupTx(b *testing.B) {
 }
 
 func BenchmarkObserveRx(b *testing.B) {
-	for _, sz := range benchSizes {
+	for _, sz := range append(benchSizes, pageSizes...) {
 		b.Run(sz.name, func(b *testing.B) {
 			bc := getBenchCache(b, sz)
 			b.ReportAllocs()
@@ -91,6 +99,59 @@ func BenchmarkObserveRx(b *testing.B) {
 					b.Fatal("not trusted")
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkLookupTxBatch is BenchmarkLookupTx through a Batch: 64 keys
+// added, looked up together, then LookupTx on each slot; ns/op is per key.
+func BenchmarkLookupTxBatch(b *testing.B) {
+	for _, sz := range append(benchSizes, pageSizes...) {
+		b.Run(sz.name, func(b *testing.B) {
+			bc := getBenchCache(b, sz)
+			bt := bc.c.NewBatch()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; {
+				bt.Reset()
+				for ; bt.Len() < MaxBatch; i++ {
+					k := key(spread(i, bc.n))
+					bt.Add(&k)
+				}
+				bt.Lookup()
+				for j := range bt.Len() {
+					if _, ok := bt.LookupTx(j, 100, 2, 1<<62); !ok {
+						b.Fatal("miss")
+					}
+				}
+			}
+			bt.Reset()
+		})
+	}
+}
+
+// BenchmarkObserveRxBatch is BenchmarkObserveRx through a Batch.
+func BenchmarkObserveRxBatch(b *testing.B) {
+	for _, sz := range append(benchSizes, pageSizes...) {
+		b.Run(sz.name, func(b *testing.B) {
+			bc := getBenchCache(b, sz)
+			bt := bc.c.NewBatch()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; {
+				bt.Reset()
+				for ; bt.Len() < MaxBatch; i++ {
+					k := key(spread(i, bc.n))
+					bt.Add(&k)
+				}
+				bt.Lookup()
+				for j := range bt.Len() {
+					if bt.ObserveRx(j, mapA, 100, 2) != RxTrusted {
+						b.Fatal("not trusted")
+					}
+				}
+			}
+			bt.Reset()
 		})
 	}
 }
