@@ -114,6 +114,10 @@ func (b *Batch) Lookup() {
 	}
 	b.sink = sink
 	for i := range b.n {
+		if i > 0 && b.key[i] == b.key[i-1] { // a peer with several packets in a row
+			b.ent[i], b.seq[i] = b.ent[i-1], b.seq[i-1]
+			continue
+		}
 		e, seq, _ := c.lookup(b.key[i][0], b.key[i][1], b.hash[i])
 		b.ent[i], b.seq[i] = e, seq
 	}
