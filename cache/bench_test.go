@@ -221,6 +221,55 @@ func BenchmarkObserveRxParallel(b *testing.B) {
 	}
 }
 
+// BenchmarkLookupTxBatchParallel is BenchmarkLookupTxParallel through one
+// Batch per goroutine (64 keys per batch); ns/op is per key.
+func BenchmarkLookupTxBatchParallel(b *testing.B) {
+	benchmarkBatchParallel(b, func(bt *Batch, j int) bool {
+		_, ok := bt.LookupTx(j, 100, 2, 1<<62)
+		return ok
+	})
+}
+
+// BenchmarkObserveRxBatchParallel is BenchmarkObserveRxParallel through one
+// Batch per goroutine.
+func BenchmarkObserveRxBatchParallel(b *testing.B) {
+	benchmarkBatchParallel(b, func(bt *Batch, j int) bool { return bt.ObserveRx(j, mapA, 100, 2) == RxTrusted })
+}
+
+func benchmarkBatchParallel(b *testing.B, act func(bt *Batch, slot int) bool) {
+	for _, sz := range benchSizes {
+		b.Run(sz.name, func(b *testing.B) {
+			bc := getBenchCache(b, sz)
+			var seed atomic.Uint64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				bt := bc.c.NewBatch()
+				defer bt.Reset()
+				i := int(seed.Add(1) << 32)
+				for more := true; more; {
+					bt.Reset()
+					for bt.Len() < MaxBatch {
+						if more = pb.Next(); !more {
+							break
+						}
+						i++
+						k := key(spread(i, bc.n))
+						bt.Add(&k)
+					}
+					bt.Lookup()
+					for j := range bt.Len() {
+						if !act(bt, j) {
+							b.Error("miss")
+							return
+						}
+					}
+				}
+			})
+		})
+	}
+}
+
 // BenchmarkInsertPending inserts new peers into a 90%-full cache; once the
 // free share is used up every insert also evicts the oldest pending entry.
 func BenchmarkInsertPending(b *testing.B) {
