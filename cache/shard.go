@@ -56,7 +56,7 @@ func packMeta(ip uint32, port uint16, st State, flags uint8) uint64 {
 	return uint64(ip)<<32 | uint64(port)<<16 | uint64(st)<<metaStateShift | uint64(flags)
 }
 
-func metaState(m uint64) State   { return State(m >> metaStateShift) }
+func metaState(m uint64) State    { return State(m >> metaStateShift) }
 func metaMapping(m uint64) uint64 { return m >> 16 } // ip <<16 | port
 func metaFlags(m uint64) uint8    { return uint8(m) }
 func metaIP(m uint64) uint32      { return uint32(m >> 32) }
