@@ -85,9 +85,9 @@ func (w *Worker) now() int64 {
 }
 
 // slot returns the prepared slot of peer k for the frame being handled, or
-// -1: the next slot at or after the cursor that holds k (frames are handled
-// in the order they were prepared; frames dropped before their lookup leave
-// their slot behind).
+// -1: outside a batch, or the next slot at or after the cursor that holds k
+// (frames are handled in the order they were prepared; frames dropped before
+// their lookup leave their slot behind).
 func (w *Worker) slot(k *[16]byte) int {
 	if !w.inBatch {
 		return -1
@@ -101,8 +101,10 @@ func (w *Worker) slot(k *[16]byte) int {
 
 // observeRx is cache.Cache.ObserveRx, from the batch when k was prepared.
 func (w *Worker) observeRx(k *[16]byte, from netip.AddrPort, n int, now int64) cache.RxResult {
-	if s := w.slot(k); s >= 0 {
-		return w.batch.ObserveRx(s, from, n, now)
+	if w.inBatch {
+		if s := w.slot(k); s >= 0 {
+			return w.batch.ObserveRx(s, from, n, now)
+		}
 	}
 	return w.e.peers.ObserveRx(k, from, n, now)
 }
@@ -110,9 +112,10 @@ func (w *Worker) observeRx(k *[16]byte, from netip.AddrPort, n int, now int64) c
 // lookupTx is cache.Cache.LookupTx with the engine's validity, from the
 // batch when k was prepared. It remembers the slot for knownPeer.
 func (w *Worker) lookupTx(k *[16]byte, n int, now int64) (netip.AddrPort, bool) {
-	w.txSlot = w.slot(k)
-	if w.txSlot >= 0 {
-		return w.batch.LookupTx(w.txSlot, n, now, w.e.validFor)
+	if w.inBatch {
+		if w.txSlot = w.slot(k); w.txSlot >= 0 {
+			return w.batch.LookupTx(w.txSlot, n, now, w.e.validFor)
+		}
 	}
 	return w.e.peers.LookupTx(k, n, now, w.e.validFor)
 }
