@@ -268,3 +268,44 @@ func TestBatchZeroAllocs(t *testing.T) {
 		t.Fatalf("nothing forwarded: %+v", c)
 	}
 }
+
+// FuzzBatch: any frame, handled in a batch next to a trusted peer's frame
+// and again after it, gives what per-packet handling gives (PrepareDecap
+// and PrepareEncap read arbitrary bytes).
+func FuzzBatch(f *testing.F) {
+	for _, fr := range pcapFrames(f, relayPcap) {
+		f.Add(fr)
+	}
+	f.Add(fromClient(relaytest.UDPPayload(clientAddr, nativeHost, 64, 100)))
+	f.Add(relaytest.UDPPayload(nativeHost, clientAddr, 64, 100))
+	f.Add(fromClient(relaytest.WithOrigin(clientMap, relaytest.Bubble(clientAddr, nativeHost))))
+	setup := func() *harness {
+		h := newHarness(f, nil)
+		h.trustClient(clientMap)
+		return h
+	}
+	single, batched := setup(), setup()
+	trustedFrame := fromClient(relaytest.UDPPayload(clientAddr, nativeHost, 64, 100))
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		decap := len(pkt) > 0 && pkt[0]>>4 == 4
+		frames := []batchFrame{
+			{"fuzzed", decap, pkt, true},
+			{"trusted", true, trustedFrame, true},
+			{"fuzzed again", decap, pkt, true},
+		}
+		wantV, wantOut := single.runFrames(frames, false)
+		gotV, gotOut := batched.runFrames(frames, true)
+		for i := range frames {
+			if gotV[i] != wantV[i] || !bytes.Equal(gotOut[i], wantOut[i]) {
+				t.Fatalf("%s: batch %v % x, per packet %v % x", frames[i].name, gotV[i], gotOut[i], wantV[i], wantOut[i])
+			}
+		}
+		if got, want := batched.counters(), single.counters(); got != want {
+			t.Fatalf("counters differ:\nbatch      %+v\nper packet %+v", got, want)
+		}
+		single.drain()
+		batched.drain()
+		single.out.Take()
+		batched.out.Take()
+	})
+}
