@@ -11,10 +11,16 @@ import (
 var madvise = unix.Madvise
 
 // mapRegion maps size bytes (rounded up to huge pages) of anonymous memory
-// aligned to a huge page, and advises the kernel to back it with huge pages
-// (or, with huge false, never to: so that "without huge pages" holds under
-// THP "always" too). A refused advice leaves ordinary pages. It returns
-// ok=false when the mapping itself fails (the caller then uses the heap).
+// aligned to a huge page, advises the kernel to back it with huge pages (or,
+// with huge false, never to: so that "without huge pages" holds under THP
+// "always" too), and populates it. A refused advice leaves ordinary pages.
+// It returns ok=false when the mapping itself fails (the caller then uses
+// the heap).
+//
+// Populating at once makes the cache's memory resident from the start, as
+// the capacity promises: no page fault (with huge pages, a 2 MiB
+// allocation, perhaps a compaction) ever lands in a lookup or an insert,
+// and a flood of new peers does not grow the process.
 func mapRegion(size int, huge bool) (mem unsafe.Pointer, m Memory, release func(), ok bool) {
 	n := (size + hugePageSize - 1) &^ (hugePageSize - 1)
 	// Map one huge page more than needed and unmap the unaligned head and
@@ -35,7 +41,23 @@ func mapRegion(size int, huge bool) (mem unsafe.Pointer, m Memory, release func(
 	if huge {
 		advice = unix.MADV_HUGEPAGE
 	}
-	advised := madvise(unsafe.Slice((*byte)(mem), n), advice) == nil
+	b := unsafe.Slice((*byte)(mem), n)
+	advised := madvise(b, advice) == nil
+	populate(b)
 	release = func() { unix.MunmapPtr(mem, uintptr(n)) }
 	return mem, Memory{Bytes: int64(n), Mapped: true, HugePages: huge && advised}, release, true
 }
+
+// populate faults every page of b in for writing: MADV_POPULATE_WRITE
+// (Linux 5.14), else a write to each base page.
+func populate(b []byte) {
+	if madvise(b, unix.MADV_POPULATE_WRITE) == nil {
+		return
+	}
+	for i := 0; i < len(b); i += basePageSize {
+		b[i] = 0
+	}
+}
+
+// basePageSize is the smallest page size of the platforms the cache maps on.
+const basePageSize = 4096

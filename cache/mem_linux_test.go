@@ -12,9 +12,10 @@ import (
 	"unsafe"
 )
 
-// mappingVmFlags returns the VmFlags line of the mapping that starts at
-// addr, from /proc/self/smaps, or "" when no mapping starts there.
-func mappingVmFlags(t *testing.T, addr uintptr) string {
+// mappingSmaps returns the fields of the /proc/self/smaps block of the
+// mapping that starts at addr ("Rss", "VmFlags", ...), or nil when no
+// mapping starts there.
+func mappingSmaps(t *testing.T, addr uintptr) map[string]string {
 	t.Helper()
 	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
@@ -22,16 +23,24 @@ func mappingVmFlags(t *testing.T, addr uintptr) string {
 	}
 	defer f.Close()
 	start := fmt.Sprintf("%x-", addr)
-	in := false
+	var fields map[string]string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		l := sc.Text()
-		in = in || strings.HasPrefix(l, start)
-		if in && strings.HasPrefix(l, "VmFlags:") {
-			return l // the last line of the mapping's block
+		if strings.HasPrefix(l, start) {
+			fields = map[string]string{}
+			continue
+		}
+		if fields == nil {
+			continue
+		}
+		k, v, _ := strings.Cut(l, ":")
+		fields[k] = strings.TrimSpace(v)
+		if k == "VmFlags" { // the last line of the mapping's block
+			return fields
 		}
 	}
-	return ""
+	return fields
 }
 
 func regionAddr(c *Cache) uintptr { return uintptr(unsafe.Pointer(&c.shards[0].entries[0])) }
@@ -55,8 +64,13 @@ func TestMappingAdvice(t *testing.T) {
 			if addr%hugePageSize != 0 {
 				t.Fatalf("region at %#x is not aligned to a huge page", addr)
 			}
-			if fl := mappingVmFlags(t, addr); !strings.Contains(fl+" ", tt.flag+" ") {
-				t.Fatalf("mapping at %#x: %q, want %q", addr, fl, tt.flag)
+			sm := mappingSmaps(t, addr)
+			if fl := sm["VmFlags"]; !strings.Contains(" "+fl+" ", tt.flag+" ") {
+				t.Fatalf("mapping at %#x: VmFlags %q, want %q", addr, fl, tt.flag)
+			}
+			// Populated by New: resident before any peer is inserted.
+			if rss := sm["Rss"]; rss != fmt.Sprintf("%d kB", m.Bytes>>10) {
+				t.Fatalf("mapping at %#x: Rss %q, want all of its %d kB", addr, rss, m.Bytes>>10)
 			}
 			k := key(1)
 			trusted(c, &k)
@@ -105,13 +119,13 @@ func TestSmallCacheOnHeap(t *testing.T) {
 func TestMappingReleased(t *testing.T) {
 	c := newTest(t, Config{Capacity: 1 << 16, QueueBytes: 128})
 	addr := regionAddr(c)
-	if mappingVmFlags(t, addr) == "" {
+	if mappingSmaps(t, addr) == nil {
 		t.Fatal("mapping not found in smaps")
 	}
 	c = nil
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		runtime.GC()
-		if mappingVmFlags(t, addr) == "" {
+		if mappingSmaps(t, addr) == nil {
 			return
 		}
 	}
