@@ -198,8 +198,8 @@ func (c *Cache) Now() int64 { return c.now() }
 // Capacity returns the number of entries the cache holds.
 func (c *Cache) Capacity() int { return len(c.shards) * c.perShard }
 
-// Memory says where the entries and the index live and whether huge pages
-// were granted.
+// Memory says where the entries and the index live and whether the kernel
+// accepted the huge-page advice.
 func (c *Cache) Memory() Memory { return c.mem }
 
 func (c *Cache) hash(k *[16]byte) uint64 { return maphash.Bytes(c.seed, k[:]) }
