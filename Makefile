@@ -85,9 +85,10 @@ test: deps lint check-generated
 bench: deps
 	$(GO) run ./bench/cmd/benchrun
 
-## bench-micro: Go micro-benchmarks of the fast path (decap, encap, cache, wire format) with allocations
+## bench-micro: Go micro-benchmarks of the fast path (decap, encap, cache at 1 to 10M peers, worker steps, wire format) with allocations; the parallel ones at -cpu 1,2
 bench-micro:
-	$(GO) test -run '^$$' -bench . -benchmem $(MICRO_PKGS)
+	$(GO) test -run '^$$' -bench . -skip 'Parallel' -benchmem $(MICRO_PKGS)
+	$(GO) test -run '^$$' -bench 'Parallel' -cpu 1,2 -benchmem ./cache/ ./dataplane/ ./relay/
 
 ## demo: namespace lab with a real Miredo client through teredo-relayd (root)
 demo: deps build

@@ -8,6 +8,7 @@ func TestFastPathZeroAlloc(t *testing.T) {
 	trusted(c, &kt)
 	c.InsertPending(&kp, mapA, 0)
 	pkt := make([]byte, 200)
+	b := c.NewBatch()
 	tests := []struct {
 		name string
 		fn   func()
@@ -29,6 +30,28 @@ func TestFastPathZeroAlloc(t *testing.T) {
 			c.Delete(&ku)
 		}},
 		{"Sweep", func() { c.Sweep(2*sec, 100*sec, 64) }},
+		{"Batch", func() {
+			b.Reset()
+			b.Add(&kt)
+			b.Add(&ku)
+			b.Add(&kt)
+			b.Lookup()
+			b.ObserveRx(0, mapA, 100, 2*sec)
+			b.LookupTx(2, 100, 2*sec, 30*sec)
+			b.Known(1)
+			b.Find(&kt, 1)
+			b.Flush()
+		}},
+		{"Batch slot changed", func() {
+			b.Reset()
+			b.Add(&kp)
+			b.Lookup()
+			c.Delete(&kp)
+			c.InsertPending(&kp, mapA, 0)
+			b.ObserveRx(0, mapA, 100, 2*sec)
+			b.LookupTx(0, 100, 2*sec, 30*sec)
+			b.Known(0)
+		}},
 		{"Stats", func() { c.Stats() }},
 	}
 	for _, tt := range tests {

@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,12 @@ const (
 	// trustedSample is how many entries the CLOCK hand inspects to pick the
 	// least recently received trusted entry to evict.
 	trustedSample = 8
+	// DefaultTimeStep is Config.TimeStep's default: 1 ms.
+	DefaultTimeStep = int64(time.Millisecond)
+	// lockSlice bounds the entries Sweep and Range handle per hold of a
+	// shard's mutex, so that the slow path's writers wait at most that long
+	// behind them (lookups never wait on the mutex).
+	lockSlice = 256
 )
 
 // Config configures a Cache. Zero fields take the defaults above.
@@ -45,6 +52,18 @@ type Config struct {
 	// picks about one shard per 4096 entries, at least 16 for caches of
 	// 4096 entries or more.
 	Shards int
+	// TimeStep is how far the clock must have moved past a peer's LastRx
+	// (LastTx) before the fast path (ObserveRx, LookupTx, Batch) writes it
+	// again, in nanoseconds (default DefaultTimeStep). A peer that sends a
+	// million packets a second then costs a thousand shared writes a
+	// second instead of a million. LastRx and LastTx are accurate to one
+	// step; the slow path's writes (InsertPending, Trust, RecordBubble) are
+	// exact.
+	TimeStep int64
+	// NoHugePages keeps the entries and the index on ordinary pages
+	// (MADV_NOHUGEPAGE) instead of asking for transparent huge pages; for
+	// measurements, and for hosts where THP compaction stalls hurt.
+	NoHugePages bool
 }
 
 // Cache is the relay's peer cache. All methods are safe for concurrent use.
@@ -54,8 +73,10 @@ type Cache struct {
 	perShard  int
 	seed      maphash.Seed
 	now       func() int64
+	step      int64
 	peerQueue int
 	q         *arena
+	mem       Memory
 	scratch   sync.Pool // *[]byte of peerQueue bytes, for Trust
 
 	evictions [NumEvictReasons]atomic.Uint64
@@ -82,6 +103,9 @@ func New(cfg Config) (*Cache, error) {
 	if cfg.QueueBytes == 0 {
 		cfg.QueueBytes = DefaultQueueBytes
 	}
+	if cfg.TimeStep == 0 {
+		cfg.TimeStep = DefaultTimeStep
+	}
 	switch {
 	case cfg.Capacity < 0:
 		return nil, fmt.Errorf("cache config: capacity %d < 0", cfg.Capacity)
@@ -91,6 +115,8 @@ func New(cfg Config) (*Cache, error) {
 		return nil, fmt.Errorf("cache config: queue bytes %d outside 0..%d", cfg.QueueBytes, int64(maxArenaBytes))
 	case cfg.Shards < 0 || cfg.Shards > maxShards:
 		return nil, fmt.Errorf("cache config: shards %d outside 0..%d", cfg.Shards, maxShards)
+	case cfg.TimeStep < 0:
+		return nil, fmt.Errorf("cache config: time step %d < 0", cfg.TimeStep)
 	}
 	nShards := cfg.Shards
 	if nShards == 0 {
@@ -110,6 +136,7 @@ func New(cfg Config) (*Cache, error) {
 		perShard:  perShard,
 		seed:      maphash.MakeSeed(),
 		now:       cfg.Now,
+		step:      cfg.TimeStep,
 		peerQueue: cfg.PeerQueueBytes,
 		q:         newArena(cfg.QueueBytes),
 	}
@@ -124,8 +151,18 @@ func New(cfg Config) (*Cache, error) {
 	// at the first empty slot, so a full index (perShard = 1 gave one slot)
 	// would make it probe forever.
 	indexLen := nextPow2(perShard + perShard/2 + 1)
+	r, release := newRegion(nShards*perShard, nShards*indexLen, cfg.NoHugePages)
+	c.mem = r.mem
 	for i := range c.shards {
-		c.shards[i].init(c.seed, perShard, indexLen)
+		s := &c.shards[i]
+		s.seed = c.seed
+		s.entries = r.entries[i*perShard : (i+1)*perShard : (i+1)*perShard]
+		s.index = r.index[i*indexLen : (i+1)*indexLen : (i+1)*indexLen]
+	}
+	if release != nil {
+		// The mapping goes when the cache does. Every method that reaches
+		// into it keeps c alive until it is done (runtime.KeepAlive).
+		runtime.AddCleanup(c, func(release func()) { release() }, release)
 	}
 	return c, nil
 }
@@ -161,9 +198,21 @@ func (c *Cache) Now() int64 { return c.now() }
 // Capacity returns the number of entries the cache holds.
 func (c *Cache) Capacity() int { return len(c.shards) * c.perShard }
 
+// Memory says where the entries and the index live and whether the kernel
+// accepted the huge-page advice.
+func (c *Cache) Memory() Memory { return c.mem }
+
+func (c *Cache) hash(k *[16]byte) uint64 { return maphash.Bytes(c.seed, k[:]) }
+
+// shardOf picks the shard from the top bits of the hash (the home slot
+// comes from the low bits).
+func (c *Cache) shardOf(h uint64) *shard {
+	return &c.shards[h>>(64-c.shardBits)&uint64(len(c.shards)-1)]
+}
+
 func (c *Cache) locate(k *[16]byte) (*shard, uint64) {
-	h := maphash.Bytes(c.seed, k[:])
-	return &c.shards[h>>(64-c.shardBits)&uint64(len(c.shards)-1)], h
+	h := c.hash(k)
+	return c.shardOf(h), h
 }
 
 func packMapping(ap netip.AddrPort) (ip uint32, port uint16, ok bool) {
@@ -179,70 +228,146 @@ func unpackMapping(ip uint32, port uint16) netip.AddrPort {
 	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{byte(ip >> 24), byte(ip >> 16), byte(ip >> 8), byte(ip)}), port)
 }
 
-// ObserveRx classifies a packet of n bytes received from the UDP source
-// address from, claiming the Teredo source address k. Only RxTrusted mutates
-// the entry (LastRx = now, rx counters). Fast path: no allocation, shard read
-// lock only.
-func (c *Cache) ObserveRx(k *[16]byte, from netip.AddrPort, n int, now int64) RxResult {
-	s, h := c.locate(k)
-	s.mu.RLock()
-	i := s.find(k, h)
+// lookup finds the key (k0, k1) with hash h without taking a lock. It
+// returns the entry, the entry's seq and its meta word, read consistently
+// (the entry's seq was the same even value before and after), or nil when
+// the key is absent. After maxLookupTries attempts that raced with a writer
+// it reads under the shard's mutex instead.
+func (c *Cache) lookup(k0, k1, h uint64) (e *entry, seq uint32, meta uint64) {
+	s := c.shardOf(h)
+	for range maxLookupTries {
+		e, seq, ok := s.probe(k0, k1, h)
+		if !ok {
+			continue
+		}
+		if e == nil {
+			return nil, 0, 0
+		}
+		meta = e.meta.Load()
+		if e.seq.Load() == seq {
+			return e, seq, meta
+		}
+	}
+	return s.lookupLocked(k0, k1, h)
+}
+
+// lookupLocked is lookup's fallback: one read under the mutex, which
+// excludes every writer, so it is consistent by construction.
+//
+//go:noinline
+func (s *shard) lookupLocked(k0, k1, h uint64) (e *entry, seq uint32, meta uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := s.findLocked(k0, k1, h)
 	if i < 0 {
-		s.mu.RUnlock()
+		return nil, 0, 0
+	}
+	e = &s.entries[i]
+	return e, e.seq.Load(), e.meta.Load()
+}
+
+// rxResult classifies a packet from `from` for the peer of entry e, whose
+// meta word is m (e nil: unknown peer).
+func rxResult(e *entry, m uint64, from netip.AddrPort) RxResult {
+	if e == nil {
 		return RxUnknown
 	}
-	e := &s.entries[i]
-	if e.state != Trusted {
-		s.mu.RUnlock()
+	if metaState(m) != Trusted {
 		return RxPending
 	}
 	ip, port, ok := packMapping(from)
-	if !ok || ip != e.ip || port != e.port {
-		s.mu.RUnlock()
+	if !ok || metaMapping(m) != uint64(ip)<<16|uint64(port) {
 		return RxMappingChanged
 	}
-	if e.qPackets != 0 {
-		s.mu.RUnlock()
+	if metaFlags(m)&flagQueued != 0 {
 		return RxTrustedQueued
 	}
-	e.lastRx.Store(now)
-	e.rxPackets.Add(1)
-	e.rxBytes.Add(uint64(n))
-	s.mu.RUnlock()
 	return RxTrusted
+}
+
+// txUsable reports whether the peer of entry e (meta m) may be sent to
+// directly: trusted, and heard from less than validFor ago.
+func txUsable(e *entry, m uint64, now, validFor int64) bool {
+	return e != nil && metaState(m) == Trusted && now-e.lastRx.Load() < validFor
+}
+
+// countRx records packets received from the peer held by e at seq: LastRx
+// moves to now once now is a time step past it, and the counters grow. An
+// entry whose seq moved on no longer holds that peer and is left alone.
+func (c *Cache) countRx(e *entry, seq uint32, packets, bytes uint64, now int64) {
+	if e.seq.Load() != seq {
+		return
+	}
+	if now-e.lastRx.Load() >= c.step {
+		e.lastRx.Store(now)
+	}
+	e.rxPackets.Add(packets)
+	e.rxBytes.Add(bytes)
+}
+
+// countTx is countRx for transmitted packets and LastTx.
+func (c *Cache) countTx(e *entry, seq uint32, packets, bytes uint64, now int64) {
+	if e.seq.Load() != seq {
+		return
+	}
+	if now-e.lastTx.Load() >= c.step {
+		e.lastTx.Store(now)
+	}
+	e.txPackets.Add(packets)
+	e.txBytes.Add(bytes)
+}
+
+// ObserveRx classifies a packet of n bytes received from the UDP source
+// address from, claiming the Teredo source address k. Only RxTrusted mutates
+// the entry (LastRx = now to within Config.TimeStep, rx counters). Fast path:
+// no allocation, no lock (see doc.go); a Batch does the same for a whole RX
+// batch with fewer stalls.
+func (c *Cache) ObserveRx(k *[16]byte, from netip.AddrPort, n int, now int64) RxResult {
+	k0, k1 := keyWords(k)
+	r := c.observeRx(k0, k1, c.hash(k), from, n, now)
+	runtime.KeepAlive(c)
+	return r
+}
+
+func (c *Cache) observeRx(k0, k1, h uint64, from netip.AddrPort, n int, now int64) RxResult {
+	e, seq, m := c.lookup(k0, k1, h)
+	r := rxResult(e, m, from)
+	if r == RxTrusted {
+		c.countRx(e, seq, 1, uint64(n), now)
+	}
+	return r
 }
 
 // LookupTx returns the mapping of k when k is trusted and something was
 // received from it less than validFor ago; it then records a transmitted
-// packet of n bytes (LastTx = now, tx counters). Fast path: no allocation,
-// shard read lock only.
+// packet of n bytes (LastTx = now to within Config.TimeStep, tx counters).
+// Fast path: no allocation, no lock.
 func (c *Cache) LookupTx(k *[16]byte, n int, now, validFor int64) (netip.AddrPort, bool) {
-	s, h := c.locate(k)
-	s.mu.RLock()
-	i := s.find(k, h)
-	if i < 0 {
-		s.mu.RUnlock()
-		return netip.AddrPort{}, false
-	}
-	e := &s.entries[i]
-	if e.state != Trusted || now-e.lastRx.Load() >= validFor {
-		s.mu.RUnlock()
-		return netip.AddrPort{}, false
-	}
-	e.lastTx.Store(now)
-	e.txPackets.Add(1)
-	e.txBytes.Add(uint64(n))
-	ip, port := e.ip, e.port
-	s.mu.RUnlock()
-	return unpackMapping(ip, port), true
+	k0, k1 := keyWords(k)
+	m, ok := c.lookupTx(k0, k1, c.hash(k), n, now, validFor)
+	runtime.KeepAlive(c)
+	return m, ok
 }
 
-// Get returns a snapshot of k's entry. It does not allocate.
+func (c *Cache) lookupTx(k0, k1, h uint64, n int, now, validFor int64) (netip.AddrPort, bool) {
+	e, seq, m := c.lookup(k0, k1, h)
+	if !txUsable(e, m, now, validFor) {
+		return netip.AddrPort{}, false
+	}
+	c.countTx(e, seq, 1, uint64(n), now)
+	return unpackMapping(metaIP(m), metaPort(m)), true
+}
+
+// Get returns a snapshot of k's entry. It does not allocate. It takes the
+// shard's mutex (so the snapshot is consistent), which lookups never wait
+// on.
 func (c *Cache) Get(k *[16]byte) (Peer, bool) {
+	defer runtime.KeepAlive(c)
+	k0, k1 := keyWords(k)
 	s, h := c.locate(k)
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	i := s.find(k, h)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := s.findLocked(k0, k1, h)
 	if i < 0 {
 		return Peer{}, false
 	}
@@ -260,30 +385,27 @@ func (c *Cache) InsertPending(k *[16]byte, mapping netip.AddrPort, now int64) (i
 	if !ok {
 		return false, fmt.Errorf("insert pending %v: %w", mapping, ErrBadMapping)
 	}
+	defer runtime.KeepAlive(c)
+	k0, k1 := keyWords(k)
 	s, h := c.locate(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.find(k, h) >= 0 {
+	if s.findLocked(k0, k1, h) >= 0 {
 		return false, nil
 	}
 	i := s.alloc()
 	if i < 0 {
 		i = c.evictForInsert(s)
 	}
-	e := &s.entries[i]
-	*e = entry{} // counters are atomics: the write lock excludes all readers
-	e.key = *k
-	e.ip, e.port = ip, port
-	e.state = Pending
-	e.created = now
+	s.entries[i].init(k0, k1, ip, port, now)
 	s.insertIndex(h, i)
 	s.pendingPushBack(i)
-	s.nPending++
+	s.nPending.Add(1)
 	return true, nil
 }
 
 // evictForInsert frees one entry of a full shard and returns its index.
-// Caller holds s.mu for writing.
+// Caller holds s.mu.
 func (c *Cache) evictForInsert(s *shard) int {
 	var i int
 	var reason EvictReason
@@ -297,23 +419,27 @@ func (c *Cache) evictForInsert(s *shard) int {
 }
 
 // remove unlinks entry i from shard s, frees its queue and counts the
-// eviction. Caller holds s.mu for writing. It returns the number of queued
-// packets dropped.
+// eviction. Caller holds s.mu. It returns the number of queued packets
+// dropped.
 func (c *Cache) remove(s *shard, i int, reason EvictReason) int {
 	e := &s.entries[i]
-	s.deleteIndex(maphash.Bytes(c.seed, e.key[:]), i)
-	if e.state == Pending {
+	// Odd from here until the entry is reused: a lookup that reached it
+	// through a slot read earlier sees the change and misses.
+	e.seq.Add(1)
+	k := e.keyBytes()
+	s.deleteIndex(maphash.Bytes(c.seed, k[:]), i)
+	if e.state() == Pending {
 		s.pendingUnlink(i)
-		s.nPending--
+		s.nPending.Add(-1)
 	} else {
-		s.nTrusted--
+		s.nTrusted.Add(-1)
 	}
 	dropped := int(e.qPackets)
 	if e.qHead != 0 {
 		c.q.freeChain(e.qHead, int(e.qPackets))
 		c.qDropped.Add(uint64(dropped))
 	}
-	e.state = 0
+	e.meta.Store(0)
 	e.qHead, e.qTail, e.qPackets, e.qBytes = 0, 0, 0, 0
 	s.free(i)
 	c.evictions[reason].Add(1)
@@ -326,10 +452,12 @@ func (c *Cache) Enqueue(k *[16]byte, pkt []byte) error {
 	if len(pkt) == 0 {
 		return ErrEmptyPacket
 	}
+	defer runtime.KeepAlive(c)
+	k0, k1 := keyWords(k)
 	s, h := c.locate(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := s.find(k, h)
+	i := s.findLocked(k0, k1, h)
 	if i < 0 {
 		return ErrNotFound
 	}
@@ -343,6 +471,7 @@ func (c *Cache) Enqueue(k *[16]byte, pkt []byte) error {
 	}
 	if e.qHead == 0 {
 		e.qHead = first
+		e.setQueued(true)
 	}
 	e.qTail = last
 	e.qPackets++
@@ -362,23 +491,26 @@ func (c *Cache) Trust(k *[16]byte, mapping netip.AddrPort, n int, now int64, rel
 	if !ok {
 		return false
 	}
+	defer runtime.KeepAlive(c)
+	k0, k1 := keyWords(k)
 	s, h := c.locate(k)
 	s.mu.Lock()
-	i := s.find(k, h)
+	i := s.findLocked(k0, k1, h)
 	if i < 0 {
 		s.mu.Unlock()
 		return false
 	}
 	e := &s.entries[i]
-	if e.state == Pending {
+	if e.state() == Pending {
 		s.pendingUnlink(i)
-		s.nPending--
-		s.nTrusted++
-		e.state = Trusted
+		s.nPending.Add(-1)
+		s.nTrusted.Add(1)
 	}
-	e.ip, e.port = ip, port
 	e.bubbles, e.firstBubble = 0, 0
+	// LastRx before the state: a lookup that sees the peer trusted sees
+	// the new LastRx too.
 	e.lastRx.Store(now)
+	e.setMeta(ip, port, Trusted, 0)
 	if n >= 0 {
 		e.rxPackets.Add(1)
 		e.rxBytes.Add(uint64(n))
@@ -423,10 +555,12 @@ func (c *Cache) releaseChain(head uint32, packets int, release func([]byte)) {
 // (e.g. at most 4 bubbles per window, 2 s spacing against LastTx) to the
 // snapshot from Get before sending.
 func (c *Cache) RecordBubble(k *[16]byte, now int64) (Peer, bool) {
+	defer runtime.KeepAlive(c)
+	k0, k1 := keyWords(k)
 	s, h := c.locate(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := s.find(k, h)
+	i := s.findLocked(k0, k1, h)
 	if i < 0 {
 		return Peer{}, false
 	}
@@ -443,10 +577,12 @@ func (c *Cache) RecordBubble(k *[16]byte, now int64) (Peer, bool) {
 // Delete removes k (reason EvictDeleted) and returns the number of queued
 // packets dropped with it.
 func (c *Cache) Delete(k *[16]byte) (droppedPackets int, ok bool) {
+	defer runtime.KeepAlive(c)
+	k0, k1 := keyWords(k)
 	s, h := c.locate(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := s.find(k, h)
+	i := s.findLocked(k0, k1, h)
 	if i < 0 {
 		return 0, false
 	}
@@ -457,26 +593,30 @@ func (c *Cache) Delete(k *[16]byte) (droppedPackets int, ok bool) {
 // idle nanoseconds (reason EvictIdle). It inspects at most budget entry slots
 // (and at least one per shard visited), resuming where the previous call
 // stopped, so a periodic call with a small budget walks the whole cache over
-// time with bounded work and bounded lock hold times. It returns the number
-// of entries removed. Pending entries are left to the relay (ScanPending).
+// time with bounded work. It holds a shard's mutex for at most lockSlice
+// entries at a time, so the slow path's writers never wait long behind it
+// (lookups do not wait at all). It returns the number of entries removed.
+// Pending entries are left to the relay (ScanPending).
 func (c *Cache) Sweep(now, idle int64, budget int) int {
+	defer runtime.KeepAlive(c)
 	c.sweepMu.Lock()
 	defer c.sweepMu.Unlock()
 	removed := 0
 	for budget > 0 {
 		s := &c.shards[c.sweepShard]
 		s.mu.Lock()
-		end := min(int(s.hwm), c.sweepPos+budget)
+		end := min(int(s.hwm), c.sweepPos+min(budget, lockSlice))
 		for i := c.sweepPos; i < end; i++ {
 			e := &s.entries[i]
-			if e.state == Trusted && now-e.lastRx.Load() > idle {
+			if e.state() == Trusted && now-e.lastRx.Load() > idle {
 				c.remove(s, i, EvictIdle)
 				removed++
 			}
 		}
+		hwm := int(s.hwm)
 		s.mu.Unlock()
 		budget -= max(end-c.sweepPos, 1)
-		if end >= int(s.hwm) {
+		if end >= hwm {
 			c.sweepShard = (c.sweepShard + 1) & (len(c.shards) - 1)
 			c.sweepPos = 0
 		} else {
@@ -493,26 +633,27 @@ func (c *Cache) Sweep(now, idle int64, budget int) int {
 // is restarted from its oldest entry). The relay's slow path uses it to find
 // pending peers due for a bubble retry or expiry (Delete); it may call any
 // method while handling the snapshots. Work is bounded by len(dst) plus one
-// read lock per shard visited (at most one pass over the shards per call).
+// mutex hold per shard visited (at most one pass over the shards per call).
 func (c *Cache) ScanPending(dst []Peer) int {
 	if len(dst) == 0 {
 		return 0
 	}
+	defer runtime.KeepAlive(c)
 	c.scanMu.Lock()
 	defer c.scanMu.Unlock()
 	n := 0
 	for v := 0; v < len(c.shards) && n < len(dst); v++ {
 		s := &c.shards[c.scanShard]
-		s.mu.RLock()
+		s.mu.Lock()
 		j := s.pendingHead
-		if r := c.scanNext; r != 0 && int(r) <= len(s.entries) && s.entries[r-1].state == Pending {
+		if r := c.scanNext; r != 0 && int(r) <= len(s.entries) && s.entries[r-1].state() == Pending {
 			j = r
 		}
 		for ; j != 0 && n < len(dst); j = s.entries[j-1].next {
 			dst[n] = s.entries[j-1].snapshot()
 			n++
 		}
-		s.mu.RUnlock()
+		s.mu.Unlock()
 		if j != 0 { // dst is full; resume at j
 			c.scanNext = j
 			break
@@ -524,37 +665,46 @@ func (c *Cache) ScanPending(dst []Peer) int {
 }
 
 // Range calls fn with a snapshot of every entry, shard by shard, until fn
-// returns false. Each shard is copied under its read lock and fn runs
-// without locks, so fn may call other methods. Order is unspecified.
+// returns false. Entries are copied lockSlice at a time under their shard's
+// mutex and fn runs without locks, so fn may call other methods; lookups
+// never wait on Range, and writers wait at most one slice. Order is
+// unspecified; an entry inserted or removed during the walk may be missed.
 func (c *Cache) Range(fn func(*Peer) bool) {
-	buf := make([]Peer, 0, c.perShard)
+	defer runtime.KeepAlive(c)
+	buf := make([]Peer, 0, min(c.perShard, lockSlice))
 	for si := range c.shards {
 		s := &c.shards[si]
-		buf = buf[:0]
-		s.mu.RLock()
-		for i := range int(s.hwm) {
-			if s.entries[i].state != 0 {
-				buf = append(buf, s.entries[i].snapshot())
+		for pos := 0; ; {
+			buf = buf[:0]
+			s.mu.Lock()
+			end := min(int(s.hwm), pos+lockSlice)
+			for i := pos; i < end; i++ {
+				if e := &s.entries[i]; e.state() != 0 {
+					buf = append(buf, e.snapshot())
+				}
 			}
-		}
-		s.mu.RUnlock()
-		for i := range buf {
-			if !fn(&buf[i]) {
-				return
+			s.mu.Unlock()
+			for i := range buf {
+				if !fn(&buf[i]) {
+					return
+				}
 			}
+			if end == pos || end-pos < lockSlice {
+				break
+			}
+			pos = end
 		}
 	}
 }
 
-// Stats returns counts by state, queue usage and evictions by reason.
+// Stats returns counts by state, queue usage and evictions by reason. It
+// takes no shard lock.
 func (c *Cache) Stats() Stats {
 	st := Stats{Capacity: c.Capacity(), Shards: len(c.shards)}
 	for si := range c.shards {
 		s := &c.shards[si]
-		s.mu.RLock()
-		st.Pending += s.nPending
-		st.Trusted += s.nTrusted
-		s.mu.RUnlock()
+		st.Pending += int(s.nPending.Load())
+		st.Trusted += int(s.nTrusted.Load())
 	}
 	st.Entries = st.Pending + st.Trusted
 	st.QueuedPackets, st.QueuedBytes, st.QueueStorageBytes, st.QueueLimitBytes = c.q.usage()

@@ -49,8 +49,20 @@ func mustGet(t *testing.T, c *Cache, k [16]byte) Peer {
 }
 
 func TestEntrySize(t *testing.T) {
-	if got := unsafe.Sizeof(entry{}); got != 104 {
-		t.Fatalf("entry is %d bytes, doc.go says 104", got)
+	if got := unsafe.Sizeof(entry{}); got != 112 {
+		t.Fatalf("entry is %d bytes, doc.go says 112", got)
+	}
+	// The fields lookups read and the fast path writes come first: 80 bytes,
+	// at most two cache lines whatever the entry's alignment (Batch.Lookup
+	// touches seq and txBytes to bring both in).
+	if got := unsafe.Offsetof(entry{}.txBytes) + 8; got != 80 {
+		t.Fatalf("lookup fields end at byte %d, want 80", got)
+	}
+	if got := unsafe.Sizeof(shard{}); got != 2*cacheLine {
+		t.Fatalf("shard header is %d bytes, want two cache lines", got)
+	}
+	if got := unsafe.Offsetof(shard{}.mu); got != cacheLine {
+		t.Fatalf("the writers' half of the shard header starts at %d, want %d (its own cache line)", got, cacheLine)
 	}
 }
 

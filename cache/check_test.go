@@ -14,7 +14,7 @@ func (c *Cache) check() error {
 		inUse, pending, trusted := 0, 0, 0
 		for i := range int(s.hwm) {
 			e := &s.entries[i]
-			switch e.state {
+			switch e.state() {
 			case 0:
 				continue
 			case Pending:
@@ -22,14 +22,21 @@ func (c *Cache) check() error {
 			case Trusted:
 				trusted++
 			default:
-				return fmt.Errorf("shard %d entry %d: state %d", si, i, e.state)
+				return fmt.Errorf("shard %d entry %d: state %d", si, i, e.state())
+			}
+			if e.seq.Load()&1 != 0 {
+				return fmt.Errorf("shard %d entry %d: live entry with odd seq %d", si, i, e.seq.Load())
+			}
+			if q := metaFlags(e.meta.Load())&flagQueued != 0; q != (e.qPackets != 0) {
+				return fmt.Errorf("shard %d entry %d: queued flag %v with %d packets queued", si, i, q, e.qPackets)
 			}
 			inUse++
-			h := maphash.Bytes(c.seed, e.key[:])
+			key := e.keyBytes()
+			h := maphash.Bytes(c.seed, key[:])
 			if int(h>>(64-c.shardBits)&uint64(len(c.shards)-1)) != si {
 				return fmt.Errorf("shard %d entry %d: key belongs to another shard", si, i)
 			}
-			if got := s.find(&e.key, h); got != i {
+			if got := s.findLocked(e.key[0].Load(), e.key[1].Load(), h); got != i {
 				return fmt.Errorf("shard %d entry %d: find returns %d", si, i, got)
 			}
 			// queue chain
@@ -54,21 +61,25 @@ func (c *Cache) check() error {
 			packets += int64(n)
 			qbytes += int64(b)
 		}
-		if pending != s.nPending || trusted != s.nTrusted {
-			return fmt.Errorf("shard %d: counted %d/%d, recorded %d/%d", si, pending, trusted, s.nPending, s.nTrusted)
+		if int64(pending) != s.nPending.Load() || int64(trusted) != s.nTrusted.Load() {
+			return fmt.Errorf("shard %d: counted %d/%d, recorded %d/%d", si, pending, trusted, s.nPending.Load(), s.nTrusted.Load())
+		}
+		if s.seq.Load()&1 != 0 {
+			return fmt.Errorf("shard %d: index seq %d odd with no writer", si, s.seq.Load())
 		}
 		// index slots
 		slots := 0
-		for p, v := range s.index {
+		for p := range s.index {
+			v := s.index[p].Load()
 			if v == 0 {
 				continue
 			}
 			slots++
 			i := int(v&0xffff) - 1
-			if i >= int(s.hwm) || s.entries[i].state == 0 {
+			if i >= int(s.hwm) || s.entries[i].state() == 0 {
 				return fmt.Errorf("shard %d slot %d: points to free entry %d", si, p, i)
 			}
-			if v>>16 != tagOf(maphash.Bytes(c.seed, s.entries[i].key[:])) {
+			if key := s.entries[i].keyBytes(); v>>16 != tagOf(maphash.Bytes(c.seed, key[:])) {
 				return fmt.Errorf("shard %d slot %d: bad tag", si, p)
 			}
 		}
@@ -80,7 +91,7 @@ func (c *Cache) check() error {
 		var lastCreated int64
 		for j := s.pendingHead; j != 0; j = s.entries[j-1].next {
 			e := &s.entries[j-1]
-			if e.state != Pending || e.prev != prev {
+			if e.state() != Pending || e.prev != prev {
 				return fmt.Errorf("shard %d: pending list broken at %d", si, j-1)
 			}
 			if seen > 0 && e.created < lastCreated {
@@ -99,8 +110,8 @@ func (c *Cache) check() error {
 		// free list
 		free := 0
 		for j := s.freeTop; j != 0; j = s.entries[j-1].next {
-			if s.entries[j-1].state != 0 {
-				return fmt.Errorf("shard %d: free list holds live entry %d", si, j-1)
+			if fe := &s.entries[j-1]; fe.state() != 0 || fe.seq.Load()&1 == 0 {
+				return fmt.Errorf("shard %d: free list holds live entry %d (seq %d)", si, j-1, fe.seq.Load())
 			}
 			free++
 			if free > len(s.entries) {

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// Fast-path workers (ObserveRx, LookupTx, Get) run while the slow path
+// Fast-path workers (ObserveRx, LookupTx, Get, Batch) run while the slow path
 // inserts, queues, trusts, bubbles, deletes, sweeps and scans, and relayctl
 // ranges and reads stats. Run with -race. Afterwards the structure must be
 // consistent and every counter increment accounted for.
@@ -29,6 +29,8 @@ func TestConcurrentUse(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			b := c.NewBatch()
+			defer b.Reset()
 			x := uint64(w + 1)
 			for i := 0; !stop.Load() || i < 1000; i++ {
 				x ^= x << 13
@@ -49,9 +51,33 @@ func TestConcurrentUse(t *testing.T) {
 						txOK.Add(1)
 					}
 				case 3:
-					if p, ok := c.Get(&k); ok && p.Addr != netip.AddrFrom16(k) {
-						t.Errorf("Get returned %v for %v", p.Addr, netip.AddrFrom16(k))
+					if x&1 == 0 {
+						if p, ok := c.Get(&k); ok && p.Addr != netip.AddrFrom16(k) {
+							t.Errorf("Get returned %v for %v", p.Addr, netip.AddrFrom16(k))
+						}
+						break
 					}
+					// A small batch: this key, two neighbours, this key again.
+					b.Reset()
+					k2, k3 := key((x+1)%keys), key((x+2)%keys)
+					for _, bk := range []*[16]byte{&k, &k2, &k3, &k} {
+						b.Add(bk)
+					}
+					b.Lookup()
+					for i := range b.Len() {
+						if i%2 == 0 {
+							if b.ObserveRx(i, mapA, 100, now) == RxTrusted {
+								rxOK.Add(1)
+							}
+						} else if m, ok := b.LookupTx(i, 100, now, 1<<62); ok {
+							if m != mapA && m != mapB {
+								t.Errorf("batch mapping %v", m)
+							}
+							txOK.Add(1)
+						}
+						b.Known(i)
+					}
+					b.Flush()
 				}
 			}
 		}()

@@ -10,7 +10,7 @@
 // (Config.Now); every method that needs the time takes it as an argument, so
 // the fast path reads the clock once per batch.
 //
-// # Sharding and concurrency
+// # Sharding
 //
 // The cache is split into a power-of-two number of shards (about one per 4096
 // entries, at least 16 for caches of 4096 entries or more; 256 at the default
@@ -19,25 +19,95 @@
 // shard or one probe run) picks the shard from its top bits and the home slot
 // from its low bits. There is no global lock.
 //
-// Each shard has a sync.RWMutex. The fast path (ObserveRx, LookupTx, Get)
-// takes only the read lock: workers on different cores looking up peers of
-// the same shard do not exclude each other, and the fields they change
-// (LastRx, LastTx, rx/tx counters) are atomics. Everything else in an entry,
-// the index and the shard's lists change only under the write lock, taken by
-// the slow path (InsertPending, Enqueue, Trust, RecordBubble, Delete, Sweep).
-// A read lock costs one atomic add on lock and one on unlock on a cache line
-// private to the shard; with hundreds of shards two workers rarely meet.
-// A seqlock would save those two writes but makes every entry field an
-// atomic (Go's memory model and the race detector do not allow the
-// optimistic plain reads a C seqlock uses) and leaves a window in which a
-// fast-path counter update lands on an entry the slow path has just reused;
-// the RWMutex is simpler and measured fast enough (see Performance below).
+// # Lookups write nothing shared
 //
-// ObserveRx, LookupTx and Get never allocate (tested with
-// testing.AllocsPerRun). Trust hands queued packets to its release callback
-// after it has dropped the shard lock, so the callback may call back into the
-// cache. Range and ScanPending copy snapshots under a shard's read lock and
-// call back without it.
+// The fast path (ObserveRx, LookupTx, Batch) takes no lock and writes no
+// cache line that another worker writes for the same lookup:
+//
+//   - Each entry has a sequence number (a seqlock that is also the entry's
+//     generation). The slow path makes it odd before it rewrites the entry
+//     (a new peer in a reused entry, a removal) and even again after; a free
+//     entry stays odd. A lookup reads seq, the key and the meta word (state,
+//     mapping and a "packets queued" flag, packed so that the slow path
+//     changes them with one atomic store), then seq again: the same even
+//     value means it read one peer's values. Every field a lookup reads is
+//     an atomic, so this is also correct under Go's memory model and the
+//     race detector (a C seqlock reads plain fields; Go may not).
+//   - Each shard's index has a sequence number too, odd while a deletion
+//     shifts probe-run slots back. Only a miss can be wrong because of a
+//     shift (the key moved behind the probe), so a miss counts only when
+//     that number did not move; a hit is always right. Inserting a slot
+//     moves nothing and needs no retry.
+//   - A lookup that keeps racing with a writer (maxLookupTries attempts)
+//     reads under the shard's mutex once instead. Writers hold the mutex for
+//     one entry, or for at most lockSlice entries (Sweep, Range), so nothing
+//     waits long; in normal operation a lookup never meets the mutex.
+//   - LastRx and LastTx are written only when the batch clock has moved a
+//     time step (Config.TimeStep, 1 ms by default) past them. A peer that
+//     sends a million packets a second to two workers costs a few thousand
+//     shared writes a second, not two million. The slow path's own writes
+//     (Trust, RecordBubble, InsertPending) are exact; the relay's decisions
+//     (30 s validity, idle timeout, bubble windows) are insensitive to 1 ms.
+//   - The per-peer packet and byte counters are atomics. The per-packet
+//     methods add to them at once; a Batch adds up a peer's packets in the
+//     batch and adds them once per peer in Flush, so a hot peer shared by
+//     workers costs one shared write per counter and batch. Before adding,
+//     the counter update checks that the entry still holds the peer it
+//     looked up (its seq), so counts of a removed peer are dropped rather
+//     than credited to the entry's next occupant. (A worker preempted
+//     between that check and its add could still credit one update to an
+//     occupant created meanwhile: the removal and re-insert would have to
+//     fit between two instructions of the worker.)
+//
+// The slow path (InsertPending, Enqueue, Trust, RecordBubble, Delete, Sweep,
+// ScanPending, Range, Get) takes the shard's sync.Mutex, which excludes
+// writers from each other only. Trust hands queued packets to its release
+// callback after it has dropped the mutex, so the callback may call back
+// into the cache. Range and ScanPending copy snapshots under the mutex, a
+// bounded slice at a time, and call back without it. Stats reads atomic
+// counts and takes no lock.
+//
+// ObserveRx, LookupTx, Get and every Batch method never allocate (tested
+// with testing.AllocsPerRun).
+//
+// # Batch lookups
+//
+// A worker looks up the peers of a whole RX batch with a Batch, the way
+// DPDK's rte_hash_lookup_bulk and VPP's quad loops do. Add hashes each key
+// as the batch is parsed; Lookup then loads every key's index slot, then the
+// entry each slot points to (both of its cache lines), and only then runs
+// the validated probes above on lines that are already cached. The loads of
+// one stage do not depend on each other, so the CPU keeps as many misses in
+// flight as it has miss buffers instead of one after the other; scattered
+// lookups into a cache of millions of entries cost a fraction of a DRAM
+// access each instead of two or three (see Performance). ObserveRx, LookupTx
+// and Known then act on a slot without probing again, checking the entry's
+// seq so that a peer changed since Lookup is looked up afresh.
+//
+// # Why it holds under a flood of new peers
+//
+// A flood of packets to or from new peers reaches the cache as slow-path
+// InsertPending calls (after the relay's per-/64 and per-client limits),
+// each of which evicts the shard's oldest pending entry once the shard is
+// full. For the lookups of established peers in that shard this means:
+//
+//   - The victim is a pending entry, never a trusted one while the shard
+//     holds any pending entry (TestFloodKeepsTrusted): established peers'
+//     entries are not rewritten, so their hits never retry.
+//   - Each insert changes one entry (seq odd for the few stores of its
+//     initialisation) and at most one deletion's worth of index slots (the
+//     index seq odd for one backward shift). Only a lookup that misses
+//     during such a shift retries, and after maxLookupTries it waits for one
+//     insert's critical section.
+//   - The capacity, the per-shard share and the index's load factor (at
+//     most 2/3) are fixed, so probe runs do not grow however many peers
+//     arrive; nothing is allocated.
+//   - The keyed hash spreads the flood over all shards, whose mutexes are
+//     independent; no lookup takes one.
+//   - A packet for an unknown peer costs a miss, which usually stops at the
+//     home slot's empty neighbour or a tag mismatch without touching an
+//     entry; a Batch also answers "is there an entry" (Known) without the
+//     mutex that Get takes.
 //
 // # Index
 //
@@ -46,19 +116,35 @@
 // fixed array of entries. Index slots are uint32: 16 bits of entry index and
 // 16 further hash bits as a tag, so a probe rarely touches a foreign entry.
 // The index has at least 1.5 slots per entry (load factor ≤ 2/3). Entries are
-// handed out from a high-water mark and then from a free list, so New touches
-// no entry memory and the OS maps pages only as they are used.
+// handed out from a high-water mark and then from a free list.
 //
-// # Memory per entry
+// # Memory per entry and huge pages
 //
-// An entry is 104 bytes: 16 key, 48 atomic LastRx/LastTx and counters, 16
-// created and bubble-window start, 6 mapping, 12 queue head/tail/size, 4
-// list links, 2 state and bubble count. The index adds 6–12 bytes per entry (1.5–3 uint32 slots,
-// depending on the power-of-two rounding): 112.0 bytes per entry at
-// 1,048,576 (117 MB) and 114.1 at 10,000,000 (1.14 GB), measured by
-// TestMemoryPerEntry and TestTenMillion with runtime.MemStats and asserted
-// ≤ 128 bytes. Queued packets are not in this
-// figure: they live in the queue arena (below).
+// An entry is 112 bytes: 4 seq, 4 list links, 16 key, 8 meta (mapping,
+// state, flags), 16 LastRx/LastTx and 32 counters (the 80 bytes lookups
+// touch, two cache lines whatever the alignment), then 16 created and
+// bubble-window start, 12 queue head/tail/size and 1 bubble count. The index
+// adds 6–12 bytes per entry (1.5–3 uint32 slots, depending on the
+// power-of-two rounding): 120.0 bytes per entry at 1,048,576 (126 MB) and
+// 118.9 at 10,000,000 (1.19 GB), measured by TestMemoryPerEntry and
+// TestTenMillion (Go heap plus the mapping) and asserted ≤ 128 bytes.
+// Queued packets are not in this figure: they live in the queue arena
+// (below).
+//
+// Caches of 4 MiB or more keep their entries and index in an anonymous
+// mapping of their own, aligned to 2 MiB and advised MADV_HUGEPAGE, so that
+// transparent huge pages back it under THP "always" and "madvise" alike and
+// a scattered lookup needs no page walk for most of its TLB misses. New
+// populates the mapping (MADV_POPULATE_WRITE, or a write per page), so the
+// cache's memory is resident from the start (about 0.3 s for 1M entries on
+// the development VM): no page fault, let alone a huge page allocation, ever
+// lands in a lookup or an insert, and a flood of new peers does not grow
+// the process. Smaller caches stay on the Go heap, whose pages are mapped
+// as entries are first used.
+// Config.NoHugePages advises MADV_NOHUGEPAGE instead; where the advice is
+// refused (a kernel without THP) the mapping stays on ordinary pages, and
+// where the mapping itself fails the cache uses the Go heap (Memory reports
+// which). The mapping is released when the cache is garbage collected.
 //
 // # Queues
 //
@@ -107,19 +193,27 @@
 //
 // # Performance
 //
-// go test -bench . ./cache on the 2-core AMD EPYC development VM (shared,
-// load ≈ 3), caches 90% full of trusted peers, keys visited in a scattered
-// order (the worst case: every lookup misses the CPU caches and the TLB):
+// go test -bench . ./cache on the 2-core AMD EPYC development VM (shared; the
+// figures are medians of 5 runs under the team's benchmark lock,
+// 2026-12-07), caches 90% full of trusted peers, keys visited in a scattered
+// order (the worst case: every lookup misses the CPU caches and the TLB);
+// ns per key, 1 hot peer / 64k / 1M / 10M peers:
 //
-//	LookupTx          1M  318 ns/op   10M  490 ns/op   0 allocs
-//	ObserveRx         1M  331 ns/op   10M  470 ns/op   0 allocs
-//	LookupTx (miss)   1M   47 ns/op   10M  181 ns/op   0 allocs
-//	LookupTx parallel 1M  198 ns/op   10M  353 ns/op   0 allocs (2 goroutines, aggregate)
-//	InsertPending     1M  279 ns/op   10M  669 ns/op   0 allocs (evicting when full)
-//	queue cycle (insert, 2 × Enqueue, Trust release, Delete)  344 ns  0 allocs
-//	Sweep             2.9 ns per entry inspected
+//	LookupTx                 42 / 247 / 554 / 909   0 allocs
+//	ObserveRx                41 / 276 / 655 / 1074  0 allocs
+//	LookupTx, 64-key Batch   32 /  96 / 164 / 284   0 allocs
+//	ObserveRx, 64-key Batch  32 / 100 / 147 / 207   0 allocs
+//	2 goroutines, Batch      1.9–2.0× / 1.2–1.7× / 1.6–1.8× / 1.7–2.0× one goroutine's throughput
+//	2 goroutines, LookupTx   0.6× on one hot peer (its counters), 1.0–2.4× on scattered peers
+//	LookupTx (miss)          1M 171, 10M 369
+//	InsertPending            1M 793, 10M 836 (evicting when full)
+//	queue cycle (insert, 2 × Enqueue, Trust release, Delete)  463 ns  0 allocs
+//	Sweep                    5 ns per entry inspected
 //
-// A hit costs about one DRAM access for the entry beyond the index probe
-// (a miss stops at the index and its 16-bit tags); peers with traffic stay
-// in cache, so real workloads with locality run far faster than this table.
+// The same sets on 4 KiB pages (Config.NoHugePages) measure the same on this
+// VM: the hypervisor's own page size seems to cap the TLB reach there. A
+// scattered DRAM access costs 140–240 ns on this VM; a Batch brings a lookup
+// to the cost of two or three independent accesses. The slow path's writes
+// cost more than with the former RWMutex (InsertPending +30 % at 1M): every
+// field lookups read is now written with an atomic store.
 package cache

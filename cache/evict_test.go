@@ -137,10 +137,25 @@ type modelPeer struct {
 func fuzzOps(t *testing.T, ops []byte) {
 	const keys = 24
 	c := newTest(t, Config{Capacity: 16, Shards: 2, QueueBytes: 40 * chunkSize, PeerQueueBytes: 600})
+	b := c.NewBatch()
 	model := map[int]*modelPeer{}
+	// wantRx is what ObserveRx from mapA must return for model peer m.
+	wantRx := func(m *modelPeer) RxResult {
+		switch {
+		case m == nil:
+			return RxUnknown
+		case m.state == Pending:
+			return RxPending
+		case m.mapping != mapA:
+			return RxMappingChanged
+		case len(m.queue) > 0:
+			return RxTrustedQueued
+		}
+		return RxTrusted
+	}
 	now := int64(0)
 	for len(ops) >= 2 {
-		op, arg := ops[0]%9, int(ops[1])
+		op, arg := ops[0]%10, int(ops[1])
 		ops = ops[2:]
 		now += sec
 		ki := arg % keys
@@ -205,21 +220,7 @@ func fuzzOps(t *testing.T, ops []byte) {
 			}
 			delete(model, ki)
 		case 4: // observe
-			got := c.ObserveRx(&k, mapA, 10, now)
-			want := RxUnknown
-			if m != nil {
-				switch {
-				case m.state == Pending:
-					want = RxPending
-				case m.mapping != mapA:
-					want = RxMappingChanged
-				case len(m.queue) > 0:
-					want = RxTrustedQueued
-				default:
-					want = RxTrusted
-				}
-			}
-			if got != want {
+			if got, want := c.ObserveRx(&k, mapA, 10, now), wantRx(m); got != want {
 				t.Fatalf("observe %d = %v, want %v", ki, got, want)
 			}
 		case 5: // lookup
@@ -240,6 +241,25 @@ func fuzzOps(t *testing.T, ops []byte) {
 					t.Fatalf("scanned %v", p.State)
 				}
 			}
+		case 9: // a batch: this key, the next one, this key again
+			k2i := (ki + 1) % keys
+			k2 := key(uint64(k2i))
+			b.Reset()
+			b.Add(&k)
+			b.Add(&k2)
+			b.Add(&k)
+			b.Lookup()
+			if got, want := b.ObserveRx(0, mapA, 10, now), wantRx(m); got != want {
+				t.Fatalf("batch observe %d = %v, want %v", ki, got, want)
+			}
+			m2 := model[k2i]
+			if _, ok := b.LookupTx(1, 10, now, 1000*sec); ok != (m2 != nil && m2.state == Trusted) {
+				t.Fatalf("batch lookup %d = %v", k2i, ok)
+			}
+			if b.Known(2) != (m != nil) {
+				t.Fatalf("batch known %d = %v", ki, m != nil)
+			}
+			b.Flush()
 		}
 		// Evictions and sweeps remove entries behind the model's back: sync.
 		for mk, mp := range model {

@@ -1,6 +1,10 @@
 package dataplane
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/teredorelay/teredorelay/internal/enumlabel"
+)
 
 // Reason counts what happened to a frame in this package, beyond the relay
 // engine's verdict counters. The String values are stable snake_case metric
@@ -31,7 +35,7 @@ const (
 	NumReasons
 )
 
-var reasonNames = [NumReasons]string{
+var reasonNames = enumlabel.Table[Reason]{
 	DropL2Malformed:   "l2_malformed",
 	DropL2Unsupported: "l2_unsupported",
 	DropNoRoute:       "no_route",
@@ -49,10 +53,7 @@ var reasonNames = [NumReasons]string{
 
 // String returns the stable snake_case label of r.
 func (r Reason) String() string {
-	if r < NumReasons {
-		return reasonNames[r]
-	}
-	return "unknown"
+	return reasonNames.Label(r)
 }
 
 // IsDrop reports whether r is a drop reason.

@@ -144,7 +144,7 @@ func (e *Engine) NewWorker() *Worker {
 }
 
 func (e *Engine) newWorker() *Worker {
-	return &Worker{e: e, cookie: newCookie(e.cfg.Key)}
+	return &Worker{e: e, cookie: newCookie(e.cfg.Key), batch: e.peers.NewBatch()}
 }
 
 // HandleUDP processes a datagram that arrived on the kernel UDP socket (IPv4

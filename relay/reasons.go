@@ -1,5 +1,7 @@
 package relay
 
+import "github.com/teredorelay/teredorelay/internal/enumlabel"
+
 // DropReason says why a packet was not forwarded. The String values are
 // stable snake_case names used as metric label values; never renumber or
 // rename them, only append.
@@ -64,7 +66,7 @@ const (
 	NumDropReasons
 )
 
-var dropReasonNames = [NumDropReasons]string{
+var dropReasonNames = enumlabel.Table[DropReason]{
 	DropIPv4Malformed:    "ipv4_malformed",
 	DropIPv4Checksum:     "ipv4_checksum",
 	DropIPv4Fragment:     "ipv4_fragment",
@@ -109,10 +111,7 @@ var dropReasonNames = [NumDropReasons]string{
 
 // String returns the stable snake_case label of r.
 func (r DropReason) String() string {
-	if r < NumDropReasons {
-		return dropReasonNames[r]
-	}
-	return "unknown"
+	return dropReasonNames.Label(r)
 }
 
 // ICMPv6Kind is an ICMPv6 error the relay generates.
@@ -127,7 +126,7 @@ const (
 	NumICMPv6Kinds
 )
 
-var icmpKindNames = [NumICMPv6Kinds]string{
+var icmpKindNames = enumlabel.Table[ICMPv6Kind]{
 	ICMPv6DestUnreachable: "destination_unreachable",
 	ICMPv6PacketTooBig:    "packet_too_big",
 	ICMPv6TimeExceeded:    "time_exceeded",
@@ -135,8 +134,5 @@ var icmpKindNames = [NumICMPv6Kinds]string{
 
 // String returns the stable snake_case label of k.
 func (k ICMPv6Kind) String() string {
-	if k < NumICMPv6Kinds {
-		return icmpKindNames[k]
-	}
-	return "unknown"
+	return icmpKindNames.Label(k)
 }

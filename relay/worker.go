@@ -9,8 +9,8 @@ import (
 )
 
 // Worker runs the fast path for one RX queue. It owns its parser state and
-// counters; it never allocates, logs or takes a lock of its own (the peer
-// cache takes a shard read lock). A Worker is not safe for concurrent use.
+// counters; it never allocates, logs or takes a lock (peer lookups are
+// lock-free). A Worker is not safe for concurrent use.
 type Worker struct {
 	e      *Engine
 	c      pathCounters
@@ -19,6 +19,13 @@ type Worker struct {
 	udp    teredo.UDPHeader
 	cookie *cookie
 	ipID   uint16
+
+	// The current batch (batch.go).
+	batch    *cache.Batch
+	inBatch  bool
+	cursor   int   // next prepared slot to consider
+	txSlot   int   // slot of the last lookupTx, -1 when it had none
+	batchNow int64 // the clock, read once per batch
 }
 
 // drop counts r and returns the Drop verdict.
@@ -84,7 +91,6 @@ func (w *Worker) Decap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 // buf[newOff:newOff+newLen]; forwarding counters are left to the caller.
 func (w *Worker) decapPayload(pol *policy, buf []byte, off, n int, from netip.AddrPort) (Verdict, int, int) {
 	c := &w.c
-	e := w.e
 	p := &w.pkt
 	if err := p.Decode(buf[off : off+n]); err != nil {
 		switch err {
@@ -117,8 +123,8 @@ func (w *Worker) decapPayload(pol *policy, buf []byte, off, n int, from netip.Ad
 		if mismatch && !w.cookie.matches(src, dst) {
 			return w.drop(DropBadCookie)
 		}
-		now := e.now()
-		switch e.peers.ObserveRx(src, from, len(ip), now) {
+		now := w.now()
+		switch w.observeRx(src, from, len(ip), now) {
 		case cache.RxTrusted:
 			bump(&c.bubblesReceived)
 			return Drop, 0, 0
@@ -152,8 +158,8 @@ func (w *Worker) decapPayload(pol *policy, buf []byte, off, n int, from netip.Ad
 	case hasRoutingHeader0(ip):
 		return w.drop(DropRoutingHeader0)
 	}
-	now := e.now()
-	switch e.peers.ObserveRx(src, from, len(ip), now) {
+	now := w.now()
+	switch w.observeRx(src, from, len(ip), now) {
 	case cache.RxTrusted:
 	case cache.RxTrustedQueued:
 		// Trusted at exactly this mapping, with packets queued while its
@@ -325,8 +331,8 @@ func (w *Worker) Encap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 		return w.handoff(evTimeExceeded, dst, netip.AddrPort{}, ip[:min(l, quoteMax)])
 	}
 	ip[7] = hop - 1
-	now := e.now()
-	if mapping, ok := e.peers.LookupTx(dst, l, now, e.validFor); ok {
+	now := w.now()
+	if mapping, ok := w.lookupTx(dst, l, now); ok {
 		newOff = off - teredo.EncapLen
 		teredo.PutIPv4UDP(buf[newOff:off], e.relayAP, mapping, l, w.ipID, e.cfg.TTL)
 		w.ipID++
@@ -334,7 +340,7 @@ func (w *Worker) Encap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 		bumpN(&c.encapForwardedBytes, l+teredo.EncapLen)
 		return ToIPv4, newOff, l + teredo.EncapLen
 	}
-	if _, known := e.peers.Get(dst); !known {
+	if !w.knownPeer(dst) {
 		return w.handoffNewPeer(pol, dst, ip, now)
 	}
 	return w.handoff(evEncap, dst, netip.AddrPort{}, ip)

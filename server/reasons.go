@@ -1,5 +1,7 @@
 package server
 
+import "github.com/teredorelay/teredorelay/internal/enumlabel"
+
 // DropReason says why the server did not forward or answer a datagram. The
 // String values are stable snake_case names used as metric label values;
 // never renumber or rename them, only append.
@@ -50,7 +52,7 @@ const (
 	NumDropReasons
 )
 
-var dropReasonNames = [NumDropReasons]string{
+var dropReasonNames = enumlabel.Table[DropReason]{
 	DropIPv4Malformed:     "ipv4_malformed",
 	DropIPv4Checksum:      "ipv4_checksum",
 	DropIPv4Fragment:      "ipv4_fragment",
@@ -83,10 +85,7 @@ var dropReasonNames = [NumDropReasons]string{
 
 // String returns the stable snake_case label of r.
 func (r DropReason) String() string {
-	if r < NumDropReasons {
-		return dropReasonNames[r]
-	}
-	return "unknown"
+	return dropReasonNames.Label(r)
 }
 
 // ForwardKind classifies the packets the server forwards. The String values
@@ -102,7 +101,7 @@ const (
 	NumForwardKinds
 )
 
-var forwardKindNames = [NumForwardKinds]string{
+var forwardKindNames = enumlabel.Table[ForwardKind]{
 	ForwardBubble:         "bubble",
 	ForwardICMPv6ToTeredo: "icmpv6_to_teredo",
 	ForwardICMPv6ToNative: "icmpv6_to_native",
@@ -110,10 +109,7 @@ var forwardKindNames = [NumForwardKinds]string{
 
 // String returns the stable snake_case label of k.
 func (k ForwardKind) String() string {
-	if k < NumForwardKinds {
-		return forwardKindNames[k]
-	}
-	return "unknown"
+	return forwardKindNames.Label(k)
 }
 
 // RAKind says from which server address a Router Advertisement was sent
@@ -128,15 +124,12 @@ const (
 	NumRAKinds
 )
 
-var raKindNames = [NumRAKinds]string{
+var raKindNames = enumlabel.Table[RAKind]{
 	RASameAddress:  "same_address",
 	RAOtherAddress: "other_address",
 }
 
 // String returns the stable snake_case label of k.
 func (k RAKind) String() string {
-	if k < NumRAKinds {
-		return raKindNames[k]
-	}
-	return "unknown"
+	return raKindNames.Label(k)
 }

@@ -1,8 +1,35 @@
-// Package xsk is the relay's AF_XDP socket layer: a UMEM of packet chunks,
-// the four rings shared with the kernel, and a batched, allocation-free data
-// path in the vocabulary of the AF_XDP documentation (Fill, Receive, Transmit,
-// Complete). Attaching the XDP program that steers packets into the socket is
-// not done here (package bpf uses link.AttachXDP and puts FD into its XSKMAP).
+// Package xsk implements Linux AF_XDP sockets (XDP sockets) in pure Go: a
+// UMEM of packet buffers shared with the kernel, the four rings that move
+// buffers between the application and the kernel, and a batched data path
+// that never allocates, locks, logs or makes a system call it can avoid. It
+// needs no cgo and no libxdp/libbpf; it uses golang.org/x/sys/unix only.
+//
+// An AF_XDP socket receives the packets that an XDP program redirects to it
+// (bpf_redirect_map into a BPF_MAP_TYPE_XSKMAP holding the socket's FD) and
+// transmits packets straight to the device, bypassing the kernel's network
+// stack; with a driver that supports zero-copy, the NIC reads and writes the
+// UMEM directly. This package does not load or attach XDP programs: use
+// github.com/cilium/ebpf for that, as ExampleOpen does.
+//
+// # Using it
+//
+//  1. NewUmem maps the packet memory: NumFrames chunks of FrameSize bytes
+//     (2048 or 4096; aligned mode).
+//  2. Open binds a socket to one (device, queue). The first socket of a
+//     UMEM registers it with the kernel; later ones share it (below).
+//  3. Attach an XDP program to the device and put the socket's FD into its
+//     XSKMAP at the queue's index.
+//  4. Fill hands free chunks to the kernel to receive into.
+//  5. Loop: Receive a batch of descriptors, process the packets in place
+//     (Frame gives the chunk), Transmit the ones to send (on this socket or
+//     any socket sharing the UMEM) and Free the others; Complete reclaims
+//     transmitted chunks; Fill again. Poll sleeps while nothing arrives.
+//  6. Close the sockets, then the UMEM.
+//
+// Opening a socket needs CAP_NET_RAW, attaching the program CAP_NET_ADMIN
+// and CAP_BPF, and registering the UMEM locks its memory (RLIMIT_MEMLOCK,
+// or CAP_IPC_LOCK). Linux 5.4 or later (ring flags, need_wakeup); sharing a
+// UMEM across queues or devices needs 5.10.
 //
 // # Rings
 //
@@ -18,6 +45,26 @@
 // by the compiler), and each side keeps a cached copy of the peer's index that
 // it reloads only when the cached view cannot satisfy a batch, so the shared
 // cache lines are touched once per batch. Sizes are powers of two.
+//
+// # Modes
+//
+// Two independent choices decide where the copies and system calls are:
+//
+//   - The XDP program's attach mode (chosen when attaching it, not here):
+//     native (the driver runs the program; needed for zero-copy) or generic
+//     (the kernel runs it on an skb, after the driver: works everywhere,
+//     always copies).
+//   - The socket's mode. By default bind tries zero-copy and the kernel falls
+//     back to copy mode silently; ZeroCopy reports the result (XDP_OPTIONS).
+//     SocketConfig.ForceZeroCopy fails instead (veth: EOPNOTSUPP),
+//     ForceCopy never tries. In copy mode the kernel copies each packet
+//     between the driver's buffers and the UMEM, and transmits through an
+//     skb; drivers with zero-copy support (i40e, ice, ixgbe, mlx5, ...)
+//     avoid both.
+//
+// Busy polling (SocketConfig.BusyPollMicros, BusyPollBudget, PreferBusyPoll;
+// Linux 5.11) lets the application drive the driver's NAPI loop from
+// Receive and Transmit instead of interrupts.
 //
 // # need_wakeup
 //
@@ -49,8 +96,8 @@
 //     back into the headroom (Addr-28, Len+28), decapsulation moves it forward.
 //     The descriptor must not cross the end of its chunk.
 //   - Umem.Alloc moves a chunk from the stack to the caller, for a packet the
-//     caller writes itself (two-armed relays with separate UMEMs copy a
-//     packet received on one UMEM into a frame of the other). The descriptor
+//     caller writes itself (for example a copy of a packet received on
+//     another UMEM, when two devices cannot share one). The descriptor
 //     starts at chunk + RxOffset, as a received one would, with Len 0; from
 //     there the frame follows the same rules as a received one. An empty
 //     stack makes Alloc fail and is counted (RingStats.AllocStackEmpty).
@@ -84,11 +131,13 @@
 // descriptor's Addr points at that first byte. Umem.RxOffset returns the
 // offset; Frame returns the whole chunk and the packet's offset in it. The
 // root test TestVethEchoEncapDecap verifies this on veth (copy mode) on this
-// project's kernel: with Headroom 64 the packet starts at chunk+320 and the
-// 320 bytes in front of it are untouched by the kernel; with Headroom 0 it
-// starts at chunk+256. All of those bytes are the application's: Transmit
-// accepts a descriptor starting anywhere in the chunk, so the relay's 28-byte
-// IPv4+UDP encapsulation fits with Headroom 0, and the largest packet is
+// test kernel (Linux 6.18): with Headroom 64 the packet starts at chunk+320
+// and the 320 bytes in front of it are untouched by the kernel; with
+// Headroom 0 it starts at chunk+256. All of those bytes are the
+// application's: Transmit accepts a descriptor starting anywhere in the
+// chunk, so a header pushed in front of a received packet (a 28-byte
+// IPv4+UDP encapsulation, an Ethernet header) fits with Headroom 0, and the
+// largest packet is
 // FrameSize - RxOffset bytes (1792 with 2048-byte frames and no headroom; the
 // kernel drops longer ones and counts them in Stats.RxDropped, as
 // TestVethOversizeDropped checks).
@@ -100,8 +149,8 @@
 // address inside the chunk is valid for Transmit).
 //
 // Packets that a local stack sent over veth may carry a partial UDP checksum
-// (checksum offload); a relay that rewrites and retransmits them must not
-// assume the received UDP checksum is complete.
+// (checksum offload); an application that rewrites and retransmits them
+// must not assume the received UDP checksum is complete.
 //
 // # Shared UMEM
 //
@@ -115,12 +164,6 @@
 // need_wakeup setting (the kernel accepts no other bind flags for them). This
 // lets a packet received on one NIC be transmitted on another without a copy;
 // TestVethSharedUmem covers both kinds of sharing.
-//
-// # Zero-copy
-//
-// By default bind tries zero-copy and the kernel falls back to copy mode
-// silently; ZeroCopy reports the result (XDP_OPTIONS). ForceZeroCopy fails
-// instead (veth: EOPNOTSUPP), ForceCopy never tries.
 //
 // # Close
 //
@@ -139,19 +182,31 @@
 // created them; when that socket closes while another socket still uses the
 // pair, the kernel keeps the first socket (and its XSKMAP slot) alive until
 // the pair is unmapped with the queue's last socket. Point the XSKMAP slot at
-// a live socket (bpf.Program.Register) before closing the one it names.
+// a live socket before closing the one it names.
 //
 // # Why not github.com/asavie/xdp
 //
-// The design first named asavie/xdp (v0.3.3, archived). Its source audit
-// (the project's AF_XDP reference notes, afxdp.md §3.11) rules it out for the fast path: producer/consumer
-// indices read and written as plain *uint32 (fences commented out), a sendto
-// on every Transmit and no use of the need_wakeup flags, an O(NumFrames) scan
-// of a []bool for free frames (10 µs per refill with a busy UMEM), frames
-// marked free as soon as they are received, panics on routine sendto errnos
-// (ENXIO, EINVAL), a Poll that asks for POLLOUT and busy-spins, a Close that
-// leaves the four ring mappings (so the socket stays bound: re-open fails with
-// EBUSY), a hard-coded zero UMEM headroom, no shared UMEM, and a Stats that
-// panics on a TX-only socket. This package keeps its vocabulary and fixes
-// each of those; asavie/xdp remains only as a benchmark baseline.
+// github.com/asavie/xdp (v0.3.3, archived) was the Go AF_XDP library to
+// start from, and this package keeps its vocabulary (Fill, Receive,
+// Transmit, Complete, Poll). A read of its source rules it out for a fast
+// path:
+//
+//   - producer and consumer indices are read and written as plain *uint32,
+//     the memory fences commented out: nothing stops the compiler or the
+//     CPU from reordering ring accesses against the kernel's;
+//   - a sendto on every Transmit and no use of the need_wakeup flags;
+//   - free frames found by an O(NumFrames) scan of a []bool (about 10 µs per
+//     refill with a busy UMEM), and frames marked free as soon as they are
+//     received;
+//   - panics on routine sendto errnos (ENXIO, EINVAL) and in Stats on a
+//     TX-only socket;
+//   - a Poll that asks for POLLOUT and so busy-spins;
+//   - a Close that leaves the four ring mappings, so the socket stays bound
+//     and a re-open of the queue fails with EBUSY;
+//   - a hard-coded UMEM headroom of zero, and no shared UMEM.
+//
+// This package fixes each of those (the sections above say how) and is
+// covered by tests on plain memory (rings, wraparound, frame conservation
+// under fuzzing) and on veth pairs in network namespaces (echo with
+// encapsulation offsets, re-open after Close, shared UMEM, oversize drops).
 package xsk
