@@ -4,10 +4,10 @@ GO ?= go
 export PATH := /usr/local/go/bin:$(PATH)
 BIN := bin
 GOTEST_FLAGS ?= -count=1 -timeout 45m
-RACE_PKGS := ./cache/... ./relay/... ./teredo/... ./server/... ./client/... ./announce/... ./nexthop/... ./dataplane/... ./control/... ./xsk/...
+RACE_PKGS := ./cache/... ./peerstate/... ./relay/... ./teredo/... ./server/... ./client/... ./announce/... ./nexthop/... ./dataplane/... ./control/... ./xsk/...
 MICRO_PKGS := ./teredo/... ./relay/ ./cache/... ./server/ ./dataplane/ ./nexthop/
 # package:FuzzTarget pairs run for a few seconds each by `make test`.
-FUZZ_TARGETS := ./teredo:FuzzDecode ./relay:FuzzDecap ./relay:FuzzEncap ./server:FuzzHandle ./config:FuzzParse ./dataplane:FuzzParseL2
+FUZZ_TARGETS := ./teredo:FuzzDecode ./peerstate:FuzzLoad ./relay:FuzzDecap ./relay:FuzzEncap ./server:FuzzHandle ./config:FuzzParse ./dataplane:FuzzParseL2
 
 .DEFAULT_GOAL := help
 
