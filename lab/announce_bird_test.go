@@ -138,21 +138,8 @@ func startAnnounceLab(t *testing.T) *announceLab {
 	})
 	a.startBird("ix-bird", a.ixNS, "../deploy/bird/ix-peer.conf", a.ixBird, nil)
 
-	conf := fmt.Sprintf(`interfaces: {one_armed: %s}
-ipv4: {address: %s}
-ipv6: {address: "%s"}
-bubbles: {key_file: %s/bubble.key}
-api: {socket: %s}
-metrics: {listen: "127.0.0.1:9542"}
-announce:
-  enabled: true
-  include_file: %s
-  birdc: /usr/sbin/birdc
-  socket: %s
-  rise: %s
-  timeout: 5s
-drain: {state_file: %s}
-`, annRelayIface, annRelayIPv4, annRelayIPv6, dir, a.apiSocket, a.include, a.relayBird, annRise, a.drainFile)
+	conf := announcingRelayd{Iface: annRelayIface, IPv4: annRelayIPv4, IPv6: annRelayIPv6, Dir: dir, APISocket: a.apiSocket,
+		Include: a.include, BirdSocket: a.relayBird, DrainFile: a.drainFile, Rise: annRise}.yaml()
 	a.must(os.WriteFile(a.relaydConf, []byte(conf), 0o644))
 	return a
 }

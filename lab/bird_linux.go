@@ -52,3 +52,31 @@ func startBird(dir, name, ns, conf, socket string, replace map[string]string) (*
 	}
 	return p, nil
 }
+
+// announcingRelayd describes a one-armed teredo-relayd that drives a BIRD
+// on its box (announce.enabled), its files in Dir.
+type announcingRelayd struct {
+	Iface, IPv4, IPv6                              string
+	Dir, APISocket, Include, BirdSocket, DrainFile string
+	Rise                                           time.Duration
+}
+
+// yaml returns the daemon's configuration (metrics on 127.0.0.1:9542 of
+// the box's namespace, birdc at /usr/sbin/birdc).
+func (c announcingRelayd) yaml() string {
+	return fmt.Sprintf(`interfaces: {one_armed: %s}
+ipv4: {address: %s}
+ipv6: {address: "%s"}
+bubbles: {key_file: %s/bubble.key}
+api: {socket: %s}
+metrics: {listen: "127.0.0.1:9542"}
+announce:
+  enabled: true
+  include_file: %s
+  birdc: /usr/sbin/birdc
+  socket: %s
+  rise: %s
+  timeout: 5s
+drain: {state_file: %s}
+`, c.Iface, c.IPv4, c.IPv6, c.Dir, c.APISocket, c.Include, c.BirdSocket, c.Rise, c.DrainFile)
+}

@@ -404,26 +404,11 @@ func (f *Fleet) newRelay(i int) (*FleetRelay, error) {
 			bogons = append(bogons, FleetRelayIPv4(j).String()+"/32")
 		}
 	}
-	conf := fmt.Sprintf(`# teredo-relayd %d of the fleet lab %s
-interfaces: {one_armed: %s}
-ipv4: {address: %s}
-ipv6: {address: "%s"}
-# The other relays of the fleet: never a peer's mapping or server.
-extra_bogons: [%s]
-bubbles: {key_file: %s/bubble.key}
-api: {socket: %s}
-metrics: {listen: "127.0.0.1:9542"}
-announce:
-  enabled: true
-  include_file: %s
-  birdc: /usr/sbin/birdc
-  socket: %s
-  rise: %s
-  timeout: 5s
-drain: {state_file: %s}
-peer_state: {file: %s, save_interval: %s}
-`, i, f.id, fleetRelayIf, r.IPv4, r.IPv6, strings.Join(bogons, ", "), dir, r.APISocket, r.Include, r.BirdSocket,
-		f.fopts.Rise, r.DrainFile, r.PeerStateFile, f.fopts.PeerStateInterval)
+	conf := fmt.Sprintf("# teredo-relayd %d of the fleet lab %s\n", i, f.id) +
+		announcingRelayd{Iface: fleetRelayIf, IPv4: r.IPv4.String(), IPv6: r.IPv6.String(), Dir: dir, APISocket: r.APISocket,
+			Include: r.Include, BirdSocket: r.BirdSocket, DrainFile: r.DrainFile, Rise: f.fopts.Rise}.yaml() +
+		fmt.Sprintf("# The other relays of the fleet: never a peer's mapping or server.\nextra_bogons: [%s]\npeer_state: {file: %s, save_interval: %s}\n",
+			strings.Join(bogons, ", "), r.PeerStateFile, f.fopts.PeerStateInterval)
 	if f.fopts.RelaydExtra != nil {
 		conf += f.fopts.RelaydExtra(i)
 	}

@@ -58,15 +58,7 @@ func startFleet(t *testing.T, opts FleetOptions) *Fleet {
 			}
 			t.Logf("--- client log ---\n%s", f.ProcessLog("client"))
 		}
-		names := f.Namespaces()
-		var pids []int
-		for _, p := range f.procs {
-			pids = append(pids, p.cmd.Process.Pid)
-		}
-		if err := f.Close(); err != nil {
-			t.Errorf("close fleet: %v", err)
-		}
-		assertTornDown(t, names, pids, f.WorkDir())
+		closeAndCheck(t, f.Lab, f.Close)
 	})
 	return f
 }
@@ -282,17 +274,7 @@ func TestFleet(t *testing.T) {
 func fleetSpread(t *testing.T, f *Fleet, flows []fleetFlow) {
 	s := startFleetStreams(t, f, flows, 41000, 30*time.Second)
 	time.Sleep(500 * time.Millisecond)
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	var captures [FleetRelays + 1]*Capture
-	for i := 1; i <= FleetRelays; i++ {
-		c, err := f.StartCapture(ctx, Core, fleetCoreRelayIf(i), "--immediate-mode", "ip6", "and", "udp")
-		if err != nil {
-			s.Stop(0)
-			t.Fatal(err)
-		}
-		captures[i] = c
-	}
+	captures := startPortCaptures(t, f, "ip6", "and", "udp")
 	scrape := func() (time.Time, [FleetRelays + 1]map[string]float64) {
 		var m [FleetRelays + 1]map[string]float64
 		a := time.Now()
@@ -310,11 +292,7 @@ func fleetSpread(t *testing.T, f *Fleet, flows []fleetFlow) {
 	// Which relay each flow took, from the native packets on each port.
 	client := f.ClientAddr()
 	seen := map[uint32][FleetRelays + 1][2]int{} // flow -> relay -> [to client, from client]
-	for i := 1; i <= FleetRelays; i++ {
-		frames, err := captures[i].Stop()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for i, frames := range captures.stop(t) {
 		for _, fr := range frames {
 			p, ok := DecodeIPv6(fr.Data)
 			if !ok || p[6] != ProtoUDP || len(p) < 48+streamPayloadLen {
@@ -395,43 +373,81 @@ func fleetSpread(t *testing.T, f *Fleet, flows []fleetFlow) {
 	}
 }
 
+// failover is one round trip of a relay's flows: away from the victim and
+// back to it.
+type failover struct {
+	reps []StreamReport
+	// left: the event; withdrawn: the router's route lost the victim;
+	// moved: the flows were delivered through the other relay (and a
+	// second passed); returned: the victim's return began; back: the route
+	// has both relays again.
+	left, withdrawn, moved, returned, back time.Time
+	// gapLost: datagrams of the other relay's flows lost in the router's
+	// route-replacement gaps (checkIntact).
+	gapLost int
+}
+
+// runFailover streams every flow on port, waits (with waitSave) for a
+// periodic save holding the client on the victim, runs leave (which
+// returns the event's time), waits for the router to drop the victim's
+// path (then runs afterWithdraw, if any), for every flow to be delivered
+// again, runs come, waits for both paths and for every flow again, and
+// checks the flows' integrity.
+func runFailover(t *testing.T, f *Fleet, flows []fleetFlow, victim *FleetRelay, port uint16, waitSave bool,
+	leave func() time.Time, afterWithdraw func(), come func(ctx context.Context) error) failover {
+	t.Helper()
+	other := 3 - victim.Index
+	st := startFleetStreams(t, f, flows, port, 10*time.Second)
+	if waitSave {
+		relWaitFleet(t, f, victim.Index, "a periodic save holding the client", func(m map[string]float64) bool {
+			return m[relSavedPeers] == 1
+		})
+	}
+	time.Sleep(500 * time.Millisecond)
+	var r failover
+	r.left = leave()
+	r.withdrawn = f.waitNextHops(t, 10*time.Second, other)
+	if afterWithdraw != nil {
+		afterWithdraw()
+	}
+	waitFlows(t, st, r.left, 15*time.Second, "flows after the event")
+	time.Sleep(time.Second)
+	r.moved = time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	r.returned = time.Now()
+	if err := come(ctx); err != nil {
+		st.Stop(0)
+		t.Fatal(err)
+	}
+	r.back = f.waitNextHops(t, 20*time.Second, 1, 2)
+	waitFlows(t, st, r.back, 15*time.Second, "flows after the victim came back")
+	time.Sleep(1500 * time.Millisecond)
+	r.reps = st.Stop(time.Second)
+	r.gapLost = checkIntact(t, r.reps, flows, other, r.withdrawn, r.back)
+	return r
+}
+
 // fleetKill: relay 1's daemon is killed with SIGKILL. As on a systemd box,
 // teredo-announce.service (BindsTo) runs teredo-announce-withdraw, BIRD
 // withdraws, and the router moves relay 1's flows to relay 2. Relay 1 is
 // started again: it restores its peers from its state file, is announced
 // after the rise time, and its flows come back.
 func fleetKill(t *testing.T, f *Fleet, flows []fleetFlow) {
-	v, s := f.Relays[0], f.Relays[1]
-	st := startFleetStreams(t, f, flows, 41001, 10*time.Second)
-	relWaitFleet(t, f, v.Index, "a periodic save holding the client", func(m map[string]float64) bool {
-		return m[relSavedPeers] == 1
+	v := f.Relays[0]
+	var ready time.Time
+	r := runFailover(t, f, flows, v, 41001, true, v.KillRelayd, nil, func(ctx context.Context) error {
+		err := v.StartRelayd(ctx)
+		ready = time.Now()
+		return err
 	})
-	time.Sleep(500 * time.Millisecond)
-	kill := v.KillRelayd()
-	withdrawn := f.waitNextHops(t, 10*time.Second, s.Index)
-	waitFlows(t, st, kill, 15*time.Second, "flows after the kill")
-	time.Sleep(time.Second)
-	moved := time.Now()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
-	defer cancel()
-	if err := v.StartRelayd(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ready := time.Now()
-	back := f.waitNextHops(t, 15*time.Second, 1, 2)
-	waitFlows(t, st, back, 15*time.Second, "flows after relay 1 came back")
-	time.Sleep(1500 * time.Millisecond)
-	reps := st.Stop(time.Second)
-	gap := checkIntact(t, reps, flows, s.Index, withdrawn, back)
-
-	out := move(t, reps, flows, v.Index, kill, moved)
+	out := move(t, r.reps, flows, v.Index, r.left, r.moved)
+	ret := move(t, r.reps, flows, v.Index, r.back, r.back.Add(3*time.Second))
 	t.Logf("SIGKILL relay 1's daemon: route withdrawn at the router %v after the kill (teredo-announce-withdraw, BIRD, BGP); %v",
-		withdrawn.Sub(kill).Round(time.Millisecond), out)
-	ret := move(t, reps, flows, v.Index, back, back.Add(3*time.Second))
+		r.withdrawn.Sub(r.left).Round(time.Millisecond), out)
 	t.Logf("relay 1 started again: ready %v after the start, route back %v after ready (rise %v); moving back: %v",
-		ready.Sub(moved).Round(time.Millisecond), back.Sub(ready).Round(time.Millisecond), f.fopts.Rise, ret)
-	t.Logf("relay 2's own flows lost %d datagrams, all sent in the router's route-replacement gaps", gap)
+		ready.Sub(r.returned).Round(time.Millisecond), r.back.Sub(ready).Round(time.Millisecond), f.fopts.Rise, ret)
+	t.Logf("relay 2's own flows lost %d datagrams, all sent in the router's route-replacement gaps", r.gapLost)
 	m := f.metrics(t, v.Index)
 	if m[relLoadedTrusted] != 1 || m[relIndirect] != 0 {
 		t.Errorf("restarted relay 1: restored trusted %v, indirect bubbles %v; want the client back from the state file, no bubble", m[relLoadedTrusted], m[relIndirect])
@@ -447,11 +463,6 @@ func fleetKill(t *testing.T, f *Fleet, flows []fleetFlow) {
 // comes back.
 func fleetPowerOff(t *testing.T, f *Fleet, flows []fleetFlow) {
 	v, s := f.Relays[1], f.Relays[0]
-	st := startFleetStreams(t, f, flows, 41002, 10*time.Second)
-	relWaitFleet(t, f, v.Index, "a periodic save holding the client", func(m map[string]float64) bool {
-		return m[relSavedPeers] == 1
-	})
-	time.Sleep(500 * time.Millisecond)
 	// What reaches the survivor's port until the route is withdrawn: the
 	// bridge forgets the dead port's MAC addresses and floods frames for
 	// them to every other port.
@@ -459,55 +470,47 @@ func fleetPowerOff(t *testing.T, f *Fleet, flows []fleetFlow) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	capCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	capCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	flood, err := f.StartCapture(capCtx, Core, fleetCoreRelayIf(s.Index), "--immediate-mode", "ether", "dst", mac.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	off, err := v.PowerOff()
-	if err != nil {
-		t.Fatal(err)
-	}
-	withdrawn := f.waitNextHops(t, 10*time.Second, s.Index)
-	flooded, err := flood.Stop()
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFlows(t, st, off, 15*time.Second, "flows after the power-off")
-	time.Sleep(time.Second)
-	moved := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
-	defer cancel()
-	if err := v.PowerOn(ctx); err != nil {
-		t.Fatal(err)
-	}
-	back := f.waitNextHops(t, 20*time.Second, 1, 2)
-	waitFlows(t, st, back, 15*time.Second, "flows after relay 2 came back")
-	time.Sleep(1500 * time.Millisecond)
-	reps := st.Stop(time.Second)
-	gap := checkIntact(t, reps, flows, s.Index, withdrawn, back)
-	out := move(t, reps, flows, v.Index, off, moved)
+	var flood *Capture
+	var flooded []Frame
+	r := runFailover(t, f, flows, v, 41002, true, func() time.Time {
+		var err error
+		if flood, err = f.StartCapture(capCtx, Core, fleetCoreRelayIf(s.Index), "--immediate-mode", "ether", "dst", mac.String()); err != nil {
+			t.Fatal(err)
+		}
+		off, err := v.PowerOff()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return off
+	}, func() {
+		var err error
+		if flooded, err = flood.Stop(); err != nil {
+			t.Fatal(err)
+		}
+	}, v.PowerOn)
+	out := move(t, r.reps, flows, v.Index, r.left, r.moved)
 	var early int
-	for k, r := range reps {
+	for k, rep := range r.reps {
 		if flows[k].relay != v.Index {
 			continue
 		}
-		for i := range r.Sent {
-			if !r.SentAt[i].Before(off) && r.SentAt[i].Before(withdrawn) && !r.Fwd[i].IsZero() {
+		for i := range rep.Sent {
+			if !rep.SentAt[i].Before(r.left) && rep.SentAt[i].Before(r.withdrawn) && !rep.Fwd[i].IsZero() {
 				early++
 			}
 		}
 	}
-	t.Logf("relay 2 powered off: BFD withdrew the route at the router %v after; %v", withdrawn.Sub(off).Round(time.Millisecond), out)
+	t.Logf("relay 2 powered off: BFD withdrew the route at the router %v after; %v", r.withdrawn.Sub(r.left).Round(time.Millisecond), out)
 	t.Logf("before the withdrawal, %d frames for relay 2's MAC were flooded to relay 1's port and relay 1 delivered %d of relay 2's datagrams from them (the data plane does not check the destination MAC)",
 		len(flooded), early)
-	if d := withdrawn.Sub(off); d > 2*time.Second {
+	if d := r.withdrawn.Sub(r.left); d > 2*time.Second {
 		t.Errorf("the router withdrew a dead relay after %v: BFD (100 ms × 3) should take about 0.3 s", d)
 	}
-	ret := move(t, reps, flows, v.Index, back, back.Add(3*time.Second))
-	t.Logf("relay 2 powered on: route back %v after power-on; moving back: %v", back.Sub(moved).Round(time.Millisecond), ret)
-	t.Logf("relay 1's own flows lost %d datagrams, all sent in the router's route-replacement gaps", gap)
+	ret := move(t, r.reps, flows, v.Index, r.back, r.back.Add(3*time.Second))
+	t.Logf("relay 2 powered on: route back %v after power-on; moving back: %v", r.back.Sub(r.returned).Round(time.Millisecond), ret)
+	t.Logf("relay 1's own flows lost %d datagrams, all sent in the router's route-replacement gaps", r.gapLost)
 }
 
 // fleetDrain: relayctl drain withdraws relay 1's route at once; its flows
@@ -515,34 +518,63 @@ func fleetPowerOff(t *testing.T, f *Fleet, flows []fleetFlow) {
 // nothing is lost beyond packets in flight; undrain brings them back after
 // the rise time.
 func fleetDrain(t *testing.T, f *Fleet, flows []fleetFlow) {
-	v, s := f.Relays[0], f.Relays[1]
-	st := startFleetStreams(t, f, flows, 41003, 10*time.Second)
-	time.Sleep(500 * time.Millisecond)
-	drain := time.Now()
-	f.relayctl(t, v.Index, "drain")
-	withdrawn := f.waitNextHops(t, 5*time.Second, s.Index)
-	waitFlows(t, st, withdrawn, 10*time.Second, "flows after the drain")
-	time.Sleep(time.Second)
-	undrain := time.Now()
-	f.relayctl(t, v.Index, "undrain")
-	back := f.waitNextHops(t, 10*time.Second, 1, 2)
-	waitFlows(t, st, back, 10*time.Second, "flows after the undrain")
-	time.Sleep(1500 * time.Millisecond)
-	reps := st.Stop(time.Second)
-	gap := checkIntact(t, reps, flows, s.Index, withdrawn, back)
-	out := move(t, reps, flows, v.Index, withdrawn, undrain)
-	ret := move(t, reps, flows, v.Index, back, back.Add(3*time.Second))
-	t.Logf("drain relay 1: route withdrawn at the router %v after relayctl drain; %v", withdrawn.Sub(drain).Round(time.Millisecond), out)
-	t.Logf("undrain relay 1: route back %v after relayctl undrain (rise %v); %v", back.Sub(undrain).Round(time.Millisecond), f.fopts.Rise, ret)
-	t.Logf("relay 2's own flows lost %d datagrams, all sent in the router's route-replacement gaps", gap)
+	v := f.Relays[0]
+	r := runFailover(t, f, flows, v, 41003, false, func() time.Time {
+		at := time.Now()
+		f.relayctl(t, v.Index, "drain")
+		return at
+	}, nil, func(context.Context) error {
+		f.relayctl(t, v.Index, "undrain")
+		return nil
+	})
+	out := move(t, r.reps, flows, v.Index, r.left, r.returned)
+	ret := move(t, r.reps, flows, v.Index, r.back, r.back.Add(3*time.Second))
+	t.Logf("drain relay 1: route withdrawn at the router %v after relayctl drain; %v", r.withdrawn.Sub(r.left).Round(time.Millisecond), out)
+	t.Logf("undrain relay 1: route back %v after relayctl undrain (rise %v); %v", r.back.Sub(r.returned).Round(time.Millisecond), f.fopts.Rise, ret)
+	t.Logf("relay 2's own flows lost %d datagrams, all sent in the router's route-replacement gaps", r.gapLost)
 	for _, m := range []moveStats{out, ret} {
 		if m.lost > m.flows || m.lostBack > m.flows {
 			t.Errorf("a drain move lost %d forward, %d back over %d flows: more than one in flight per flow", m.lost, m.lostBack, m.flows)
 		}
 	}
-	if since := back.Sub(undrain); since < f.fopts.Rise {
+	if since := r.back.Sub(r.returned); since < f.fopts.Rise {
 		t.Errorf("route back %v after undrain, before the rise time", since)
 	}
+}
+
+// portCaptures are captures on the router's bridge port to each relay
+// (index = relay): what reaches the relay and what it sends.
+type portCaptures [FleetRelays + 1]*Capture
+
+// startPortCaptures starts a capture (immediate mode, filter) on each
+// relay's port of the router.
+func startPortCaptures(t *testing.T, f *Fleet, filter ...string) portCaptures {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var c portCaptures
+	for i := 1; i <= FleetRelays; i++ {
+		var err error
+		if c[i], err = f.StartCapture(ctx, Core, fleetCoreRelayIf(i), append([]string{"--immediate-mode"}, filter...)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+// stop ends the captures and returns the frames of each relay's port
+// (index 0 is empty).
+func (c portCaptures) stop(t *testing.T) [FleetRelays + 1][]Frame {
+	t.Helper()
+	var out [FleetRelays + 1][]Frame
+	for i := 1; i <= FleetRelays; i++ {
+		fr, err := c[i].Stop()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = fr
+	}
+	return out
 }
 
 // relayMAC returns the MAC address of a relay's IX port.
@@ -576,11 +608,10 @@ func relWaitFleet(t *testing.T, f *Fleet, i int, what string, cond func(map[stri
 // relay 1 from both sides. A capture of the whole IX LAN shows each one
 // arriving at relay 1 once and nothing leaving it towards relay 2; relay 1
 // counts each under its drop reason. A control packet for a non-Teredo
-// prefix routed the same way is forwarded by relay 1's kernel to relay 2
-// and seen twice, so the capture would catch a forwarded Teredo packet.
+// prefix routed the same way loops between the relays' kernels, so the
+// captures would catch a forwarded Teredo packet.
 func fleetNoLoop(t *testing.T, f *Fleet) {
 	a, b := f.Relays[0], f.Relays[1]
-	ctx := context.Background()
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -617,14 +648,7 @@ func fleetNoLoop(t *testing.T, f *Fleet) {
 	m0 := [FleetRelays + 1]map[string]float64{nil, f.metrics(t, 1), f.metrics(t, 2)}
 	// Captures on the router's bridge ports to each relay: rly1 sees what
 	// reaches relay 1 and what relay 1 sends, rly2 what reaches relay 2.
-	capCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	var captures [FleetRelays + 1]*Capture
-	for i := 1; i <= FleetRelays; i++ {
-		c, err := f.StartCapture(capCtx, Core, fleetCoreRelayIf(i), "--immediate-mode", "ip6", "or", "udp", "port", "3544")
-		must(err)
-		captures[i] = c
-	}
+	captures := startPortCaptures(t, f, "ip6", "or", "udp", "port", "3544")
 
 	marker := []byte("fleet-loop-test-0123456789abcdef")
 	// 1. Native side, Teredo destination whose mapping is relay 2: relay 1
@@ -643,12 +667,7 @@ func fleetNoLoop(t *testing.T, f *Fleet) {
 	// 4. Control: a non-Teredo destination routed the same way.
 	must(f.SendRawIPv6(FleetNativeNode(1), EchoRequest(src, controlDst, 64, 0x7004, 1, marker)))
 	time.Sleep(2 * time.Second)
-	var frames [FleetRelays + 1][]Frame
-	for i := 1; i <= FleetRelays; i++ {
-		fr, err := captures[i].Stop()
-		must(err)
-		frames[i] = fr
-	}
+	frames := captures.stop(t)
 
 	for _, c := range []struct {
 		name string
@@ -725,16 +744,7 @@ func fleetDefaultHash(t *testing.T, f *Fleet, flows []fleetFlow) {
 		t.Fatal(err)
 	}
 	defer f.sysctl(Core, "ipv6/fib_multipath_hash_policy", "3")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	var captures [FleetRelays + 1]*Capture
-	for i := 1; i <= FleetRelays; i++ {
-		c, err := f.StartCapture(ctx, Core, fleetCoreRelayIf(i), "--immediate-mode", "ip6")
-		if err != nil {
-			t.Fatal(err)
-		}
-		captures[i] = c
-	}
+	captures := startPortCaptures(t, f, "ip6")
 	sf := make([]StreamFlow, len(flows))
 	for i, fl := range flows {
 		sf[i] = fl.StreamFlow
@@ -757,11 +767,7 @@ func fleetDefaultHash(t *testing.T, f *Fleet, flows []fleetFlow) {
 		}
 		m[a][relay] = true
 	}
-	for i := 1; i <= FleetRelays; i++ {
-		frames, err := captures[i].Stop()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for i, frames := range captures.stop(t) {
 		for _, fr := range frames {
 			p, ok := DecodeIPv6(fr.Data)
 			if !ok || IPv6Dst(p) != client || len(p) < 48 {

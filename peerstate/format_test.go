@@ -45,13 +45,16 @@ func unhex(t testing.TB, s string) []byte {
 	return b
 }
 
+// mutated returns a copy of b changed by f.
+func mutated(b []byte, f func([]byte)) []byte {
+	c := append([]byte(nil), b...)
+	f(c)
+	return c
+}
+
 func TestParseRecordVectors(t *testing.T) {
 	good := unhex(t, vecOneFile)[HeaderLen:]
-	mut := func(f func(b []byte)) []byte {
-		b := append([]byte(nil), good...)
-		f(b)
-		return b
-	}
+	mut := func(f func(b []byte)) []byte { return mutated(good, f) }
 	tests := []struct {
 		name string
 		in   []byte
@@ -100,11 +103,7 @@ func TestPutRecordVector(t *testing.T) {
 
 func TestParseHeaderVectors(t *testing.T) {
 	good := unhex(t, vecOneFile)[:HeaderLen]
-	mut := func(f func(b []byte)) []byte {
-		b := append([]byte(nil), good...)
-		f(b)
-		return b
-	}
+	mut := func(f func(b []byte)) []byte { return mutated(good, f) }
 	tests := []struct {
 		name string
 		in   []byte
