@@ -162,7 +162,10 @@ func (k *Keeper) save(final bool) error {
 }
 
 // trusted yields the table's trusted peers with wall-clock last receive
-// times (now and mono read at the same instant).
+// times (now and mono read at the same instant). The data plane keeps
+// receiving during the walk, so a peer's last receive can be later than
+// mono: it is written as now, since a record received after its file's
+// save time is invalid.
 func (k *Keeper) trusted(now time.Time, mono int64) iter.Seq[*Record] {
 	return func(yield func(*Record) bool) {
 		var r Record
@@ -172,7 +175,7 @@ func (k *Keeper) trusted(now time.Time, mono int64) iter.Seq[*Record] {
 			}
 			r.Addr = p.Addr.As16()
 			r.Mapping = p.Mapping
-			r.LastRx = now.UnixNano() - (mono - p.LastRx)
+			r.LastRx = now.UnixNano() - max(mono-p.LastRx, 0)
 			return yield(&r)
 		})
 	}

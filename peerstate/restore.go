@@ -88,7 +88,8 @@ type Policy struct {
 	TrustWindow time.Duration
 	// MaxAge is the relay's idle timeout: older peers are not restored.
 	MaxAge time.Duration
-	// Limit is the most records a file may hold (the size cap).
+	// Limit is the most records a file may hold (the size cap); 0 means
+	// MaxRecords.
 	Limit int
 	// Accept refuses records the relay would not accept now (nil: all).
 	Accept func(r *Record) bool
@@ -101,6 +102,9 @@ type Policy struct {
 // nothing of it is restored.
 func Restore(path string, p Policy, t Table, now time.Time, mono int64) LoadStats {
 	var st LoadStats
+	if p.Limit <= 0 {
+		p.Limit = MaxRecords
+	}
 	h, invalid, err := Load(path, p.Limit, func(h *Header, r *Record) {
 		st.restore(h, r, p, t, now, mono)
 	})

@@ -252,3 +252,29 @@ func BenchmarkKeeperSave1M(b *testing.B) {
 		}
 	})
 }
+
+// The data plane keeps receiving while a save walks the table: a peer
+// whose last receive is later than the save's clock reading is saved with
+// the save time, and comes back (a record received after its file's save
+// time would be rejected as invalid).
+func TestKeeperSaveDuringTraffic(t *testing.T) {
+	clk := &clock{wall: time.Unix(0, vecSavedAt).Add(time.Minute)}
+	pc := newCache(t, 16, clk)
+	r := records(1)[0]
+	pc.Restore(&r.Addr, r.Mapping, clk.mono()+int64(5*time.Millisecond), clk.mono())
+	path := filepath.Join(t.TempDir(), "peers.state")
+	k, err := New(Config{Path: path, Now: clk.now, Mono: clk.mono, Policy: Policy{TrustWindow: trustWindow, MaxAge: maxAge}}, pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.SaveFinal(); err != nil {
+		t.Fatal(err)
+	}
+	out, h, _, err := loadAll(t, path, 10)
+	if err != nil || len(out) != 1 || out[0].LastRx != h.SavedAt {
+		t.Fatalf("saved %+v (save time %d), %v; want the last receive clamped to the save time", out, h.SavedAt, err)
+	}
+	if st := Restore(path, Policy{TrustWindow: trustWindow, MaxAge: maxAge}, newCache(t, 16, clk), clk.now(), clk.mono()); st.Trusted != 1 {
+		t.Fatalf("restore: %+v", st)
+	}
+}
