@@ -153,12 +153,16 @@ func (f *Fleet) waitNextHops(t *testing.T, timeout time.Duration, relays ...int)
 type moveStats struct {
 	flows                   int
 	fwdMin, fwdMax, backMax time.Duration
-	lost, lostBack          int
+	// gapFwd and gapBack are the longest silences any of the flows saw at
+	// the client and at the native host (the send interval is 40 ms).
+	gapFwd, gapBack time.Duration
+	lost, lostBack  int
 }
 
 func (m moveStats) String() string {
-	return fmt.Sprintf("%d flows: first datagram delivered native→client %v–%v after, first echo back by %v; lost %d forward, %d back",
-		m.flows, m.fwdMin.Round(time.Millisecond), m.fwdMax.Round(time.Millisecond), m.backMax.Round(time.Millisecond), m.lost, m.lostBack)
+	return fmt.Sprintf("%d flows: first datagram sent after it delivered native→client %v–%v after, its echo back by %v; longest silence %v at the client, %v at the native hosts; lost %d forward, %d back",
+		m.flows, m.fwdMin.Round(time.Millisecond), m.fwdMax.Round(time.Millisecond), m.backMax.Round(time.Millisecond),
+		m.gapFwd.Round(time.Millisecond), m.gapBack.Round(time.Millisecond), m.lost, m.lostBack)
 }
 
 // move measures the flows of relay `from` in reps for an event at `at`;
@@ -181,6 +185,10 @@ func move(t *testing.T, reps []StreamReport, flows []fleetFlow, from int, at, un
 		m.fwdMax = max(m.fwdMax, d)
 		m.backMax = max(m.backMax, back.Sub(at))
 		m.flows++
+		last, next := r.LongestGap(at.Add(-time.Second), until, false)
+		m.gapFwd = max(m.gapFwd, next.Sub(last))
+		last, next = r.LongestGap(at.Add(-time.Second), until, true)
+		m.gapBack = max(m.gapBack, next.Sub(last))
 		for s := range r.Sent {
 			if r.SentAt[s].Before(at.Add(-time.Second)) || !r.SentAt[s].Before(until) {
 				continue

@@ -120,9 +120,14 @@ func TestPeerStateRestartUnderTraffic(t *testing.T) {
 			t.Fatalf("%s: new process forwarded v4_to_v6 %v, v6_to_v4 %v, trusted %v", name, m[relV4ToV6], m[relV6ToV4], m[relTrusted])
 		}
 
-		fwd, back, ok := rep.FirstAfter(at)
+		// The outage is the longest silence of the stream around the
+		// restart: from the last datagram the old process forwarded to the
+		// first the new one did.
+		end := rep.SentAt[rep.Sent-1]
+		lastF, nextF := rep.LongestGap(at.Add(-time.Second), end, false)
+		lastB, nextB := rep.LongestGap(at.Add(-time.Second), end, true)
 		lostF, lostB := rep.Lost()
-		if !ok || back.IsZero() {
+		if _, back, ok := rep.FirstAfter(at); !ok || back.IsZero() {
 			t.Fatalf("%s: nothing delivered after the signal", name)
 		}
 		if n := rep.LostFwdSentIn(ready, rep.SentAt[rep.Sent-1].Add(-time.Second)); n != 0 {
@@ -131,8 +136,9 @@ func TestPeerStateRestartUnderTraffic(t *testing.T) {
 		if rep.Corrupt != 0 || rep.Dup != 0 {
 			t.Errorf("%s: %d corrupt, %d duplicate datagrams", name, rep.Corrupt, rep.Dup)
 		}
-		t.Logf("%s, then start, under traffic (one datagram each way every 20 ms): signal → ready file %v; signal → first datagram native→client %v, first echo client→native %v; lost %d forward, %d back of %d; no bubble, nothing dropped as unknown_peer",
-			name, ready.Sub(at).Round(time.Millisecond), fwd.Sub(at).Round(time.Millisecond), back.Sub(at).Round(time.Millisecond),
+		t.Logf("%s, then start, under traffic (one datagram each way every 20 ms): signal → ready file %v; outage native→client %v (%v before to %v after the signal), client→native %v (to %v after); lost %d forward, %d back of %d; no bubble, nothing dropped as unknown_peer",
+			name, ready.Sub(at).Round(time.Millisecond), nextF.Sub(lastF).Round(time.Millisecond), at.Sub(lastF).Round(time.Millisecond),
+			nextF.Sub(at).Round(time.Millisecond), nextB.Sub(lastB).Round(time.Millisecond), nextB.Sub(at).Round(time.Millisecond),
 			lostF, lostB, rep.Sent)
 	}
 }

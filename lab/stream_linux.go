@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 )
@@ -71,6 +72,30 @@ func (r *StreamReport) LostFwdSentIn(from, to time.Time) int {
 		}
 	}
 	return n
+}
+
+// LongestGap returns the longest silence between consecutive arrivals
+// (forward, or with back the echoes) of the datagrams sent in [from, to):
+// the last arrival before it and the first after it. It is zero when fewer
+// than two arrived.
+func (r *StreamReport) LongestGap(from, to time.Time, back bool) (last, next time.Time) {
+	arr := r.Fwd
+	if back {
+		arr = r.Back
+	}
+	var at []time.Time
+	for i := range r.Sent {
+		if !r.SentAt[i].Before(from) && r.SentAt[i].Before(to) && !arr[i].IsZero() {
+			at = append(at, arr[i])
+		}
+	}
+	slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
+	for i := 1; i < len(at); i++ {
+		if at[i].Sub(at[i-1]) > next.Sub(last) {
+			last, next = at[i-1], at[i]
+		}
+	}
+	return last, next
 }
 
 // FirstAfter returns the earliest arrival, forward and back, of a datagram
