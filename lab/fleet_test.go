@@ -283,18 +283,29 @@ func fleetSpread(t *testing.T, f *Fleet, flows []fleetFlow) {
 	s := startFleetStreams(t, f, flows, 41000, 30*time.Second)
 	time.Sleep(500 * time.Millisecond)
 	captures := startPortCaptures(t, f, "ip6", "and", "udp")
-	scrape := func() (time.Time, [FleetRelays + 1]map[string]float64) {
-		var m [FleetRelays + 1]map[string]float64
-		a := time.Now()
-		for i := 1; i <= FleetRelays; i++ {
-			m[i] = f.metrics(t, i)
-		}
-		return a.Add(time.Since(a) / 2), m
+	// Each relay's counters are read at some instant of its scrape: the
+	// scrape's midpoint, give or take half its duration.
+	type reading struct {
+		at, slack time.Duration // since begin
+		m         map[string]float64
 	}
-	t0, m0 := scrape()
+	begin := time.Now()
+	scrape := func() (out [FleetRelays + 1]reading) {
+		for i := 1; i <= FleetRelays; i++ {
+			a := time.Since(begin)
+			m := f.metrics(t, i)
+			b := time.Since(begin)
+			out[i] = reading{at: (a + b) / 2, slack: (b - a) / 2, m: m}
+		}
+		return out
+	}
+	r0 := scrape()
 	time.Sleep(2 * time.Second)
-	t1, m1 := scrape()
+	r1 := scrape()
 	reps := s.Stop(time.Second)
+	t0, t1 := begin.Add(r0[1].at), begin.Add(r1[FleetRelays].at)
+	m0 := [FleetRelays + 1]map[string]float64{nil, r0[1].m, r0[2].m}
+	m1 := [FleetRelays + 1]map[string]float64{nil, r1[1].m, r1[2].m}
 	// Once established, nothing is lost or corrupted. At first contact each
 	// relay queues the client's first packets while it verifies the client,
 	// 1280 bytes at most (peers.queue_bytes_per_peer): with many flows
@@ -370,29 +381,33 @@ func fleetSpread(t *testing.T, f *Fleet, flows []fleetFlow) {
 	}
 	for i := 1; i <= FleetRelays; i++ {
 		var fwd, back int
+		from, to := begin.Add(r0[i].at), begin.Add(r1[i].at)
 		for k, r := range reps {
 			if flows[k].relay != i {
 				continue
 			}
 			for s := range r.Sent {
-				if a := r.Fwd[s]; a.After(t0) && !a.After(t1) {
+				if a := r.Fwd[s]; a.After(from) && !a.After(to) {
 					fwd++
 				}
-				if a := r.Back[s]; a.After(t0) && !a.After(t1) {
+				if a := r.Back[s]; a.After(from) && !a.After(to) {
 					back++
 				}
 			}
 		}
 		dFwd := m1[i][relV6ToV4] - m0[i][relV6ToV4]
 		dBack := m1[i][relV4ToV6] - m0[i][relV4ToV6]
-		tol := float64(2*per[i] + 4)
+		// Its flows' packets per second times the reading uncertainty, and
+		// a packet per flow in flight at each end.
+		pps := float64(per[i]) * float64(time.Second) / float64(fleetInterval)
+		tol := pps*(r0[i].slack+r1[i].slack).Seconds() + float64(2*per[i]) + 2
 		t.Logf("relay %d: %d flows; its counters: %v packets native→client, %v client→native in %v (%.0f%% of the native→client traffic); its flows' datagrams: %d and %d",
-			i, per[i], dFwd, dBack, t1.Sub(t0).Round(time.Millisecond), 100*dFwd/total, fwd, back)
+			i, per[i], dFwd, dBack, to.Sub(from).Round(time.Millisecond), 100*dFwd/total, fwd, back)
 		if d := dFwd - float64(fwd); d < -tol || d > tol {
-			t.Errorf("relay %d forwarded %v native→client packets, its flows delivered %d (tolerance %v)", i, dFwd, fwd, tol)
+			t.Errorf("relay %d forwarded %v native→client packets, its flows delivered %d (tolerance %.0f)", i, dFwd, fwd, tol)
 		}
 		if d := dBack - float64(back); d < -tol || d > tol {
-			t.Errorf("relay %d forwarded %v client→native packets, its flows' echoes %d (tolerance %v)", i, dBack, back, tol)
+			t.Errorf("relay %d forwarded %v client→native packets, its flows' echoes %d (tolerance %.0f)", i, dBack, back, tol)
 		}
 		if m1[i][relTrusted] != 1 {
 			t.Errorf("relay %d: %v trusted peers, want the client", i, m1[i][relTrusted])
