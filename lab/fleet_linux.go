@@ -22,6 +22,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/teredorelay/teredorelay/announce"
 )
 
 // The fleet lab: two teredo-relayd boxes on an IX peering LAN behind one IX
@@ -88,6 +90,10 @@ const (
 	fleetRelayIf  = "ix0"   // a relay's IX port (bird.conf's BFD interface)
 	fleetWithdraw = "teredo-announce-withdraw"
 )
+
+// withdrawnInclude is BIRD's include file in the withdrawn state, as the
+// tmpfiles entry creates it at boot.
+var withdrawnInclude = announce.Render(announce.DefaultSetName, announce.DefaultPrefixes, false)
 
 func fleetCoreRelayIf(i int) string  { return fmt.Sprintf("rly%d", i) }
 func fleetCoreNativeIf(h int) string { return fmt.Sprintf("nh%d", h) }
@@ -395,7 +401,7 @@ func (f *Fleet) newRelay(i int) (*FleetRelay, error) {
 	}
 	// BIRD needs the include file before it starts (tmpfiles creates it
 	// withdrawn at boot).
-	if err := os.WriteFile(r.Include, []byte("define TEREDO_ANNOUNCE = [ ::/128 ];\n"), 0o644); err != nil {
+	if err := os.WriteFile(r.Include, withdrawnInclude, 0o644); err != nil {
 		return nil, err
 	}
 	var bogons []string
@@ -551,7 +557,7 @@ func (r *FleetRelay) PowerOn(ctx context.Context) error {
 	}
 	// The daemon's last announcement is still in the include file: BIRD
 	// must boot withdrawn (the tmpfiles entry does this at boot).
-	if err := os.WriteFile(r.Include, []byte("define TEREDO_ANNOUNCE = [ ::/128 ];\n"), 0o644); err != nil {
+	if err := os.WriteFile(r.Include, withdrawnInclude, 0o644); err != nil {
 		return err
 	}
 	if err := r.StartBird(); err != nil {
