@@ -18,10 +18,10 @@ DEB_COMMANDS := \
 	teredo-probe:bin
 DEB_ARCH := $(shell $(GO) env GOARCH)
 DEB_ROOT := build/deb/root
-RACE_PKGS := ./cache/... ./relay/... ./teredo/... ./server/... ./client/... ./announce/... ./nexthop/... ./dataplane/... ./control/... ./xsk/...
+RACE_PKGS := ./cache/... ./peerstate/... ./relay/... ./teredo/... ./server/... ./client/... ./announce/... ./nexthop/... ./dataplane/... ./control/... ./xsk/...
 MICRO_PKGS := ./teredo/... ./relay/ ./cache/... ./server/ ./dataplane/ ./nexthop/
 # package:FuzzTarget pairs run for a few seconds each by `make test`.
-FUZZ_TARGETS := ./teredo:FuzzDecode ./relay:FuzzDecap ./relay:FuzzEncap ./server:FuzzHandle ./config:FuzzParse ./dataplane:FuzzParseL2 ./client:FuzzTunnelUDP ./client:FuzzTunnelTUN
+FUZZ_TARGETS := ./teredo:FuzzDecode ./peerstate:FuzzLoad ./relay:FuzzDecap ./relay:FuzzEncap ./server:FuzzHandle ./config:FuzzParse ./dataplane:FuzzParseL2 ./client:FuzzTunnelUDP ./client:FuzzTunnelTUN
 
 .DEFAULT_GOAL := help
 

@@ -113,6 +113,7 @@ type Config struct {
 	Announce  Announce
 	Drain     Drain
 	Readiness Readiness // config/readiness.go
+	PeerState PeerState // config/peerstate.go
 }
 
 // Interfaces names the network interfaces XDP attaches to: either OneArmed, or

@@ -41,7 +41,8 @@ func TestParseDefaults(t *testing.T) {
 		Announce: Announce{Enabled: false, IncludeFile: "/run/teredo-relayd-bird/announce.conf", SetName: "TEREDO_ANNOUNCE",
 			Birdc: "/usr/sbin/birdc", Socket: "/run/bird/bird.ctl", Prefixes: []netip.Prefix{netip.MustParsePrefix("2001::/32")},
 			Rise: 10 * time.Second, Timeout: 5 * time.Second},
-		Drain: Drain{StateFile: "/var/lib/teredo-relayd/drained"},
+		Drain:     Drain{StateFile: "/var/lib/teredo-relayd/drained"},
+		PeerState: PeerState{File: "/var/lib/teredo-relayd/peers.state", SaveInterval: 10 * time.Second, MaxPeers: 1 << 20},
 		RateLimits: RateLimits{NewPeerRate: 50, NewPeerBurst: 100, BubbleRate: 5000, BubbleBurst: 5000,
 			ClientSlowPathRate: 100, ClientSlowPathBurst: 200},
 	}

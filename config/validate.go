@@ -77,6 +77,8 @@ type rawConfig struct {
 	Announce  rawAnnounce  `yaml:"announce"`
 	Drain     rawDrain     `yaml:"drain"`
 	Readiness rawReadiness `yaml:"readiness"` // config/readiness.go
+
+	PeerState rawPeerState `yaml:"peer_state"` // config/peerstate.go
 }
 
 func (r *rawConfig) validate() (*Config, error) {
@@ -154,6 +156,9 @@ func (r *rawConfig) validate() (*Config, error) {
 		return nil, err
 	}
 	if err := r.announceAndDrain(c); err != nil { // config/announce.go
+		return nil, err
+	}
+	if err := r.peerState(c); err != nil { // config/peerstate.go
 		return nil, err
 	}
 	return c, nil

@@ -262,6 +262,7 @@ func (d *Daemon) State() metrics.State {
 		LastReloadSuccess:    time.Unix(0, d.lastReload.Load()),
 		RateLimits:           rateLimits(cfg),
 		Announce:             d.announceState(),
+		PeerState:            d.peerStateStats(), // daemon/peerstate.go
 	}
 	if d.announce != nil {
 		as := d.announce.drv.Status()

@@ -23,6 +23,7 @@ import (
 	"github.com/teredorelay/teredorelay/dataplane"
 	"github.com/teredorelay/teredorelay/metrics"
 	"github.com/teredorelay/teredorelay/nexthop"
+	"github.com/teredorelay/teredorelay/peerstate"
 	"github.com/teredorelay/teredorelay/relay"
 	"github.com/teredorelay/teredorelay/server"
 	"github.com/teredorelay/teredorelay/xsk"
@@ -69,6 +70,9 @@ type Daemon struct {
 	// announce is the BIRD announcement driver (daemon/announce.go), nil
 	// unless announce.enabled.
 	announce *announcer
+	// peerState saves and restores the trusted peers (daemon/peerstate.go),
+	// nil unless peer_state.file is set.
+	peerState *peerstate.Keeper
 
 	ready, draining atomic.Bool
 	// routeMissing is set while a readiness.require_route_to destination has
@@ -216,6 +220,9 @@ func (d *Daemon) startAll(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("create peer cache: %w", err)
 	}
+	if err := d.loadPeerState(cfg); err != nil { // daemon/peerstate.go
+		return err
+	}
 	if d.kernel, err = dataplane.OpenKernel(cfg.IPv4.Addresses, cfg.IPv4.Port); err != nil {
 		return explain(err, "open kernel sockets")
 	}
@@ -296,6 +303,7 @@ func (d *Daemon) startAll(ctx context.Context) error {
 		return err
 	}
 	d.watchRoutes(ctx, cfg)                           // daemon/readiness.go
+	d.startPeerStateSaver(ctx)                        // daemon/peerstate.go
 	if err := d.startAnnounce(ctx, cfg); err != nil { // daemon/announce.go
 		return err
 	}
@@ -474,6 +482,7 @@ func (d *Daemon) shutdown() error {
 		d.stopWork()
 	}
 	d.workerWG.Wait()
+	d.savePeerStateAtShutdown() // daemon/peerstate.go
 	for _, q := range d.queues {
 		for _, s := range q.sockets {
 			errs = append(errs, s.Close())

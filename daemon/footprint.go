@@ -47,9 +47,11 @@ const maxCacheBytesPerEntry = 128
 const queueChunk, queueChunkIndex = 128, 6
 
 // MeasureFootprint computes cfg's memory. The peer cache is built exactly
-// as the daemon builds it and its allocation measured (the cache touches no
-// page when it is created, so this costs address space, not memory), unless
-// its upper bound exceeds this host's memory, where building it could fail.
+// as the daemon builds it and its allocation measured (Go heap plus the
+// mapping a large cache keeps its table in; the cache makes that mapping
+// resident when it is created, so for a moment this costs what the daemon
+// will), unless its upper bound exceeds this host's memory, where building
+// it could fail.
 func MeasureFootprint(cfg *config.Config) (Footprint, error) {
 	f := Footprint{UMEMLocked: umemBytes(cfg), UMEMs: len(cfg.Queues)}
 	if cfg.Interfaces.TwoArmed() {
@@ -80,7 +82,7 @@ func MeasureFootprint(cfg *config.Config) (Footprint, error) {
 }
 
 // measureCache builds a cache as the daemon does and returns the bytes New
-// allocated.
+// allocated: on the Go heap, plus its own mapping when it has one.
 func measureCache(capacity, perPeer int, total int64) (uint64, error) {
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -90,8 +92,12 @@ func measureCache(capacity, perPeer int, total int64) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	n := after.TotalAlloc - before.TotalAlloc
+	if m := c.Memory(); m.Mapped {
+		n += uint64(m.Bytes)
+	}
 	runtime.KeepAlive(c)
-	return after.TotalAlloc - before.TotalAlloc, nil
+	return n, nil
 }
 
 // hostMemory returns MemTotal + SwapTotal from /proc/meminfo.

@@ -138,21 +138,8 @@ func startAnnounceLab(t *testing.T) *announceLab {
 	})
 	a.startBird("ix-bird", a.ixNS, "../deploy/bird/ix-peer.conf", a.ixBird, nil)
 
-	conf := fmt.Sprintf(`interfaces: {one_armed: %s}
-ipv4: {address: %s}
-ipv6: {address: "%s"}
-bubbles: {key_file: %s/bubble.key}
-api: {socket: %s}
-metrics: {listen: "127.0.0.1:9542"}
-announce:
-  enabled: true
-  include_file: %s
-  birdc: /usr/sbin/birdc
-  socket: %s
-  rise: %s
-  timeout: 5s
-drain: {state_file: %s}
-`, annRelayIface, annRelayIPv4, annRelayIPv6, dir, a.apiSocket, a.include, a.relayBird, annRise, a.drainFile)
+	conf := announcingRelayd{Iface: annRelayIface, IPv4: annRelayIPv4, IPv6: annRelayIPv6, Dir: dir, APISocket: a.apiSocket,
+		Include: a.include, BirdSocket: a.relayBird, DrainFile: a.drainFile, Rise: annRise}.yaml()
 	a.must(os.WriteFile(a.relaydConf, []byte(conf), 0o644))
 	return a
 }
@@ -168,28 +155,9 @@ func (a *announceLab) must(err error) {
 // configuration conf with replacements, logging to the work directory.
 func (a *announceLab) startBird(name, ns, conf, socket string, replace map[string]string) {
 	a.t.Helper()
-	b, err := os.ReadFile(conf)
-	a.must(err)
-	text := strings.Replace(string(b), "log syslog all;", "log stderr all;", 1)
-	for from, to := range replace {
-		if !strings.Contains(text, from) {
-			a.t.Fatalf("%s lacks %q", conf, from)
-		}
-		text = strings.ReplaceAll(text, from, to)
-	}
-	path := filepath.Join(a.dir, name+".conf")
-	a.must(os.WriteFile(path, []byte(text), 0o644))
-	p, err := startProcess(a.dir, name, ns, []string{"bird", "-f", "-c", path, "-s", socket, "-P", filepath.Join(a.dir, name+".pid")})
+	p, err := startBird(a.dir, name, ns, conf, socket, replace)
 	a.must(err)
 	a.procs = append(a.procs, p)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	a.must(waitFor(ctx, 10*time.Second, name+" control socket", func() (bool, error) {
-		if p.exited() {
-			return false, fmt.Errorf("%s exited: %v\n%s", name, p.err, p.logTail(2000))
-		}
-		return exec.Command("birdc", "-s", socket, "show", "status").Run() == nil, nil
-	}))
 }
 
 // startRelayd starts teredo-relayd in the relay namespace and waits for its

@@ -23,6 +23,13 @@
 // Close kills every process the lab started and deletes every namespace, and
 // Start sweeps the namespaces of earlier runs whose owning process is gone.
 //
+// StartFleet builds the fleet lab instead (lab/fleet_linux.go): two
+// teredo-relayd boxes on an IX LAN, each with BIRD announcing 2001::/32 to a
+// BIRD IX router that installs both paths (ECMP), four native hosts behind
+// the router, and the same Teredo server, NAT and Miredo client. Streams
+// (lab/stream_linux.go) are paced, checked UDP flows from native addresses to
+// the client and back, timed at both ends, for failover measurements.
+//
 // Sockets are opened inside a namespace by switching the calling OS thread
 // into it (setns) just for the socket call, so pings, TCP transfers and raw
 // injections run in-process; long-running programs (miredo, tcpdump, the

@@ -43,6 +43,22 @@ type Lab struct {
 // client, and waits until the client has qualified. On error everything
 // already built is torn down. Cancelling ctx aborts the waits.
 func Start(ctx context.Context, opts Options) (*Lab, error) {
+	l, err := newLab(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.build(ctx); err != nil {
+		if cerr := l.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("tear down after failed start: %w", cerr))
+		}
+		return nil, err
+	}
+	return l, nil
+}
+
+// newLab checks opts, sweeps the labs of dead test processes and returns
+// a lab with its id and work directory, nothing built yet.
+func newLab(opts Options) (*Lab, error) {
 	if err := checkOptions(&opts); err != nil {
 		return nil, err
 	}
@@ -65,12 +81,6 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		return nil, fmt.Errorf("chmod work dir: %w", err)
 	}
 	l.dir = dir
-	if err := l.build(ctx); err != nil {
-		if cerr := l.Close(); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("tear down after failed start: %w", cerr))
-		}
-		return nil, err
-	}
 	return l, nil
 }
 
@@ -235,21 +245,7 @@ func (l *Lab) build(ctx context.Context) error {
 	}
 	l.logf("creating namespaces %s-{%s}", l.id, joinNodes(Nodes))
 	for _, n := range Nodes {
-		if err := l.ip("netns", "add", l.Namespace(n)); err != nil {
-			return fmt.Errorf("create namespace %s: %w", n, err)
-		}
-		l.mu.Lock()
-		l.created = append(l.created, n)
-		l.mu.Unlock()
-		// Before any interface exists, so the "default" values apply to all.
-		if err := l.sysctl(n,
-			"ipv4/conf/all/rp_filter", "0", "ipv4/conf/default/rp_filter", "0",
-			"ipv6/conf/all/accept_dad", "0", "ipv6/conf/default/accept_dad", "0",
-			"ipv6/conf/all/accept_ra", "0", "ipv6/conf/default/accept_ra", "0",
-		); err != nil {
-			return err
-		}
-		if err := l.ipIn(n, "link", "set", "lo", "up"); err != nil {
+		if err := l.addNamespace(n); err != nil {
 			return err
 		}
 	}
@@ -266,6 +262,27 @@ func (l *Lab) build(ctx context.Context) error {
 		return err
 	}
 	return l.startClient(ctx)
+}
+
+// addNamespace creates node's namespace (recorded for Close), with the
+// lab's defaults: no reverse-path filter, no DAD, no router advertisements,
+// loopback up.
+func (l *Lab) addNamespace(n Node) error {
+	if err := l.ip("netns", "add", l.Namespace(n)); err != nil {
+		return fmt.Errorf("create namespace %s: %w", n, err)
+	}
+	l.mu.Lock()
+	l.created = append(l.created, n)
+	l.mu.Unlock()
+	// Before any interface exists, so the "default" values apply to all.
+	if err := l.sysctl(n,
+		"ipv4/conf/all/rp_filter", "0", "ipv4/conf/default/rp_filter", "0",
+		"ipv6/conf/all/accept_dad", "0", "ipv6/conf/default/accept_dad", "0",
+		"ipv6/conf/all/accept_ra", "0", "ipv6/conf/default/accept_ra", "0",
+	); err != nil {
+		return err
+	}
+	return l.ipIn(n, "link", "set", "lo", "up")
 }
 
 // veth creates a veth pair between two namespaces, both ends up.

@@ -59,17 +59,26 @@ func startLab(t *testing.T, opts Options) *Lab {
 				t.Logf("--- %s log ---\n%s", name, l.ProcessLog(name))
 			}
 		}
-		names := l.Namespaces()
-		var pids []int
-		for _, p := range l.procs {
-			pids = append(pids, p.cmd.Process.Pid)
-		}
-		if err := l.Close(); err != nil {
-			t.Errorf("close lab: %v", err)
-		}
-		assertTornDown(t, names, pids, l.WorkDir())
+		closeAndCheck(t, l, l.Close)
 	})
 	return l
+}
+
+// closeAndCheck tears l down with closeFn and checks that none of its
+// namespaces, processes or work directory survived.
+func closeAndCheck(t *testing.T, l *Lab, closeFn func() error) {
+	t.Helper()
+	names := l.Namespaces()
+	var pids []int
+	l.mu.Lock()
+	for _, p := range l.procs {
+		pids = append(pids, p.cmd.Process.Pid)
+	}
+	l.mu.Unlock()
+	if err := closeFn(); err != nil {
+		t.Errorf("close lab %s: %v", l.ID(), err)
+	}
+	assertTornDown(t, names, pids, l.WorkDir())
 }
 
 func assertTornDown(t *testing.T, names []string, pids []int, dir string) {

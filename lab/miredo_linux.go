@@ -115,12 +115,18 @@ func (l *Lab) startClient(ctx context.Context) error {
 			return false, fmt.Errorf("miredo client exited: %v", p.err)
 		}
 		var got netip.Addr
+		var routed bool
 		err := l.Do(Client, func() error {
 			var err error
-			got, err = teredoAddrOn(ClientInterface)
+			if got, err = teredoAddrOn(ClientInterface); err != nil || !got.IsValid() {
+				return err
+			}
+			// Miredo's hook adds the address, then the default route:
+			// until both are there the client cannot send.
+			routed, err = defaultRoute6On(ClientInterface)
 			return err
 		})
-		if err != nil || !got.IsValid() {
+		if err != nil || !got.IsValid() || !routed {
 			return false, err
 		}
 		l.clientAddr = got
@@ -158,6 +164,23 @@ func teredoAddrOn(iface string) (netip.Addr, error) {
 		}
 	}
 	return netip.Addr{}, nil
+}
+
+// defaultRoute6On reports whether the calling thread's namespace has an
+// IPv6 default route through iface (/proc/thread-self/net/ipv6_route:
+// destination, prefix length, ..., interface name last).
+func defaultRoute6On(iface string) (bool, error) {
+	b, err := os.ReadFile("/proc/thread-self/net/ipv6_route")
+	if err != nil {
+		return false, fmt.Errorf("read ipv6 routes: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 10 && f[0] == strings.Repeat("0", 32) && f[1] == "00" && f[9] == iface {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // fileExists reports whether path exists.

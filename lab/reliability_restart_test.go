@@ -14,7 +14,8 @@ import (
 // trusted peer, then started again; later it is stopped with SIGTERM and
 // started with accept_unknown_peers: true.
 //
-// The peer table is not persisted, so the restarted daemon starts empty:
+// This is the twin of TestPeerStateRestartUnderTraffic without a state
+// file (peer_state.file ""), so the restarted daemon starts empty:
 //   - XDP must be gone with the dead process (no packet steered into a
 //     socket that no longer exists);
 //   - with the default policy the client's own packets are dropped as
@@ -25,7 +26,7 @@ import (
 //   - with accept_unknown_peers the client's first packet re-creates the
 //     peer as trusted.
 func TestReliabilityRelaydCrashRestart(t *testing.T) {
-	l := relLab(t, OneArmed, "")
+	l := relLab(t, OneArmed, "peer_state: {file: \"\"}\n")
 	client, native := l.ClientAddr(), l.NativeAddr()
 	relPing(t, l, Native, client, 2, 2)
 	relPing(t, l, Client, native, 2, 2)

@@ -161,6 +161,7 @@ func (c *Collector) collectState(ch chan<- prometheus.Metric, s State) {
 		c.emit(ch, defRoleEnabled, b2f(slices.Contains(s.Roles, r)), r)
 	}
 	c.collectAnnounce(ch, s.Announce)
+	c.collectPeerState(ch, s.PeerState) // metrics/peerstate.go
 }
 
 func (c *Collector) collectServer(ch chan<- prometheus.Metric, s ServerStats) {

@@ -119,6 +119,39 @@ teredo_relay_peer_queued_bytes 2560
 # HELP teredo_relay_peer_queued_packets Packets queued for pending peers.
 # TYPE teredo_relay_peer_queued_packets gauge
 teredo_relay_peer_queued_packets 2
+# HELP teredo_relay_peer_state_enabled 1 when the trusted peers are saved across restarts (peer_state.file set), else 0.
+# TYPE teredo_relay_peer_state_enabled gauge
+teredo_relay_peer_state_enabled 1
+# HELP teredo_relay_peer_state_file_rejected 1 when the state file found at start was unusable (corrupt, truncated, unsupported version, over the size cap) and the relay started with an empty peer table, else 0.
+# TYPE teredo_relay_peer_state_file_rejected gauge
+teredo_relay_peer_state_file_rejected 0
+# HELP teredo_relay_peer_state_last_save_duration_seconds How long the last successful save took (walk of the peer table, write, fsync, rename).
+# TYPE teredo_relay_peer_state_last_save_duration_seconds gauge
+teredo_relay_peer_state_last_save_duration_seconds 0.0025
+# HELP teredo_relay_peer_state_last_save_timestamp_seconds Unix time the last successful save started (absent before the first).
+# TYPE teredo_relay_peer_state_last_save_timestamp_seconds gauge
+teredo_relay_peer_state_last_save_timestamp_seconds 1.77237e+09
+# HELP teredo_relay_peer_state_loaded_peers Peers restored from the state file at start, by state (trusted: received within the 30 s trust window; stale: older, re-verified on their next packet).
+# TYPE teredo_relay_peer_state_loaded_peers gauge
+teredo_relay_peer_state_loaded_peers{state="stale"} 8
+teredo_relay_peer_state_loaded_peers{state="trusted"} 30
+# HELP teredo_relay_peer_state_rejected_peers Records of the state file not restored at start, by reason (expired: idle longer than the idle timeout; invalid: failed the record checks or received after the save; refused: the relay's policy refuses the mapping now, e.g. a bogon or its own address; full: no room in the peer table; duplicate: already restored).
+# TYPE teredo_relay_peer_state_rejected_peers gauge
+teredo_relay_peer_state_rejected_peers{reason="duplicate"} 0
+teredo_relay_peer_state_rejected_peers{reason="expired"} 4
+teredo_relay_peer_state_rejected_peers{reason="full"} 0
+teredo_relay_peer_state_rejected_peers{reason="invalid"} 0
+teredo_relay_peer_state_rejected_peers{reason="refused"} 1
+# HELP teredo_relay_peer_state_saved_peers Trusted peers written by the last successful save.
+# TYPE teredo_relay_peer_state_saved_peers gauge
+teredo_relay_peer_state_saved_peers 40
+# HELP teredo_relay_peer_state_saves_total Saves of the trusted peers (periodic and at shutdown), by result.
+# TYPE teredo_relay_peer_state_saves_total counter
+teredo_relay_peer_state_saves_total{result="failure"} 1
+teredo_relay_peer_state_saves_total{result="success"} 360
+# HELP teredo_relay_peer_state_skipped_peers Trusted peers the last successful save left out because of the size cap (peer_state.max_peers).
+# TYPE teredo_relay_peer_state_skipped_peers gauge
+teredo_relay_peer_state_skipped_peers 0
 # HELP teredo_relay_peers Peers in the peer cache, by state.
 # TYPE teredo_relay_peers gauge
 teredo_relay_peers{state="pending"} 3
@@ -232,8 +265,8 @@ func TestCollectorCoversEveryDef(t *testing.T) {
 	for name := range got {
 		t.Errorf("%s exported but not in Defs", name)
 	}
-	if n := testutil.CollectAndCount(metrics.NewCollector(metricstest.Sample(), testBuild)); n != 99 {
-		t.Errorf("sample scrape has %d series, want 99", n)
+	if n := testutil.CollectAndCount(metrics.NewCollector(metricstest.Sample(), testBuild)); n != 114 {
+		t.Errorf("sample scrape has %d series, want 114", n)
 	}
 }
 

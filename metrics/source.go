@@ -190,6 +190,8 @@ type State struct {
 	RateLimits        []RateLimit
 	// Announce is the BIRD announcement driver's state (package announce).
 	Announce AnnounceState
+	// PeerState is the persistence of the trusted peers (metrics/peerstate.go).
+	PeerState PeerStateStats
 }
 
 // AnnounceState is the anycast announcement's state. While Enabled is false

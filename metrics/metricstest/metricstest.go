@@ -76,6 +76,7 @@ func (s *Source) State() metrics.State {
 	st.RateLimits = append([]metrics.RateLimit(nil), st.RateLimits...)
 	st.Roles = append([]string(nil), st.Roles...)
 	st.Announce.Prefixes = append([]string(nil), st.Announce.Prefixes...)
+	st.PeerState.Rejected = append([]metrics.Count(nil), st.PeerState.Rejected...)
 	return st
 }
 
@@ -161,6 +162,12 @@ func Sample() *Source {
 				Announcements: 4, Withdrawals: 3, Errors: 2,
 				LastError: "birdc configure: timed out after 5s", LastErrorTime: Start.Add(30 * time.Minute),
 				LastSuccess: Start.Add(time.Hour),
+			},
+			PeerState: metrics.PeerStateStats{
+				Enabled: true, LoadedTrusted: 30, LoadedStale: 8,
+				Rejected: []metrics.Count{{Label: "expired", Value: 4}, {Label: "refused", Value: 1}},
+				Saves:    360, SaveFailures: 1, LastSave: Start.Add(time.Hour), LastSaveDuration: 2500 * time.Microsecond,
+				Saved: 40, Skipped: 0,
 			},
 		},
 		Server: metrics.ServerStats{
