@@ -128,7 +128,7 @@ teredo_relay_peer_state_file_rejected 0
 # HELP teredo_relay_peer_state_last_save_duration_seconds How long the last successful save took (walk of the peer table, write, fsync, rename).
 # TYPE teredo_relay_peer_state_last_save_duration_seconds gauge
 teredo_relay_peer_state_last_save_duration_seconds 0.0025
-# HELP teredo_relay_peer_state_last_save_timestamp_seconds Unix time the last successful save started (absent before the first).
+# HELP teredo_relay_peer_state_last_save_timestamp_seconds Unix time the last successful save started (0 before the first).
 # TYPE teredo_relay_peer_state_last_save_timestamp_seconds gauge
 teredo_relay_peer_state_last_save_timestamp_seconds 1.77237e+09
 # HELP teredo_relay_peer_state_loaded_peers Peers restored from the state file at start, by state (trusted: received within the 30 s trust window; stale: older, re-verified on their next packet).

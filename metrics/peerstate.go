@@ -47,7 +47,7 @@ var (
 		Help:   "Saves of the trusted peers (periodic and at shutdown), by result.",
 		Labels: []string{"result"}, LabelValues: map[string]string{"result": "success, failure"}}
 	defPeerStateLastSave = Def{Name: n("peer_state_last_save_timestamp_seconds"), Kind: Gauge,
-		Help: "Unix time the last successful save started (absent before the first)."}
+		Help: "Unix time the last successful save started (0 before the first)."}
 	defPeerStateLastDuration = Def{Name: n("peer_state_last_save_duration_seconds"), Kind: Gauge,
 		Help: "How long the last successful save took (walk of the peer table, write, fsync, rename)."}
 	defPeerStateSaved = Def{Name: n("peer_state_saved_peers"), Kind: Gauge,
@@ -77,9 +77,11 @@ func (c *Collector) collectPeerState(ch chan<- prometheus.Metric, p PeerStateSta
 	c.emit(ch, defPeerStateFileRejected, b2f(p.FileRejected))
 	c.emit(ch, defPeerStateSaves, float64(p.Saves), "success")
 	c.emit(ch, defPeerStateSaves, float64(p.SaveFailures), "failure")
+	last := 0.0 // never saved: 0, so that the family exists from the start
 	if !p.LastSave.IsZero() {
-		c.emit(ch, defPeerStateLastSave, unixSeconds(p.LastSave))
+		last = unixSeconds(p.LastSave)
 	}
+	c.emit(ch, defPeerStateLastSave, last)
 	c.emit(ch, defPeerStateLastDuration, p.LastSaveDuration.Seconds())
 	c.emit(ch, defPeerStateSaved, float64(p.Saved))
 	c.emit(ch, defPeerStateSkipped, float64(p.Skipped))
