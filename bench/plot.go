@@ -9,6 +9,8 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // systemColors keeps each system's colour the same in every plot.
@@ -19,55 +21,27 @@ var systemColors = map[string]color.Color{
 	SysAsavie: color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
 }
 
-// Plot writes one delivered-vs-offered PNG per mode and one PNG of ratio
-// bars into dir, named stem-<mode>.png and stem-ratios.png, and returns the
-// paths.
+// Plot writes, into dir: per mode, stem-<mode>.png with three panels against
+// the offered load (delivered pps; the system's CPU ns per delivered packet;
+// machine-wide CPU); stem-ratios.png with the ratio bars; and, when the
+// sweep ran, stem-sweep.png with the same three panels against the number
+// of peers, decap and encap side by side. It returns the paths.
 func (r *Report) Plot(dir, stem string, modes []Mode) ([]string, error) {
 	var files []string
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("results directory: %w", err)
 	}
 	for _, m := range modes {
-		p := plot.New()
-		p.Title.Text = fmt.Sprintf("%s: delivered vs offered (%s)", m, r.Host)
-		p.X.Label.Text = "offered (Mpps)"
-		p.Y.Label.Text = "delivered (Mpps)"
-		p.Legend.Top = true
-		p.Legend.Left = true
-		p.Add(plotter.NewGrid())
-		maxX := 0.0
-		for _, s := range r.Systems {
-			var pts plotter.XYs
-			for _, st := range s.Steps {
-				if st.Mode == m {
-					pts = append(pts, plotter.XY{X: st.OfferedPPS / 1e6, Y: st.DeliveredPPS / 1e6})
-					maxX = max(maxX, st.OfferedPPS/1e6)
-				}
-			}
-			if len(pts) == 0 {
-				continue
-			}
-			line, points, err := plotter.NewLinePoints(sortXY(pts))
-			if err != nil {
-				return files, fmt.Errorf("plot %s %s: %w", m, s.Name, err)
-			}
-			c := systemColors[s.Name]
-			line.Color, points.Color = c, c
-			line.Width = vg.Points(1.5)
-			p.Add(line, points)
-			p.Legend.Add(s.Name, line, points)
+		if !r.hasSteps(m) {
+			continue
 		}
-		if maxX > 0 {
-			ideal := plotter.NewFunction(func(x float64) float64 { return x })
-			ideal.Dashes = []vg.Length{vg.Points(3), vg.Points(3)}
-			ideal.Color = color.Gray{Y: 0x80}
-			ideal.XMin, ideal.XMax = 0, maxX
-			p.Add(ideal)
-			p.Legend.Add("delivered = offered", ideal)
+		col, err := r.ladderPanels(m)
+		if err != nil {
+			return files, err
 		}
 		path := filepath.Join(dir, fmt.Sprintf("%s-%s.png", stem, m))
-		if err := p.Save(7*vg.Inch, 4.5*vg.Inch, path); err != nil {
-			return files, fmt.Errorf("save %s: %w", path, err)
+		if err := savePanels(path, [][]*plot.Plot{{col[0]}, {col[1]}, {col[2]}}, 7*vg.Inch, 10*vg.Inch); err != nil {
+			return files, err
 		}
 		files = append(files, path)
 	}
@@ -78,8 +52,226 @@ func (r *Report) Plot(dir, stem string, modes []Mode) ([]string, error) {
 		}
 		files = append(files, path)
 	}
+	if r.Sweep != nil && len(r.Sweep.Systems) > 0 {
+		var rows [3][]*plot.Plot
+		for _, m := range []Mode{ModeDecap, ModeEncap} {
+			col, err := r.sweepPanels(m)
+			if err != nil {
+				return files, err
+			}
+			for i := range rows {
+				rows[i] = append(rows[i], col[i])
+			}
+		}
+		path := filepath.Join(dir, stem+"-sweep.png")
+		if err := savePanels(path, rows[:], 11*vg.Inch, 10*vg.Inch); err != nil {
+			return files, err
+		}
+		files = append(files, path)
+	}
 	r.Files = append(r.Files, files...)
 	return files, nil
+}
+
+func (r *Report) hasSteps(m Mode) bool {
+	for _, s := range r.Systems {
+		for _, st := range s.Steps {
+			if st.Mode == m {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// series is one system's line in a panel.
+type series struct {
+	name   string
+	pts    plotter.XYs
+	dashed bool // the process-only part of the CPU cost
+}
+
+// newPanel returns an empty panel with a grid.
+func newPanel(title, x, y string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = x
+	p.Y.Label.Text = y
+	p.Legend.Top = true
+	p.Legend.Left = true
+	p.Add(plotter.NewGrid())
+	return p
+}
+
+// addSeries draws each series in its system's colour (dashed ones without
+// a legend entry).
+func addSeries(p *plot.Plot, ss []series) error {
+	for _, s := range ss {
+		if len(s.pts) == 0 {
+			continue
+		}
+		line, points, err := plotter.NewLinePoints(sortXY(s.pts))
+		if err != nil {
+			return fmt.Errorf("plot %s: %w", s.name, err)
+		}
+		c := systemColors[s.name]
+		line.Color, points.Color = c, c
+		line.Width = vg.Points(1.5)
+		if s.dashed {
+			line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+			line.Width = vg.Points(1)
+			points.Shape = nil
+			p.Add(line)
+			continue
+		}
+		p.Add(line, points)
+		p.Legend.Add(s.name, line, points)
+	}
+	return nil
+}
+
+// logY puts a panel's y axis on a log scale when it has data (every
+// value must be > 0; an empty log axis would have no range).
+func logY(p *plot.Plot, ss []series) {
+	for _, s := range ss {
+		if len(s.pts) > 0 {
+			p.Y.Scale = plot.LogScale{}
+			p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+			return
+		}
+	}
+}
+
+// logX puts a panel's x axis on a log scale when it has data.
+func logX(p *plot.Plot, ss []series) {
+	for _, s := range ss {
+		if len(s.pts) > 0 {
+			p.X.Scale = plot.LogScale{}
+			p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+			return
+		}
+	}
+}
+
+// processOnlyNote adds the legend entry explaining the dashed lines.
+func processOnlyNote(p *plot.Plot) {
+	l := plotter.NewFunction(func(float64) float64 { return 1 })
+	l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+	l.Color = color.Gray{Y: 0x60}
+	p.Legend.Add("dashed: process only", l)
+}
+
+// ladderPanels returns mode m's panels against the offered load.
+func (r *Report) ladderPanels(m Mode) ([3]*plot.Plot, error) {
+	var ps [3]*plot.Plot
+	ps[0] = newPanel(fmt.Sprintf("%s: delivered vs offered (%s, generator %s)", m, r.Host, r.Generator.Method), "offered (Mpps)", "delivered (Mpps)")
+	ps[1] = newPanel("CPU of the system per delivered packet (process + attributed softirq)", "offered (Mpps)", "ns / packet")
+	ps[2] = newPanel("machine-wide CPU (both cores, generator included)", "offered (Mpps)", "busy %")
+	var del, ns, proc, mach []series
+	maxX := 0.0
+	for _, s := range r.Systems {
+		d, n, pr, mc := series{name: s.Name}, series{name: s.Name}, series{name: s.Name, dashed: true}, series{name: s.Name}
+		for _, st := range s.Steps {
+			if st.Mode != m {
+				continue
+			}
+			x := st.OfferedPPS / 1e6
+			maxX = max(maxX, x)
+			d.pts = append(d.pts, plotter.XY{X: x, Y: st.DeliveredPPS / 1e6})
+			if v := st.NsPerPkt(); v > 0 {
+				n.pts = append(n.pts, plotter.XY{X: x, Y: v})
+			}
+			if st.ProcessNsPerPkt > 0 {
+				pr.pts = append(pr.pts, plotter.XY{X: x, Y: st.ProcessNsPerPkt})
+			}
+			mc.pts = append(mc.pts, plotter.XY{X: x, Y: st.MachineCPU})
+		}
+		del, ns, proc, mach = append(del, d), append(ns, n), append(proc, pr), append(mach, mc)
+	}
+	for i, ss := range [][]series{del, append(ns, proc...), mach} {
+		if err := addSeries(ps[i], ss); err != nil {
+			return ps, err
+		}
+	}
+	if maxX > 0 {
+		ideal := plotter.NewFunction(func(x float64) float64 { return x })
+		ideal.Dashes = []vg.Length{vg.Points(3), vg.Points(3)}
+		ideal.Color = color.Gray{Y: 0x80}
+		ideal.XMin, ideal.XMax = 0, maxX
+		ps[0].Add(ideal)
+		ps[0].Legend.Add("delivered = offered", ideal)
+	}
+	logY(ps[1], ns)
+	processOnlyNote(ps[1])
+	ps[2].Y.Min, ps[2].Y.Max = 0, 100
+	return ps, nil
+}
+
+// sweepPanels returns direction m's panels against the number of peers.
+func (r *Report) sweepPanels(m Mode) ([3]*plot.Plot, error) {
+	var ps [3]*plot.Plot
+	ps[0] = newPanel(fmt.Sprintf("%s: delivered vs peers (%s, generator %s)", m, r.Host, r.Generator.Method), "active peers", "delivered (Mpps)")
+	ps[1] = newPanel(fmt.Sprintf("%s: CPU per delivered packet (process + attributed softirq)", m), "active peers", "ns / packet")
+	ps[2] = newPanel(fmt.Sprintf("%s: machine-wide CPU", m), "active peers", "busy %")
+	var del, ns, proc, mach []series
+	for _, s := range r.Sweep.Systems {
+		d, n, pr, mc := series{name: s.Name}, series{name: s.Name}, series{name: s.Name, dashed: true}, series{name: s.Name}
+		for i := range s.Points {
+			st := s.Points[i].Step(m)
+			if st == nil {
+				continue
+			}
+			x := float64(s.Points[i].Peers)
+			d.pts = append(d.pts, plotter.XY{X: x, Y: st.DeliveredPPS / 1e6})
+			if v := st.NsPerPkt(); v > 0 {
+				n.pts = append(n.pts, plotter.XY{X: x, Y: v})
+			}
+			if st.ProcessNsPerPkt > 0 {
+				pr.pts = append(pr.pts, plotter.XY{X: x, Y: st.ProcessNsPerPkt})
+			}
+			mc.pts = append(mc.pts, plotter.XY{X: x, Y: st.MachineCPU})
+		}
+		del, ns, proc, mach = append(del, d), append(ns, n), append(proc, pr), append(mach, mc)
+	}
+	for i, ss := range [][]series{del, append(ns, proc...), mach} {
+		if err := addSeries(ps[i], ss); err != nil {
+			return ps, err
+		}
+		logX(ps[i], ss)
+	}
+	ps[0].Y.Min = 0
+	logY(ps[1], ns)
+	processOnlyNote(ps[1])
+	ps[2].Y.Min, ps[2].Y.Max = 0, 100
+	return ps, nil
+}
+
+// savePanels draws rows of panels into one PNG.
+func savePanels(path string, rows [][]*plot.Plot, w, h vg.Length) error {
+	img := vgimg.New(w, h)
+	dc := draw.New(img)
+	t := draw.Tiles{Rows: len(rows), Cols: len(rows[0]), PadX: vg.Millimeter * 4, PadY: vg.Millimeter * 4,
+		PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 2}
+	canvases := plot.Align(rows, t, dc)
+	for i := range rows {
+		for j, p := range rows[i] {
+			if p != nil {
+				p.Draw(canvases[i][j])
+			}
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("save %s: %w", path, err)
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		f.Close()
+		return fmt.Errorf("save %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("save %s: %w", path, err)
+	}
+	return nil
 }
 
 // plotRatios draws grouped bars: one group per ratio, one bar per mode.
