@@ -31,7 +31,7 @@ import (
 const (
 	warmRate        = 50e3
 	minWarmRate     = 5e3
-	maxWarmRate     = 200e3
+	maxWarmRate     = 100e3
 	keepAliveFactor = 4
 	maxKeepAlive    = 200e3
 	warmSettle      = 2500 * time.Millisecond

@@ -45,6 +45,7 @@ func run() error {
 	garbage := flag.Int("garbage", 5, "garbage flood multiple of legitimate traffic (0 skips)")
 	micro := flag.Bool("micro", true, "run the Go micro-benchmarks of relay/, cache/, teredo/")
 	out := flag.String("out", "", "results directory (default <module>/bench/results)")
+	stem := flag.String("stem", "", "results file name stem (default <date>-<host>)")
 	relayd := flag.String("relayd", "", "prebuilt teredo-relayd (default: build ./cmd/teredo-relayd)")
 	quiet := flag.Bool("quiet", false, "no progress bar")
 	verbose := flag.Bool("v", false, "print every step")
@@ -128,7 +129,11 @@ func run() error {
 		wd, _ := os.Getwd()
 		dir = filepath.Join(findModule(wd), "bench", "results")
 	}
-	return joinErr(err, write(rep, dir, rep.Date.Format("2006-01-02")+"-"+rep.Host))
+	name := *stem
+	if name == "" {
+		name = rep.Date.Format("2006-01-02") + "-" + rep.Host
+	}
+	return joinErr(err, write(rep, dir, name))
 }
 
 // write plots and saves rep as dir/stem.* and prints its summary.
