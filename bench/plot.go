@@ -130,27 +130,21 @@ func addSeries(p *plot.Plot, ss []series) error {
 	return nil
 }
 
-// logY puts a panel's y axis on a log scale when it has data (every
-// value must be > 0; an empty log axis would have no range).
-func logY(p *plot.Plot, ss []series) {
+// hasPoints reports whether any series has data (an empty log axis would
+// have no range).
+func hasPoints(ss []series) bool {
 	for _, s := range ss {
 		if len(s.pts) > 0 {
-			p.Y.Scale = plot.LogScale{}
-			p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-			return
+			return true
 		}
 	}
+	return false
 }
 
-// logX puts a panel's x axis on a log scale when it has data.
-func logX(p *plot.Plot, ss []series) {
-	for _, s := range ss {
-		if len(s.pts) > 0 {
-			p.X.Scale = plot.LogScale{}
-			p.X.Tick.Marker = plot.LogTicks{Prec: -1}
-			return
-		}
-	}
+// logAxis puts an axis on a log scale (every value must be > 0).
+func logAxis(a *plot.Axis) {
+	a.Scale = plot.LogScale{}
+	a.Tick.Marker = plot.LogTicks{Prec: -1}
 }
 
 // processOnlyNote adds the legend entry explaining the dashed lines.
@@ -167,31 +161,20 @@ func (r *Report) ladderPanels(m Mode) ([3]*plot.Plot, error) {
 	ps[0] = newPanel(fmt.Sprintf("%s: delivered vs offered (%s, generator %s)", m, r.Host, r.Generator.Method), "offered (Mpps)", "delivered (Mpps)")
 	ps[1] = newPanel("CPU of the system per delivered packet (process + attributed softirq)", "offered (Mpps)", "ns / packet")
 	ps[2] = newPanel("machine-wide CPU (both cores, generator included)", "offered (Mpps)", "busy %")
-	var del, ns, proc, mach []series
+	var sets [4][]series
 	maxX := 0.0
 	for _, s := range r.Systems {
-		d, n, pr, mc := series{name: s.Name}, series{name: s.Name}, series{name: s.Name, dashed: true}, series{name: s.Name}
-		for _, st := range s.Steps {
-			if st.Mode != m {
-				continue
+		var pts []stepAt
+		for i := range s.Steps {
+			if st := &s.Steps[i]; st.Mode == m {
+				pts = append(pts, stepAt{st.OfferedPPS / 1e6, st})
+				maxX = max(maxX, st.OfferedPPS/1e6)
 			}
-			x := st.OfferedPPS / 1e6
-			maxX = max(maxX, x)
-			d.pts = append(d.pts, plotter.XY{X: x, Y: st.DeliveredPPS / 1e6})
-			if v := st.NsPerPkt(); v > 0 {
-				n.pts = append(n.pts, plotter.XY{X: x, Y: v})
-			}
-			if st.ProcessNsPerPkt > 0 {
-				pr.pts = append(pr.pts, plotter.XY{X: x, Y: st.ProcessNsPerPkt})
-			}
-			mc.pts = append(mc.pts, plotter.XY{X: x, Y: st.MachineCPU})
 		}
-		del, ns, proc, mach = append(del, d), append(ns, n), append(proc, pr), append(mach, mc)
+		sets = appendSeries(sets, s.Name, pts)
 	}
-	for i, ss := range [][]series{del, append(ns, proc...), mach} {
-		if err := addSeries(ps[i], ss); err != nil {
-			return ps, err
-		}
+	if err := fillPanels(ps, sets, false); err != nil {
+		return ps, err
 	}
 	if maxX > 0 {
 		ideal := plotter.NewFunction(func(x float64) float64 { return x })
@@ -201,9 +184,6 @@ func (r *Report) ladderPanels(m Mode) ([3]*plot.Plot, error) {
 		ps[0].Add(ideal)
 		ps[0].Legend.Add("delivered = offered", ideal)
 	}
-	logY(ps[1], ns)
-	processOnlyNote(ps[1])
-	ps[2].Y.Min, ps[2].Y.Max = 0, 100
 	return ps, nil
 }
 
@@ -213,37 +193,66 @@ func (r *Report) sweepPanels(m Mode) ([3]*plot.Plot, error) {
 	ps[0] = newPanel(fmt.Sprintf("%s: delivered vs peers (%s, generator %s)", m, r.Host, r.Generator.Method), "active peers", "delivered (Mpps)")
 	ps[1] = newPanel(fmt.Sprintf("%s: CPU per delivered packet (process + attributed softirq)", m), "active peers", "ns / packet")
 	ps[2] = newPanel(fmt.Sprintf("%s: machine-wide CPU", m), "active peers", "busy %")
-	var del, ns, proc, mach []series
+	var sets [4][]series
 	for _, s := range r.Sweep.Systems {
-		d, n, pr, mc := series{name: s.Name}, series{name: s.Name}, series{name: s.Name, dashed: true}, series{name: s.Name}
+		var pts []stepAt
 		for i := range s.Points {
-			st := s.Points[i].Step(m)
-			if st == nil {
-				continue
+			if st := s.Points[i].Step(m); st != nil {
+				pts = append(pts, stepAt{float64(s.Points[i].Peers), st})
 			}
-			x := float64(s.Points[i].Peers)
-			d.pts = append(d.pts, plotter.XY{X: x, Y: st.DeliveredPPS / 1e6})
-			if v := st.NsPerPkt(); v > 0 {
-				n.pts = append(n.pts, plotter.XY{X: x, Y: v})
-			}
-			if st.ProcessNsPerPkt > 0 {
-				pr.pts = append(pr.pts, plotter.XY{X: x, Y: st.ProcessNsPerPkt})
-			}
-			mc.pts = append(mc.pts, plotter.XY{X: x, Y: st.MachineCPU})
 		}
-		del, ns, proc, mach = append(del, d), append(ns, n), append(proc, pr), append(mach, mc)
-	}
-	for i, ss := range [][]series{del, append(ns, proc...), mach} {
-		if err := addSeries(ps[i], ss); err != nil {
-			return ps, err
-		}
-		logX(ps[i], ss)
+		sets = appendSeries(sets, s.Name, pts)
 	}
 	ps[0].Y.Min = 0
-	logY(ps[1], ns)
+	return ps, fillPanels(ps, sets, true)
+}
+
+// stepAt is a step and its x coordinate in a panel.
+type stepAt struct {
+	x  float64
+	st *Step
+}
+
+// appendSeries adds one system's series to each of the four sets of the
+// panels: delivered Mpps, CPU ns per packet, its process-only part
+// (dashed), machine CPU %.
+func appendSeries(sets [4][]series, name string, pts []stepAt) [4][]series {
+	var ss [4]series
+	for i := range ss {
+		ss[i] = series{name: name, dashed: i == 2}
+	}
+	for _, p := range pts {
+		ss[0].pts = append(ss[0].pts, plotter.XY{X: p.x, Y: p.st.DeliveredPPS / 1e6})
+		if v := p.st.NsPerPkt(); v > 0 {
+			ss[1].pts = append(ss[1].pts, plotter.XY{X: p.x, Y: v})
+		}
+		if v := p.st.ProcessNsPerPkt; v > 0 {
+			ss[2].pts = append(ss[2].pts, plotter.XY{X: p.x, Y: v})
+		}
+		ss[3].pts = append(ss[3].pts, plotter.XY{X: p.x, Y: p.st.MachineCPU})
+	}
+	for i := range sets {
+		sets[i] = append(sets[i], ss[i])
+	}
+	return sets
+}
+
+// fillPanels draws the sets of appendSeries into the three panels.
+func fillPanels(ps [3]*plot.Plot, sets [4][]series, logx bool) error {
+	for i, ss := range [][]series{sets[0], append(sets[1], sets[2]...), sets[3]} {
+		if err := addSeries(ps[i], ss); err != nil {
+			return err
+		}
+		if logx && hasPoints(ss) {
+			logAxis(&ps[i].X)
+		}
+	}
+	if hasPoints(sets[1]) {
+		logAxis(&ps[1].Y)
+	}
 	processOnlyNote(ps[1])
 	ps[2].Y.Min, ps[2].Y.Max = 0, 100
-	return ps, nil
+	return nil
 }
 
 // savePanels draws rows of panels into one PNG.

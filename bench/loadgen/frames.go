@@ -439,12 +439,7 @@ func DecapPeers(ep Endpoints, peers, ipv6Len int) (Traffic, error) {
 	if ipv6Len < minIPv6Len || ipv6Len > 1400 || peers < 1 {
 		return Traffic{}, fmt.Errorf("decap traffic: %d peers, IPv6 length %d (want ≥ 1 peer, %d–1400 bytes)", peers, ipv6Len, minIPv6Len)
 	}
-	t := newTraffic(fmt.Sprintf("decap%dpeers", peers), &ep)
-	t.Peers = peers
-	sp := decapSlot(0)
-	sp.vary = benchbpf.VaryDecap
-	t.add(legitFrame(&ep, ClientAt(0, ep.Server), 0, ipv6Len), sp)
-	return t, t.check()
+	return oneSlot("decap", &ep, peers, legitFrame(&ep, ClientAt(0, ep.Server), 0, ipv6Len), decapSlot(0), benchbpf.VaryDecap)
 }
 
 // EncapPeers is encap traffic to the Teredo addresses of peers clients of
@@ -457,11 +452,15 @@ func EncapPeers(ep Endpoints, peers, ipv6Len int) (Traffic, error) {
 	if minLen := max(minIPv6Len, benchbpf.SlotHdr-ethHdrLen); ipv6Len < minLen || ipv6Len > 1400 || peers < 1 {
 		return Traffic{}, fmt.Errorf("encap traffic: %d peers, IPv6 length %d (want ≥ 1 peer, %d–1400 bytes)", peers, ipv6Len, minLen)
 	}
-	t := newTraffic(fmt.Sprintf("encap%dpeers", peers), &ep)
+	return oneSlot("encap", &ep, peers, encapFrame(&ep, ClientAt(0, ep.Server), 0, ipv6Len), encapSlot(0), benchbpf.VaryEncap)
+}
+
+// oneSlot is a traffic of one slot (frame, sp) varied over peers.
+func oneSlot(dir string, ep *Endpoints, peers int, frame []byte, sp slotSpec, vary uint16) (Traffic, error) {
+	t := newTraffic(fmt.Sprintf("%s%dpeers", dir, peers), ep)
 	t.Peers = peers
-	sp := encapSlot(0)
-	sp.vary = benchbpf.VaryEncap
-	t.add(encapFrame(&ep, ClientAt(0, ep.Server), 0, ipv6Len), sp)
+	sp.vary = vary
+	t.add(frame, sp)
 	return t, t.check()
 }
 
