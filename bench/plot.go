@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"image/color"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -141,11 +142,33 @@ func hasPoints(ss []series) bool {
 	return false
 }
 
-// logAxis puts an axis on a log scale (every value must be > 0).
-func logAxis(a *plot.Axis) {
+// logAxis puts an axis on a log scale (every value must be > 0) with its
+// labels written by label.
+func logAxis(a *plot.Axis, label func(float64) string) {
 	a.Scale = plot.LogScale{}
-	a.Tick.Marker = plot.LogTicks{Prec: -1}
+	a.Tick.Marker = labelTicks{plot.LogTicks{Prec: -1}, label}
 }
+
+// labelTicks relabels another ticker's labelled ticks.
+type labelTicks struct {
+	plot.Ticker
+	label func(float64) string
+}
+
+// Ticks implements plot.Ticker.
+func (l labelTicks) Ticks(min, max float64) []plot.Tick {
+	ts := l.Ticker.Ticks(min, max)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = l.label(ts[i].Value)
+		}
+	}
+	return ts
+}
+
+func peersLabel(v float64) string { return peersStr(int(math.Round(v))) }
+
+func nsLabel(v float64) string { return fmt.Sprintf("%.0f", v) }
 
 // processOnlyNote adds the legend entry explaining the dashed lines.
 func processOnlyNote(p *plot.Plot) {
@@ -244,11 +267,11 @@ func fillPanels(ps [3]*plot.Plot, sets [4][]series, logx bool) error {
 			return err
 		}
 		if logx && hasPoints(ss) {
-			logAxis(&ps[i].X)
+			logAxis(&ps[i].X, peersLabel)
 		}
 	}
 	if hasPoints(sets[1]) {
-		logAxis(&ps[1].Y)
+		logAxis(&ps[1].Y, nsLabel)
 	}
 	processOnlyNote(ps[1])
 	ps[2].Y.Min, ps[2].Y.Max = 0, 100
