@@ -12,8 +12,21 @@ import (
 	"github.com/teredorelay/teredorelay/bench/loadgen"
 )
 
+// Methodology says how this version of the benchmark measures, and what
+// changed since the previous one, in every results file: change it when a
+// change to the bench makes new results incomparable with older files.
+const Methodology = "issue 9 (2026-12-07): the generator is chosen per run (live frames where the kernel permits them, " +
+	"else AF_XDP TX; named in every file with the rate it reached into sinks); every step reports the system's CPU ns " +
+	"per delivered packet (process tree + softirq beyond a calibrated generator baseline) and machine-wide CPU; a " +
+	"peer-count sweep (1 k, 64 k, 1 M peers, relays warmed up through the bubble exchange) follows the ladder; " +
+	"generated frames carry correct inner UDP checksums and a 32-byte probe record naming the peer (the sinks count " +
+	"distinct peers). Results up to 2026-11-28 were live frames only, without CPU per packet or the sweep."
+
 // Report is everything one run measured.
 type Report struct {
+	// Methodology is the Methodology of the bench that wrote the report.
+	Methodology string `json:"methodology,omitempty"`
+
 	Date     time.Time `json:"date"`
 	Host     string    `json:"host"`
 	Machine  Machine   `json:"machine"`

@@ -81,7 +81,7 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 	}
 	defer os.RemoveAll(e.dir)
 
-	rep = &Report{Date: start, Machine: describeMachine()}
+	rep = &Report{Methodology: Methodology, Date: start, Machine: describeMachine()}
 	rep.Host, _ = os.Hostname()
 	rep.Settings = Settings{Modes: opts.Modes, StepDuration: Duration(opts.StepDuration), Clients: opts.Clients, IPv6Len: ipv6Len(opts.IPv6Len),
 		Rates: opts.Rates, GarbageRatio: max(opts.GarbageRatio, 0), ProbeEvery: probeEvery}

@@ -269,6 +269,9 @@ func (r *Report) WriteMarkdown(w io.Writer, modes []Mode) {
 	fmt.Fprintf(w, "Run %s on `%s`: %s, %d CPUs, %d MiB, Linux %s, %s; %s; %s per step, %d clients, %d-byte IPv6 packets; took %s.\n\n",
 		r.Date.Format("2006-01-02 15:04 MST"), r.Host, r.Machine.CPUModel, r.Machine.CPUs, r.Machine.MemoryMiB, r.Machine.Kernel, r.Machine.GoVersion, r.Machine.Link,
 		time.Duration(r.Settings.StepDuration), r.Settings.Clients, r.Settings.IPv6Len, time.Duration(r.Elapsed).Round(time.Second))
+	if r.Methodology != "" {
+		fmt.Fprintf(w, "Methodology: %s\n\n", r.Methodology)
+	}
 	fmt.Fprintf(w, "Generator: **%s**. %s.\n\n", r.Generator, r.Generator.Description)
 	fmt.Fprintln(w, "CPU / packet is the system's process-tree user+system time plus the softirq time of the step beyond what the generator and a sink cost alone (calibration), per delivered packet; machine CPU is both cores, generator included (bench/README.md, \"CPU per packet\").")
 	fmt.Fprintln(w)
