@@ -297,6 +297,25 @@ func (t *Traffic) check() error {
 	if t.Peers < 1 || t.Hosts < 1 {
 		return fmt.Errorf("traffic over %d peers and %d native hosts (want ≥ 1 each)", t.Peers, t.Hosts)
 	}
+	// gen.c clears the probe-sized area after the slot header (where another
+	// slot's probe may have spilled on a reused page): the template must be
+	// zero there, and long enough for a probe spilling there to be cleared.
+	spill := t.Frame[benchbpf.SlotHdr:min(len(t.Frame), benchbpf.SlotHdr+benchbpf.ProbeLen)]
+	for _, b := range spill {
+		if b != 0 {
+			return errors.New("template frame is not zero after the slot header")
+		}
+	}
+	// Slots with one probe offset overwrite each other's probes whole; with
+	// several, a probe past the header must lie where gen.c clears.
+	for i := range t.Slots {
+		s := &t.Slots[i]
+		if s.ProbeOff != t.Slots[0].ProbeOff && len(t.Frame) < benchbpf.SlotHdr+benchbpf.ProbeLen &&
+			max(int(s.ProbeOff), int(t.Slots[0].ProbeOff))+benchbpf.ProbeLen > benchbpf.SlotHdr {
+			return fmt.Errorf("slot %d: probes at %d and %d in a %d-byte frame: one spills past the slot header where the other does not clear it (frames need %d bytes)",
+				i, s.ProbeOff, t.Slots[0].ProbeOff, len(t.Frame), benchbpf.SlotHdr+benchbpf.ProbeLen)
+		}
+	}
 	for i := range t.Slots {
 		s := &t.Slots[i]
 		if off := int(s.ProbeOff); off+benchbpf.ProbeLen > len(t.Frame) || off > benchbpf.MaxProbeOff {

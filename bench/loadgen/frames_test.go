@@ -219,6 +219,15 @@ func TestTrafficLimits(t *testing.T) {
 	if _, err := Garbage(testEP, Clients(20000, testEP.Server), 100, 5); err == nil {
 		t.Error("more than 65536 slots accepted")
 	}
+	// Mixed frames of 122 bytes: the decap probe (bytes 90–122) spills
+	// past the 96-byte slot header, where the generator clears only in
+	// frames of at least 128 bytes.
+	if _, err := Mixed(testEP, cs, 80); err == nil {
+		t.Error("mixed frames too short for the probe-spill clearing accepted")
+	}
+	if _, err := Decap(testEP, cs, 80); err != nil {
+		t.Errorf("decap frames of 122 bytes (one probe offset) refused: %v", err)
+	}
 }
 
 // onesSum adds b as big-endian 16-bit words (one's complement, folded).

@@ -132,6 +132,15 @@ int bench_gen(struct xdp_md *ctx)
 	if (data + GEN_SLOT_HDR > end)
 		return XDP_ABORTED;
 	__builtin_memcpy(data, slot->hdr, GEN_SLOT_HDR);
+	/*
+	 * Live frames reuse page-pool pages without re-copying the data, so a
+	 * page may still hold the probe record another slot wrote past the
+	 * header (mixed traffic: a decap probe ends 26 bytes into an encap
+	 * frame's payload). The template is zero there (loadgen checks it), so
+	 * clearing it restores the template.
+	 */
+	if (data + GEN_SLOT_HDR + sizeof(struct bench_probe) <= end)
+		__builtin_memset(data + GEN_SLOT_HDR, 0, sizeof(struct bench_probe));
 
 	__u32 peer = slot->peer;
 	if (slot->vary != GEN_VARY_NONE) {
