@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/teredorelay/teredorelay/bench/loadgen"
@@ -36,7 +37,7 @@ func (e *env) calibrate(ctx context.Context) ([]Calibration, error) {
 		}
 	}
 	if !e.opts.NoSweep {
-		n := max(e.opts.SweepPeers[0], e.opts.SweepPeers[len(e.opts.SweepPeers)-1])
+		n := slices.Max(e.opts.SweepPeers)
 		l := ipv6Len(e.opts.IPv6Len)
 		jobs = append(jobs,
 			job{calSweepDecap, func() (loadgen.Generator, error) { return e.sweepGen(loadgen.DecapPeers(e.ep, n, l)) }},

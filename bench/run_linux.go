@@ -53,7 +53,7 @@ type env struct {
 	bar     *progressbar.ProgressBar
 
 	// softirqPerSent is the calibration's softirq time per frame sent, by
-	// traffic (calibration keys: the mode names, sweepDecap, sweepEncap).
+	// traffic (calibration keys: the mode names, calSweepDecap, calSweepEncap).
 	softirqPerSent map[string]float64
 	// relayd is how teredo-relayd is configured at its next start.
 	relayd relaydSettings
@@ -530,9 +530,7 @@ func (e *env) sample(p *proc) (sample, error) {
 	if s.v4, s.v6, err = e.read(); err != nil {
 		return s, err
 	}
-	if p != nil {
-		s.cpu = p.cpu()
-	}
+	s.cpu = p.cpu()
 	s.mach = readCPUTimes()
 	s.at = time.Now()
 	return s, nil

@@ -280,7 +280,9 @@ func (r *Report) WriteMarkdown(w io.Writer, modes []Mode) {
 		fmt.Fprintln(w)
 		h.markdown(w)
 		if r.Sweep != nil {
-			fmt.Fprintf(w, "Sweep steps offer each system the load of its best ladder step; %s per step. ¹ warm-up incomplete: see the sweep table.\n\n", time.Duration(r.Sweep.StepDuration))
+			fmt.Fprintf(w, "Sweep steps offer each system the load of its best ladder step, for %s or long enough to offer every peer once. "+
+				"¹ the bubble exchange did not verify every peer: teredo-relayd then learnt the rest with accept_unknown_peers, another system ran with fewer peers (sweep table).\n\n",
+				time.Duration(r.Sweep.StepDuration))
 		}
 	}
 	fmt.Fprintln(w, "### Generator calibration (straight into sinks, no system)")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"slices"
 	"time"
 
 	"github.com/teredorelay/teredorelay/bench/loadgen"
@@ -107,10 +108,7 @@ func (e *env) sweep(ctx context.Context, systems []*system, ladder []*SystemResu
 // stays below 80 % full), the same for every point so that only the number
 // of peers changes.
 func (e *env) sweepCapacity() int {
-	most := 0
-	for _, n := range e.opts.SweepPeers {
-		most = max(most, n)
-	}
+	most := slices.Max(e.opts.SweepPeers)
 	return max(1<<16, 1<<bits.Len(uint(most+most/4)))
 }
 

@@ -1,8 +1,9 @@
 // Command benchrun runs the side-by-side benchmark (package bench): the
 // relay under test, Miredo's relay and the bare AF_XDP forwarders in the same
-// topology with the same generator, then writes
-// bench/results/<date>-<host>.{json,md} and PNG plots and prints the summary
-// with the ratios. Root and Linux ≥ 5.18 are required.
+// topology with the same generator (offered-load ladder, then the peer-count
+// sweep), then writes bench/results/<date>-<host>.{json,md} and PNG plots and
+// prints the summary with the ratios and the CPU per packet. Root and Linux
+// ≥ 5.18 are required.
 //
 //	go run ./bench/cmd/benchrun                  # everything (`make bench`)
 //	go run ./bench/cmd/benchrun -systems miredo,floor -modes decap -step 1s
