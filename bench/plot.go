@@ -175,14 +175,14 @@ func processOnlyNote(p *plot.Plot) {
 	l := plotter.NewFunction(func(float64) float64 { return 1 })
 	l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 	l.Color = color.Gray{Y: 0x60}
-	p.Legend.Add("dashed: process only", l)
+	p.Legend.Add("dashed: process only (lower bound)", l)
 }
 
 // ladderPanels returns mode m's panels against the offered load.
 func (r *Report) ladderPanels(m Mode) ([3]*plot.Plot, error) {
 	var ps [3]*plot.Plot
 	ps[0] = newPanel(fmt.Sprintf("%s: delivered vs offered (%s, generator %s)", m, r.Host, r.Generator.Method), "offered (Mpps)", "delivered (Mpps)")
-	ps[1] = newPanel("CPU of the system per delivered packet (process + attributed softirq)", "offered (Mpps)", "ns / packet")
+	ps[1] = newPanel("system CPU per delivered packet (solid: process + softirq, upper bound)", "offered (Mpps)", "ns / packet")
 	ps[2] = newPanel("machine-wide CPU (both cores, generator included)", "offered (Mpps)", "busy %")
 	var sets [4][]series
 	maxX := 0.0
@@ -214,7 +214,7 @@ func (r *Report) ladderPanels(m Mode) ([3]*plot.Plot, error) {
 func (r *Report) sweepPanels(m Mode) ([3]*plot.Plot, error) {
 	var ps [3]*plot.Plot
 	ps[0] = newPanel(fmt.Sprintf("%s: delivered vs peers (%s, generator %s)", m, r.Host, r.Generator.Method), "active peers", "delivered (Mpps)")
-	ps[1] = newPanel(fmt.Sprintf("%s: CPU per delivered packet (process + attributed softirq)", m), "active peers", "ns / packet")
+	ps[1] = newPanel(fmt.Sprintf("%s: system CPU per delivered packet (solid: process + softirq, upper bound)", m), "active peers", "ns / packet")
 	ps[2] = newPanel(fmt.Sprintf("%s: machine-wide CPU", m), "active peers", "busy %")
 	var sets [4][]series
 	for _, s := range r.Sweep.Systems {

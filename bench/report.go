@@ -17,7 +17,8 @@ import (
 // change to the bench makes new results incomparable with older files.
 const Methodology = "issue 9 (2026-12-07): the generator is chosen per run (live frames where the kernel permits them, " +
 	"else AF_XDP TX; named in every file with the rate it reached into sinks); every step reports the system's CPU ns " +
-	"per delivered packet (process tree + softirq beyond a calibrated generator baseline) and machine-wide CPU; a " +
+	"per delivered packet (from its process tree's time to that plus the softirq beyond a calibrated generator " +
+	"baseline) and machine-wide CPU; a " +
 	"peer-count sweep (1 k, 64 k, 1 M peers, relays warmed up through the bubble exchange) follows the ladder; " +
 	"generated frames carry correct inner UDP checksums and a 32-byte probe record naming the peer (the sinks count " +
 	"distinct peers). Results up to 2026-11-28 were live frames only, without CPU per packet or the sweep."
@@ -192,8 +193,8 @@ type Step struct {
 	PeersReached int `json:"peers_reached,omitempty"`
 }
 
-// NsPerPkt is the system's CPU per delivered packet: process and
-// attributed softirq time.
+// NsPerPkt is the upper bound of the system's CPU per delivered packet:
+// process and attributed softirq time (ProcessNsPerPkt is the lower bound).
 func (s *Step) NsPerPkt() float64 { return s.ProcessNsPerPkt + s.SoftirqNsPerPkt }
 
 // SweepResult is the peer-count sweep: decapsulation and encapsulation as
