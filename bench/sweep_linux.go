@@ -156,8 +156,8 @@ func (e *env) sweepPoint(ctx context.Context, s *system, n int, ss *SweepSystem)
 			return fail(err)
 		}
 		if pt.Warmup.Reached < n && s.name == SysRelayd {
-			// The exchange did not finish within the cap: learn the
-			// clients from their packets instead.
+			// The exchange did not finish (cap or stall): learn the
+			// remaining clients from their packets instead.
 			e.relayd.acceptUnknown = true
 			if err := e.reloadRelayd(ctx); err != nil {
 				return fail(err)
