@@ -95,7 +95,7 @@ func TestGeneratorIntoSink(t *testing.T) {
 		{garbage, loadgen.Pace{Count: 60_000}},
 		{mixed, loadgen.Pace{Duration: 300 * time.Millisecond, Rate: 500_000}},
 		{decapPeers, loadgen.Pace{Count: 12_000}},
-		{encapPeers, loadgen.Pace{Count: 2500, Rate: 300_000}},
+		{encapPeers, loadgen.Pace{Count: 2500, Rate: 5000}}, // below one frame per pacing burst
 	}
 	for _, m := range []loadgen.Method{loadgen.AFXDP, loadgen.LiveFrames} {
 		t.Run(string(m), func(t *testing.T) {
