@@ -81,7 +81,7 @@ test: deps lint check-generated
 		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime 3s -fuzzminimizetime 1s $$pkg >$$log 2>&1 || { cat $$log; rm -f $$log; exit 1; }; done; rm -f $$log
 	$(MAKE) --no-print-directory deb-check
 
-## bench: side-by-side benchmark (teredo-relayd, Miredo, bare AF_XDP floor, asavie) + micro-benchmarks, with plots (root)
+## bench: side-by-side benchmark (teredo-relayd, Miredo, bare AF_XDP floor, asavie), peer-count sweep (1k/64k/1M) + micro-benchmarks, with plots (root; ~15 min)
 bench: deps
 	$(GO) run ./bench/cmd/benchrun
 

@@ -14,12 +14,21 @@
 // thread (package loadgen: live frames where the kernel permits them, AF_XDP
 // TX otherwise; Options.Generator), counting what comes out with native
 // XDP sinks (package sink): offered and delivered pps, loss, one-way latency
-// p50/p99 of timestamped probes, CPU of the system's processes and of the
-// machine. Teredo relays also get a garbage step: legitimate traffic at half
-// their measured capacity plus five times as much malformed and spoofed
-// traffic. Go micro-benchmarks of the fast path (relay/, cache/, teredo/)
-// run too. The Report goes to bench/results/<date>-<host>.json with PNG
-// plots (delivered vs offered per mode; ratio bars) and a Markdown summary.
+// p50/p99 of timestamped probes, the CPU the system spends per delivered
+// packet (process tree time plus the softirq time beyond the generator's
+// own, measured by a calibration send straight into sinks) and the
+// machine's CPU. Teredo relays also get a garbage step: legitimate traffic
+// at half their measured capacity plus five times as much malformed and
+// spoofed traffic. The peer-count sweep (sweep_linux.go) then restarts
+// teredo-relayd, Miredo and the floor for 1 k, 64 k and 1 M peers, warms the
+// relays up through the real bubble exchange (accept_unknown_peers for
+// teredo-relayd when that does not finish in time) and measures decap and
+// encap with traffic cycling over every peer; the generator varies the peer
+// per frame without a frame per peer. Go micro-benchmarks of the fast path
+// (relay/, cache/, teredo/) run too. The Report goes to
+// bench/results/<date>-<host>.json with PNG plots (delivered, CPU per
+// packet and machine CPU against offered load per mode and against peers;
+// ratio bars) and a Markdown summary whose first table is README.md's.
 //
 // Systems:
 //   - teredo-relayd: cmd/teredo-relayd, built from the module, two-armed,

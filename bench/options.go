@@ -79,7 +79,33 @@ type Options struct {
 	// where the kernel permits them, AF_XDP otherwise), loadgen.LiveFrames
 	// or loadgen.AFXDP. Empty takes loadgen.MethodEnv, then Auto.
 	Generator loadgen.Method
+	// CalibrationDuration is the length of each calibration send (the
+	// generator straight into sinks, no system; default 1 s).
+	CalibrationDuration time.Duration
+
+	// NoLadder skips the offered-load ladder and the garbage step.
+	NoLadder bool
+	// NoSweep skips the peer-count sweep.
+	NoSweep bool
+	// SweepPeers are the peer counts of the sweep (default DefaultSweepPeers).
+	SweepPeers []int
+	// SweepStep is the length of each sweep step (default 2 s).
+	SweepStep time.Duration
+	// SweepRate is the offered load of every sweep step; 0 offers each
+	// system the load of its best ladder step in that direction (unpaced
+	// when the ladder did not run).
+	SweepRate float64
+	// WarmupCap bounds the bubble warm-up of each sweep point (default
+	// DefaultWarmupCap): a system that has not verified every peer by then
+	// runs with what it reached (teredo-relayd: with accept_unknown_peers).
+	WarmupCap time.Duration
 }
+
+// DefaultSweepPeers are the sweep's peer counts.
+var DefaultSweepPeers = []int{1000, 65536, 1000000}
+
+// DefaultWarmupCap bounds one sweep point's bubble warm-up.
+const DefaultWarmupCap = 150 * time.Second
 
 func (o *Options) defaults() error {
 	if len(o.Systems) == 0 {
@@ -123,6 +149,26 @@ func (o *Options) defaults() error {
 	}
 	if o.SaturatedSteps == 0 {
 		o.SaturatedSteps = 2
+	}
+	if o.CalibrationDuration == 0 {
+		o.CalibrationDuration = time.Second
+	}
+	if len(o.SweepPeers) == 0 {
+		o.SweepPeers = DefaultSweepPeers
+	}
+	for _, n := range o.SweepPeers {
+		if n < 1 || n > loadgen.MaxPeers {
+			return fmt.Errorf("bench: sweep over %d peers (want 1 to %d)", n, loadgen.MaxPeers)
+		}
+	}
+	if o.SweepStep == 0 {
+		o.SweepStep = 2 * time.Second
+	}
+	if o.WarmupCap == 0 {
+		o.WarmupCap = DefaultWarmupCap
+	}
+	if o.NoLadder && o.NoSweep {
+		return fmt.Errorf("bench: neither the ladder nor the sweep is to run")
 	}
 	return nil
 }

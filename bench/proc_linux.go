@@ -151,11 +151,21 @@ func treeCPU(root int) time.Duration {
 	return time.Duration(total) * time.Second / clockTick
 }
 
-// machineCPU reads the busy and total jiffies of all CPUs from /proc/stat.
-func machineCPU() (busy, total uint64) {
+// cpuTimes are the machine's CPU times from /proc/stat, summed over CPUs,
+// in USER_HZ ticks (clockTick per second).
+type cpuTimes struct {
+	busy, total, softirq uint64
+}
+
+// readCPUTimes reads the "cpu" line of /proc/stat: busy is everything but
+// idle and iowait; softirq is the softirq column (with this kernel's
+// tick-based accounting, a tick that interrupts softirq work counts there,
+// whichever task it ran on).
+func readCPUTimes() cpuTimes {
+	var c cpuTimes
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0, 0
+		return c
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	f := strings.Fields(line)
@@ -164,10 +174,16 @@ func machineCPU() (busy, total uint64) {
 		if i >= 8 { // guest times are already in user
 			break
 		}
-		total += n
+		c.total += n
 		if i != 3 && i != 4 { // idle, iowait
-			busy += n
+			c.busy += n
+		}
+		if i == 6 {
+			c.softirq = n
 		}
 	}
-	return busy, total
+	return c
 }
+
+// ticks converts USER_HZ ticks to a duration.
+func ticks(n uint64) time.Duration { return time.Duration(n) * time.Second / clockTick }

@@ -3,19 +3,31 @@ package bench
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/teredorelay/teredorelay/bench/loadgen"
 )
 
+// Methodology says how this version of the benchmark measures, and what
+// changed since the previous one, in every results file: change it when a
+// change to the bench makes new results incomparable with older files.
+const Methodology = "issue 9 (2026-12-07): the generator is chosen per run (live frames where the kernel permits them, " +
+	"else AF_XDP TX; named in every file with the rate it reached into sinks); every step reports the system's CPU ns " +
+	"per delivered packet (from its process tree's time to that plus the softirq beyond a calibrated generator " +
+	"baseline) and machine-wide CPU; a " +
+	"peer-count sweep (1 k, 64 k, 1 M peers, relays warmed up through the bubble exchange) follows the ladder; " +
+	"generated frames carry correct inner UDP checksums and a 32-byte probe record naming the peer (the sinks count " +
+	"distinct peers). Results up to 2026-11-28 were live frames only, without CPU per packet or the sweep."
+
 // Report is everything one run measured.
 type Report struct {
+	// Methodology is the Methodology of the bench that wrote the report.
+	Methodology string `json:"methodology,omitempty"`
+
 	Date     time.Time `json:"date"`
 	Host     string    `json:"host"`
 	Machine  Machine   `json:"machine"`
@@ -23,11 +35,13 @@ type Report struct {
 	// Generator is the load generator that produced every step.
 	Generator GeneratorInfo   `json:"generator"`
 	Systems   []*SystemResult `json:"systems"`
-	Micro     *MicroResult    `json:"micro,omitempty"`
-	Ratios    []Ratio         `json:"ratios"`
-	Goals     []Goal          `json:"goals"`
-	Files     []string        `json:"files,omitempty"`
-	Elapsed   Duration        `json:"elapsed"`
+	// Sweep is the peer-count sweep (nil when it did not run).
+	Sweep   *SweepResult `json:"sweep,omitempty"`
+	Micro   *MicroResult `json:"micro,omitempty"`
+	Ratios  []Ratio      `json:"ratios"`
+	Goals   []Goal       `json:"goals"`
+	Files   []string     `json:"files,omitempty"`
+	Elapsed Duration     `json:"elapsed"`
 }
 
 // Machine describes where the run happened.
@@ -42,6 +56,7 @@ type Machine struct {
 
 // Settings are the options that shaped the numbers.
 type Settings struct {
+	Modes        []Mode    `json:"modes,omitempty"`
 	StepDuration Duration  `json:"step_duration"`
 	Clients      int       `json:"clients"`
 	IPv6Len      int       `json:"ipv6_len"`
@@ -58,6 +73,35 @@ type GeneratorInfo struct {
 	// auto fell back to AF_XDP.
 	LiveFramesRefused string `json:"live_frames_refused,omitempty"`
 	Description       string `json:"description"`
+	// Calibration: the generator straight into sinks on the relay veths,
+	// no system in between: the rate it achieves and the machine's CPU per
+	// frame, which the steps' softirq attribution subtracts.
+	Calibration []Calibration `json:"calibration,omitempty"`
+}
+
+// Calibration is one unpaced send of a traffic into sinks on the relay
+// veths (no system under test).
+type Calibration struct {
+	Traffic   string  `json:"traffic"`
+	Seconds   float64 `json:"seconds"`
+	Sent      uint64  `json:"sent"`
+	Delivered uint64  `json:"delivered"`
+	RatePPS   float64 `json:"rate_pps"` // achieved: sent per second
+	P50Micros float64 `json:"p50_us"`   // one-way generator → sink latency
+	P99Micros float64 `json:"p99_us"`
+	// Machine-wide CPU time (both CPUs) and softirq time per frame sent.
+	MachineNsPerSent float64 `json:"machine_ns_per_sent"`
+	SoftirqNsPerSent float64 `json:"softirq_ns_per_sent"`
+}
+
+// Rate returns the calibration rate of a traffic, 0 when not calibrated.
+func (g GeneratorInfo) Rate(traffic string) float64 {
+	for _, c := range g.Calibration {
+		if c.Traffic == traffic {
+			return c.RatePPS
+		}
+	}
+	return 0
 }
 
 // String is the one-line form used in summaries.
@@ -110,7 +154,7 @@ type Warmup struct {
 	Mode      Mode     `json:"mode"`
 	Clients   int      `json:"clients"`
 	Reached   int      `json:"reached"`
-	Bubbles   int      `json:"bubbles_answered"`
+	Bubbles   uint64   `json:"bubbles_answered"`
 	TookMilli float64  `json:"took_ms"`
 	Elapsed   Duration `json:"-"`
 }
@@ -134,8 +178,97 @@ type Step struct {
 	// (both cores, generator included).
 	SystemCPU  float64 `json:"system_cpu_pct"`
 	MachineCPU float64 `json:"machine_cpu_pct"`
-	Other      uint64  `json:"other_pkts"` // unexpected packets at the sinks
-	Seconds    float64 `json:"seconds"`
+	SoftirqCPU float64 `json:"softirq_cpu_pct"` // machine-wide softirq share (both cores)
+	// CPU nanoseconds of the system under test per delivered packet: its
+	// process tree's user+system time, and the softirq time of the step
+	// beyond what the generator and the sinks cost by themselves (see
+	// bench/README.md, "CPU per packet").
+	ProcessNsPerPkt float64 `json:"process_ns_per_pkt"`
+	SoftirqNsPerPkt float64 `json:"softirq_ns_per_pkt"`
+	Other           uint64  `json:"other_pkts"` // unexpected packets at the sinks
+	Seconds         float64 `json:"seconds"`
+	// Peers the traffic cycled over and how many distinct ones got at
+	// least one packet through (sweep steps).
+	Peers        int `json:"peers,omitempty"`
+	PeersReached int `json:"peers_reached,omitempty"`
+}
+
+// NsPerPkt is the upper bound of the system's CPU per delivered packet:
+// process and attributed softirq time (ProcessNsPerPkt is the lower bound).
+func (s *Step) NsPerPkt() float64 { return s.ProcessNsPerPkt + s.SoftirqNsPerPkt }
+
+// SweepResult is the peer-count sweep: decapsulation and encapsulation as
+// fast as the generator goes, with traffic cycling over N peers.
+type SweepResult struct {
+	Peers        []int          `json:"peers"`
+	StepDuration Duration       `json:"step_duration"`
+	WarmupCap    Duration       `json:"warmup_cap"`
+	Systems      []*SweepSystem `json:"systems"`
+	Elapsed      Duration       `json:"elapsed"`
+}
+
+// SweepSystem is one system's sweep.
+type SweepSystem struct {
+	Name   string       `json:"name"`
+	Points []SweepPoint `json:"points"`
+	Notes  []string     `json:"notes,omitempty"`
+}
+
+// SweepPoint is one system at one peer count: a fresh start, the warm-up,
+// a decap step, a refresh and an encap step.
+type SweepPoint struct {
+	Peers   int          `json:"peers"`
+	Warmup  *SweepWarmup `json:"warmup,omitempty"`
+	Decap   *Step        `json:"decap,omitempty"`
+	Refresh *Refresh     `json:"refresh,omitempty"`
+	Encap   *Step        `json:"encap,omitempty"`
+	Error   string       `json:"error,omitempty"`
+	Seconds float64      `json:"seconds"`
+}
+
+// Step returns the point's step of mode m (decap or encap), or nil.
+func (p *SweepPoint) Step(m Mode) *Step {
+	switch m {
+	case ModeDecap:
+		return p.Decap
+	case ModeEncap:
+		return p.Encap
+	}
+	return nil
+}
+
+// Warm-up methods of a sweep point.
+const (
+	WarmupBubbles        = "bubble exchange"
+	WarmupAcceptUnknown  = "accept_unknown_peers"
+	WarmupNone           = "none (no peer state)"
+	WarmupBubblesPartial = "bubble exchange, incomplete"
+)
+
+// SweepWarmup is how the peers of a sweep point became known to the system.
+type SweepWarmup struct {
+	// Method: bubble exchange (every peer reached through the real
+	// exchange), accept_unknown_peers (the exchange did not finish within
+	// the cap or stalled; teredo-relayd then learns clients from their
+	// packets),
+	// "bubble exchange, incomplete" (a system without that switch), or
+	// none.
+	Method  string  `json:"method"`
+	Reached int     `json:"reached"` // peers whose encap packet came out after their bubble exchange
+	Rounds  int     `json:"rounds"`  // one encap packet to every peer per round
+	Bubbles uint64  `json:"bubbles_answered"`
+	Seconds float64 `json:"seconds"`
+	Capped  bool    `json:"capped"`  // stopped by the warm-up cap
+	Stalled bool    `json:"stalled"` // stopped after two rounds that verified no new peer
+}
+
+// Refresh is the paced pass of one decap packet per peer before the encap
+// step, so that every peer was heard from within the last 30 s (RFC 4380
+// §5.2.4: a relay encapsulates directly only to such peers).
+type Refresh struct {
+	RatePPS float64 `json:"rate_pps"`
+	Reached int     `json:"reached"` // distinct peers whose packet came through
+	Seconds float64 `json:"seconds"`
 }
 
 // GarbageResult is the garbage-flood step.
@@ -303,92 +436,6 @@ func micros(v float64) string {
 		return fmt.Sprintf("%.1f ms", v/1000)
 	}
 	return fmt.Sprintf("%.0f µs", v)
-}
-
-// WriteSummary prints the per-system table and the ratios.
-func (r *Report) WriteSummary(w io.Writer, modes []Mode) {
-	fmt.Fprintf(w, "\n%s on %s — %s, %d CPUs, kernel %s, %s\n", r.Date.Format("2006-01-02 15:04"), r.Host, r.Machine.CPUModel, r.Machine.CPUs, r.Machine.Kernel, r.Machine.Link)
-	fmt.Fprintf(w, "generator: %s\n", r.Generator)
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "system\tmode\tmax delivered pps\tat offered\tloss\tp50\tp99\tsystem CPU")
-	for _, s := range r.Systems {
-		if s.Skipped != "" || s.Error != "" {
-			fmt.Fprintf(tw, "%s\t-\t%s\t\t\t\t\t\n", s.Name, firstNonEmpty(s.Skipped, "error: "+s.Error))
-			continue
-		}
-		for _, m := range modes {
-			v, st := s.MaxDelivered(m)
-			if st == nil {
-				continue
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1f %%\t%s\t%s\t%.0f %%\n", s.Name, m, kpps(v), kpps(st.OfferedPPS), st.Loss*100, micros(st.P50Micros), micros(st.P99Micros), st.SystemCPU)
-		}
-		if g := s.Garbage; g != nil {
-			fmt.Fprintf(tw, "%s\tgarbage %d×\t%s legit\t%s total\t%.3f %%\t\t%s\t%.0f %%\n", s.Name, g.RatioOffered, kpps(g.LegitPPS*(1-g.LegitLoss)), kpps(g.LegitPPS+g.GarbagePPS), g.LegitLoss*100, micros(g.P99Micros), g.SystemCPU)
-		}
-	}
-	tw.Flush()
-	if len(r.Ratios) > 0 {
-		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ratio\tmode\tvalue")
-		for _, x := range r.Ratios {
-			fmt.Fprintf(tw, "%s\t%s\t%.2f (%s / %s pps)\n", x.Name, x.Mode, x.Value, kpps(x.Num), kpps(x.Den))
-		}
-		tw.Flush()
-	}
-	fmt.Fprintln(w)
-	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "goal\ttarget\tmeasured\tmet")
-	for _, g := range r.Goals {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", g.Name, g.Target, g.Value, g.Met)
-	}
-	tw.Flush()
-}
-
-// WriteMarkdown writes the summary as Markdown tables (for READMEs).
-func (r *Report) WriteMarkdown(w io.Writer, modes []Mode) {
-	fmt.Fprintf(w, "Run %s on `%s`: %s, %d CPUs, %d MiB, Linux %s, %s; %s; %s per step, %d clients, %d-byte IPv6 packets.\n\n",
-		r.Date.Format("2006-01-02 15:04 MST"), r.Host, r.Machine.CPUModel, r.Machine.CPUs, r.Machine.MemoryMiB, r.Machine.Kernel, r.Machine.GoVersion, r.Machine.Link,
-		time.Duration(r.Settings.StepDuration), r.Settings.Clients, r.Settings.IPv6Len)
-	fmt.Fprintf(w, "Generator: **%s**. %s.\n\n", r.Generator, r.Generator.Description)
-	fmt.Fprintln(w, "| system | mode | max delivered | at offered | loss | p50 | p99 | system CPU |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|")
-	for _, s := range r.Systems {
-		if s.Skipped != "" || s.Error != "" {
-			fmt.Fprintf(w, "| %s | – | %s | | | | | |\n", s.Name, firstNonEmpty(s.Skipped, "error: "+s.Error))
-			continue
-		}
-		for _, m := range modes {
-			v, st := s.MaxDelivered(m)
-			if st == nil {
-				continue
-			}
-			fmt.Fprintf(w, "| %s | %s | %spps | %spps | %.1f %% | %s | %s | %.0f %% |\n", s.Name, m, kpps(v), kpps(st.OfferedPPS), st.Loss*100, micros(st.P50Micros), micros(st.P99Micros), st.SystemCPU)
-		}
-		if g := s.Garbage; g != nil {
-			fmt.Fprintf(w, "| %s | decap + %d× garbage | %spps legit | %spps total | %.3f %% legit | | %s | %.0f %% |\n", s.Name, g.RatioOffered, kpps(g.LegitPPS*(1-g.LegitLoss)), kpps(g.LegitPPS+g.GarbagePPS), g.LegitLoss*100, micros(g.P99Micros), g.SystemCPU)
-		}
-	}
-	if len(r.Ratios) > 0 {
-		fmt.Fprintln(w, "\n| ratio (max delivered pps) | mode | value |")
-		fmt.Fprintln(w, "|---|---|---:|")
-		for _, x := range r.Ratios {
-			fmt.Fprintf(w, "| %s | %s | %.2f |\n", x.Name, x.Mode, x.Value)
-		}
-	}
-	fmt.Fprintln(w, "\n| goal | target | measured | met |")
-	fmt.Fprintln(w, "|---|---|---|---|")
-	for _, g := range r.Goals {
-		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", g.Name, g.Target, g.Value, g.Met)
-	}
-	if r.Micro != nil && len(r.Micro.Benchmarks) > 0 {
-		fmt.Fprintln(w, "\n| micro-benchmark | ns/op | B/op | allocs/op |")
-		fmt.Fprintln(w, "|---|---:|---:|---:|")
-		for _, b := range r.Micro.Benchmarks {
-			fmt.Fprintf(w, "| %s | %.1f | %d | %d |\n", b.Package+"."+b.Name, b.NsPerOp, b.BytesPerOp, b.AllocsPerOp)
-		}
-	}
 }
 
 func firstNonEmpty(a, b string) string {

@@ -36,9 +36,18 @@ ok  	github.com/teredorelay/teredorelay/relay	3.1s
 
 func testReport() *Report {
 	step := func(m Mode, off, del float64) Step {
-		return Step{Mode: m, OfferedPPS: off, DeliveredPPS: del, Loss: 1 - del/off}
+		return Step{Mode: m, OfferedPPS: off, DeliveredPPS: del, Loss: 1 - del/off, ProcessNsPerPkt: 1e9 / del, SoftirqNsPerPkt: 100, MachineCPU: 90}
 	}
-	return &Report{Systems: []*SystemResult{
+	point := func(n int, w string, del float64, reached int) SweepPoint {
+		d, e := step(ModeDecap, 2e6, del), step(ModeEncap, 2e6, del/2)
+		d.Peers, d.PeersReached, e.Peers, e.PeersReached = n, reached, n, reached
+		return SweepPoint{Peers: n, Warmup: &SweepWarmup{Method: w, Reached: reached}, Decap: &d, Encap: &e}
+	}
+	sweep := &SweepResult{Peers: []int{1000, 1000000}, Systems: []*SweepSystem{
+		{Name: SysRelayd, Points: []SweepPoint{point(1000, WarmupBubbles, 5e5, 1000), point(1000000, WarmupAcceptUnknown, 4e5, 1000000)}},
+		{Name: SysMiredo, Points: []SweepPoint{point(1000, WarmupBubbles, 1e5, 1000), point(1000000, WarmupBubblesPartial, 5e4, 350000)}},
+	}}
+	return &Report{Settings: Settings{Clients: 64}, Sweep: sweep, Systems: []*SystemResult{
 		{Name: SysRelayd, Steps: []Step{step(ModeDecap, 1e6, 9e5), step(ModeDecap, 3e6, 1.2e6), step(ModeEncap, 1e6, 1e6)},
 			Garbage: &GarbageResult{RatioOffered: 5, LegitLoss: 0.0004}},
 		{Name: SysMiredo, Steps: []Step{step(ModeDecap, 1e5, 5e4), step(ModeEncap, 1e5, 1e5)}},
@@ -83,7 +92,14 @@ func TestRatiosAndGoals(t *testing.T) {
 	var md, txt bytes.Buffer
 	r.WriteMarkdown(&md, []Mode{ModeDecap, ModeEncap})
 	r.WriteSummary(&txt, []Mode{ModeDecap, ModeEncap})
-	for _, s := range []string{"| teredo-relayd | decap | 1200 kpps | 3000 kpps | 60.0 % |", "| teredo-relayd / miredo | decap | 24.00 |", "| asavie | – | not wanted |"} {
+	for _, s := range []string{"| teredo-relayd | decap | 1200 kpps | 3000 kpps | 60.0 % |", "| teredo-relayd / miredo | decap | 24.00 |", "| asavie | – | not wanted |",
+		// The README table: ratios, then delivered and CPU per packet at the sweep's ends.
+		"| teredo-relayd / miredo (max delivered pps, 64 clients) | 24.00 (1200 k / 50 k) | 10.00 (1000 k / 100 k) |",
+		"| teredo-relayd, 1 k peers: delivered, CPU / packet | 500 kpps, 2000–2100 ns | 250 kpps, 4000–4100 ns |",
+		"| teredo-relayd, 1 M peers: delivered, CPU / packet ¹ | 400 kpps, 2500–2600 ns | 200 kpps, 5000–5100 ns |",
+		"| miredo, 1 M peers: delivered, CPU / packet ¹ | 50 kpps, 20000–20100 ns (350 k peers reached) | 25 kpps, 40000–40100 ns (350 k peers reached) |",
+		"| miredo | 1 M | bubble exchange, incomplete: 350000 of 1000000 verified in 0 s |",
+	} {
 		if !strings.Contains(md.String(), s) {
 			t.Errorf("markdown lacks %q:\n%s", s, md.String())
 		}
@@ -103,8 +119,8 @@ func TestPlotWritesPNGs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 3 {
-		t.Fatalf("wrote %v, want decap, encap and ratio plots", files)
+	if len(files) != 4 {
+		t.Fatalf("wrote %v, want decap, encap, ratio and sweep plots", files)
 	}
 	for _, f := range files {
 		b, err := readFile(f)

@@ -51,6 +51,15 @@ type env struct {
 	sender  *loadgen.Sender
 	gens    map[string]loadgen.Generator
 	bar     *progressbar.ProgressBar
+
+	// softirqPerSent is the calibration's softirq time per frame sent, by
+	// traffic (calibration keys: the mode names, calSweepDecap, calSweepEncap).
+	softirqPerSent map[string]float64
+	// relayd is how teredo-relayd is configured at its next start.
+	relayd relaydSettings
+	// sweepRates is the offered load of each system's sweep steps, by
+	// direction (0: unpaced).
+	sweepRates map[string]map[Mode]float64
 }
 
 // Run runs the benchmark and returns its report (not yet saved or plotted).
@@ -60,7 +69,7 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 		return nil, err
 	}
 	start := time.Now()
-	e := &env{opts: &opts, bins: map[string]string{}, gens: map[string]loadgen.Generator{}}
+	e := &env{opts: &opts, bins: map[string]string{}, gens: map[string]loadgen.Generator{}, softirqPerSent: map[string]float64{}}
 	if e.moduleDir, err = moduleDir(opts.ModuleDir); err != nil {
 		return nil, err
 	}
@@ -72,10 +81,13 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 	}
 	defer os.RemoveAll(e.dir)
 
-	rep = &Report{Date: start, Machine: describeMachine()}
+	rep = &Report{Methodology: Methodology, Date: start, Machine: describeMachine()}
 	rep.Host, _ = os.Hostname()
-	rep.Settings = Settings{StepDuration: Duration(opts.StepDuration), Clients: opts.Clients, IPv6Len: ipv6Len(opts.IPv6Len),
+	rep.Settings = Settings{Modes: opts.Modes, StepDuration: Duration(opts.StepDuration), Clients: opts.Clients, IPv6Len: ipv6Len(opts.IPv6Len),
 		Rates: opts.Rates, GarbageRatio: max(opts.GarbageRatio, 0), ProbeEvery: probeEvery}
+	if opts.NoLadder {
+		rep.Settings.Rates, rep.Settings.Clients = nil, 0
+	}
 
 	// Binaries first (building takes a while; no namespaces exist yet).
 	var systems []*system
@@ -115,15 +127,24 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 		rep.Generator.LiveFramesRefused = err.Error()
 	}
 	e.logf("generator: %s (requested %s)", rep.Generator.Method, opts.Generator)
+	if rep.Generator.Calibration, err = e.calibrate(ctx); err != nil {
+		return rep, err
+	}
 
 	if opts.Progress != nil {
 		total := 0
 		for _, s := range systems {
-			if s != nil {
+			if s == nil {
+				continue
+			}
+			if !opts.NoLadder {
 				total += len(opts.Modes) * len(opts.Rates)
 				if s.teredo && opts.GarbageRatio > 0 {
 					total++
 				}
+			}
+			if !opts.NoSweep && s.sweep {
+				total += len(opts.SweepPeers)
 			}
 		}
 		e.bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(opts.Progress), progressbar.OptionSetWidth(30),
@@ -131,7 +152,7 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 			progressbar.OptionSetDescription("bench"))
 	}
 	for i, s := range systems {
-		if s == nil {
+		if s == nil || opts.NoLadder {
 			continue
 		}
 		if err := e.runSystem(ctx, s, rep.Systems[i]); err != nil {
@@ -140,6 +161,12 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 			if ctx.Err() != nil {
 				return rep, err
 			}
+		}
+	}
+	if !opts.NoSweep {
+		rep.Sweep, err = e.sweep(ctx, systems, rep.Systems)
+		if err != nil {
+			return rep, err
 		}
 	}
 	if e.bar != nil {
@@ -256,25 +283,48 @@ func (e *env) read() (v4, v6 sink.Counts, err error) {
 	return
 }
 
-// runSystem starts one system, runs its steps and stops it.
-func (e *env) runSystem(ctx context.Context, s *system, res *SystemResult) (err error) {
+// passNote is the result note of a kernel-stack system run with live frames.
+const passNote = "native XDP_PASS program on both relay veths (live frames reach the kernel stack through it)"
+
+// launch starts one system (with the XDP_PASS program a kernel-stack system
+// needs under live frames) and returns it with a function that stops it
+// and reports a failure to stop.
+func (e *env) launch(ctx context.Context, s *system) (p *proc, cmdline string, notes []string, stop func() error, err error) {
+	detach := func() {}
 	if s.kernel && e.sender.Method() == loadgen.LiveFrames {
-		detach, err := e.attachPass()
-		if err != nil {
-			return err
+		if detach, err = e.attachPass(); err != nil {
+			return nil, "", nil, nil, err
 		}
-		defer detach()
-		res.Notes = append(res.Notes, "native XDP_PASS program on both relay veths (live frames reach the kernel stack through it)")
+		notes = append(notes, passNote)
 	}
 	e.logf("%s: starting", s.name)
-	p, cmdline, err := s.start(ctx, e)
+	p, cmdline, err = s.start(ctx, e)
+	if err != nil {
+		detach()
+		return nil, "", nil, nil, err
+	}
+	stop = func() error {
+		defer detach()
+		if serr := p.stop(10 * time.Second); serr != nil {
+			return fmt.Errorf("stop %s: %w\nlog:\n%s", s.name, serr, p.tail(2000))
+		}
+		return nil
+	}
+	return p, cmdline, notes, stop, nil
+}
+
+// runSystem starts one system, runs its ladder steps and stops it.
+func (e *env) runSystem(ctx context.Context, s *system, res *SystemResult) (err error) {
+	e.relayd = relaydSettings{}
+	p, cmdline, notes, stop, err := e.launch(ctx, s)
 	if err != nil {
 		return err
 	}
 	res.Command = cmdline
+	res.Notes = append(res.Notes, notes...)
 	defer func() {
-		if serr := p.stop(10 * time.Second); serr != nil && err == nil {
-			err = fmt.Errorf("stop %s: %w\nlog:\n%s", s.name, serr, p.tail(2000))
+		if serr := stop(); serr != nil && err == nil {
+			err = serr
 		}
 	}()
 	maxDecap := 0.0
@@ -297,7 +347,7 @@ func (e *env) runSystem(ctx context.Context, s *system, res *SystemResult) (err 
 			}
 			res.Warmup = append(res.Warmup, w)
 			diag := e.diagStart(ctx, p, s.name, fmt.Sprintf("%s-%d-%s", m, i+1, targetStr(rate)), rate == 0)
-			st, err := e.step(ctx, p, e.gens[string(m)], m, rate)
+			st, err := e.step(ctx, p, e.gens[string(m)], m, rate, string(m))
 			if err != nil {
 				return err
 			}
@@ -468,10 +518,10 @@ func (e *env) pinArgv(argv []string) []string {
 }
 
 type sample struct {
-	v4, v6      sink.Counts
-	cpu         time.Duration
-	busy, total uint64
-	at          time.Time
+	v4, v6 sink.Counts
+	cpu    time.Duration // the system's process tree
+	mach   cpuTimes
+	at     time.Time
 }
 
 func (e *env) sample(p *proc) (sample, error) {
@@ -481,18 +531,25 @@ func (e *env) sample(p *proc) (sample, error) {
 		return s, err
 	}
 	s.cpu = p.cpu()
-	s.busy, s.total = machineCPU()
+	s.mach = readCPUTimes()
 	s.at = time.Now()
 	return s, nil
 }
 
-// step offers one load and measures what comes out.
-func (e *env) step(ctx context.Context, p *proc, g loadgen.Generator, m Mode, rate float64) (Step, error) {
+// step offers one load for the ladder's step duration and measures what
+// comes out; calKey names the calibration whose softirq baseline applies.
+func (e *env) step(ctx context.Context, p *proc, g loadgen.Generator, m Mode, rate float64, calKey string) (Step, error) {
+	return e.stepFor(ctx, p, g, m, loadgen.Pace{Rate: rate, Duration: e.opts.StepDuration}, calKey)
+}
+
+// stepFor sends with pace and measures what comes out.
+func (e *env) stepFor(ctx context.Context, p *proc, g loadgen.Generator, m Mode, pace loadgen.Pace, calKey string) (Step, error) {
+	rate := pace.Rate
 	a, err := e.sample(p)
 	if err != nil {
 		return Step{}, err
 	}
-	gs, err := e.sendStats(ctx, g, loadgen.Pace{Rate: rate, Duration: e.opts.StepDuration})
+	gs, err := e.sendStats(ctx, g, pace)
 	if err != nil {
 		return Step{}, err
 	}
@@ -520,12 +577,29 @@ func (e *env) step(ctx context.Context, p *proc, g loadgen.Generator, m Mode, ra
 	st.Probes = h.Total()
 	st.P50Micros, st.P99Micros = nanToZero(h.Percentile(0.5)/1e3), nanToZero(h.Percentile(0.99)/1e3)
 	st.Other = dv4.Other + dv6.Other
-	wall := b.at.Sub(a.at).Seconds()
-	st.SystemCPU = 100 * (b.cpu - a.cpu).Seconds() / wall
-	if b.total > a.total {
-		st.MachineCPU = 100 * float64(b.busy-a.busy) / float64(b.total-a.total)
-	}
+	e.cost(&st, a, b, gs.Sent, calKey)
 	return st, nil
+}
+
+// cost fills the CPU figures of st from the samples around it: the
+// system's process tree time (per wall second and per delivered packet),
+// machine-wide busy and softirq shares, and the softirq time per delivered
+// packet beyond what the calibration measured for the generator and a sink
+// alone (softirqPerSent × frames sent).
+func (e *env) cost(st *Step, a, b sample, sent uint64, calKey string) {
+	wall := b.at.Sub(a.at).Seconds()
+	proc := b.cpu - a.cpu
+	st.SystemCPU = 100 * proc.Seconds() / wall
+	if total := b.mach.total - a.mach.total; total > 0 {
+		st.MachineCPU = 100 * float64(b.mach.busy-a.mach.busy) / float64(total)
+		st.SoftirqCPU = 100 * float64(b.mach.softirq-a.mach.softirq) / float64(total)
+	}
+	if st.Delivered == 0 {
+		return
+	}
+	st.ProcessNsPerPkt = float64(proc.Nanoseconds()) / float64(st.Delivered)
+	soft := float64(ticks(b.mach.softirq-a.mach.softirq).Nanoseconds()) - e.softirqPerSent[calKey]*float64(sent)
+	st.SoftirqNsPerPkt = max(0, soft) / float64(st.Delivered)
 }
 
 func addHist(dst, src *sink.Histogram) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/teredorelay/teredorelay/bench/topo"
+	"github.com/teredorelay/teredorelay/control/api"
 	"github.com/teredorelay/teredorelay/internal/miredo"
 	"github.com/teredorelay/teredorelay/internal/netnsutil"
 )
@@ -24,8 +25,11 @@ type system struct {
 	// generator a native XDP_PASS program on both relay veths lets the
 	// frames reach it (the AF_XDP generator's frames are skbs already).
 	kernel bool
-	// teredo systems do Teredo checks (they get the garbage step).
+	// teredo systems do Teredo checks (they get the garbage step) and keep
+	// per-peer state (they get the sweep's warm-up).
 	teredo bool
+	// sweep: the system runs in the peer-count sweep.
+	sweep bool
 	// prepare finds or builds the binary; a non-empty skip means it is not
 	// available (e.g. not installed).
 	prepare func(ctx context.Context, e *env) (skip string, err error)
@@ -36,11 +40,11 @@ type system struct {
 func systemByName(name string) *system {
 	switch name {
 	case SysRelayd:
-		return &system{name: name, teredo: true, prepare: prepareRelayd, start: startRelayd}
+		return &system{name: name, teredo: true, sweep: true, prepare: prepareRelayd, start: startRelayd}
 	case SysMiredo:
-		return &system{name: name, kernel: true, teredo: true, prepare: prepareMiredo, start: startMiredo}
+		return &system{name: name, kernel: true, teredo: true, sweep: true, prepare: prepareMiredo, start: startMiredo}
 	case SysFloor:
-		return &system{name: name, prepare: prepareFwd, start: startFwd("xsk")}
+		return &system{name: name, sweep: true, prepare: prepareFwd, start: startFwd("xsk")}
 	case SysAsavie:
 		return &system{name: name, prepare: prepareFwd, start: startFwd("asavie")}
 	}
@@ -80,12 +84,47 @@ func prepareRelayd(ctx context.Context, e *env) (string, error) {
 	return "", nil
 }
 
+// relaydSettings are the parts of teredo-relayd's configuration the sweep
+// changes; the zero value is the ladder's configuration.
+type relaydSettings struct {
+	// capacity is peers.capacity (0: 65536).
+	capacity int
+	// liftLimits raises the per-source /64, per-client-address and global
+	// bubble rate limits out of the way: the sweep verifies up to a million
+	// peers behind 250 IPv4 addresses, all for one native /64, which the
+	// defaults (50 new peers per second per /64) would take hours to admit.
+	liftLimits bool
+	// acceptUnknown sets accept_unknown_peers.
+	acceptUnknown bool
+}
+
+// liftedLimits is the rate_limits section of a sweep run (the largest
+// bursts the configuration accepts).
+const liftedLimits = `rate_limits:
+  new_peer_rate: 1000000
+  new_peer_burst: 1000000
+  bubble_rate: 1000000
+  bubble_burst: 1000000
+  client_slow_path_rate: 1000000
+  client_slow_path_burst: 1000000
+`
+
 // relaydConfig is teredo-relayd's configuration for the topology: two-armed,
 // one queue, native XDP, copy-mode AF_XDP (veth has no zero-copy), known
 // peers only (the relay forwards from a client only after a bubble exchange,
-// as Miredo's relay does), no metrics listener.
+// as Miredo's relay does) unless the sweep had to turn on
+// accept_unknown_peers, no metrics listener.
 func relaydConfig(e *env) string {
 	t := e.topo
+	rs := e.relayd
+	capacity := rs.capacity
+	if capacity == 0 {
+		capacity = 65536
+	}
+	limits := ""
+	if rs.liftLimits {
+		limits = liftedLimits
+	}
 	return fmt.Sprintf(`# teredo-relayd configuration written by bench for %s
 interfaces:
   ipv4_side: %s
@@ -101,23 +140,44 @@ ipv4:
 ipv6:
   address: %s
 peers:
-  capacity: 65536
+  capacity: %d
 bubbles:
   key_file: %s
   direct: false
-accept_unknown_peers: false
-api:
+accept_unknown_peers: %t
+%sapi:
   socket: %s
 metrics:
   listen: ""
 log:
   level: warn
-`, t.RelayNS, t.RelayV4.Name, t.RelayV6.Name, topo.RelayIPv4, topo.RelayIPv6,
-		filepath.Join(e.dir, "relayd-bubble.key"), filepath.Join(e.dir, "relayd.sock"))
+`, t.RelayNS, t.RelayV4.Name, t.RelayV6.Name, topo.RelayIPv4, topo.RelayIPv6, capacity,
+		filepath.Join(e.dir, "relayd-bubble.key"), rs.acceptUnknown, limits, e.relaydSocket())
+}
+
+func (e *env) relaydSocket() string { return filepath.Join(e.dir, "relayd.sock") }
+
+func (e *env) relaydConfigPath() string { return filepath.Join(e.dir, "relayd.yaml") }
+
+// reloadRelayd rewrites teredo-relayd's configuration from e.relayd and
+// reloads it through the control API, so the change is in force when it
+// returns.
+func (e *env) reloadRelayd(ctx context.Context) error {
+	if err := os.WriteFile(e.relaydConfigPath(), []byte(relaydConfig(e)), 0o644); err != nil {
+		return fmt.Errorf("write teredo-relayd config: %w", err)
+	}
+	res, _, err := api.NewClient(e.relaydSocket(), 10*time.Second).Reload(ctx)
+	if err != nil {
+		return fmt.Errorf("reload teredo-relayd: %w", err)
+	}
+	if !res.Successful {
+		return fmt.Errorf("reload teredo-relayd: %s", res.Error)
+	}
+	return nil
 }
 
 func startRelayd(ctx context.Context, e *env) (*proc, string, error) {
-	conf := filepath.Join(e.dir, "relayd.yaml")
+	conf := e.relaydConfigPath()
 	ready := filepath.Join(e.dir, "relayd.ready")
 	os.Remove(ready)
 	if err := os.WriteFile(conf, []byte(relaydConfig(e)), 0o644); err != nil {

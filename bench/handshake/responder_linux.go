@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,11 +22,10 @@ type Responder struct {
 	conn *net.UDPConn
 	raw  int
 
-	mu       sync.Mutex
-	answered map[netip.AddrPort]int // client mapping → direct bubbles sent
-	received atomic.Uint64          // datagrams received on the server address
-	invalid  atomic.Uint64          // datagrams that were not a bubble to a Teredo client of this server
+	received atomic.Uint64 // datagrams received on the server address
+	invalid  atomic.Uint64 // datagrams that were not a bubble to a Teredo client of this server
 	sendErrs atomic.Uint64
+	bubbles  atomic.Uint64 // direct bubbles sent
 	server   netip.Addr
 }
 
@@ -38,12 +36,37 @@ func Open(server netip.Addr) (*Responder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("handshake responder: bind %v:%d: %w", server, teredo.Port, err)
 	}
+	// A relay verifying many peers at once sends bubbles in bursts; the
+	// default receive buffer (a few hundred datagrams) would drop some, and
+	// a peer whose bubbles are all lost stays unverified for the relay's
+	// bubble-budget window (300 s). Root may exceed rmem_max.
+	if err := setRcvBuf(conn, rcvBuf); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("handshake responder: receive buffer: %w", err)
+	}
 	raw, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("handshake responder: raw socket: %w", err)
 	}
-	return &Responder{conn: conn, raw: raw, answered: map[netip.AddrPort]int{}, server: server}, nil
+	return &Responder{conn: conn, raw: raw, server: server}, nil
+}
+
+// rcvBuf is the responder's receive buffer: some 40 000 bubbles.
+const rcvBuf = 32 << 20
+
+func setRcvBuf(conn *net.UDPConn, n int) error {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n)
+	}); err != nil {
+		return err
+	}
+	return serr
 }
 
 // Close stops Run and closes the sockets.
@@ -96,9 +119,7 @@ func (r *Responder) Run(ctx context.Context) error {
 			r.sendErrs.Add(1)
 			continue
 		}
-		r.mu.Lock()
-		r.answered[client.Mapped]++
-		r.mu.Unlock()
+		r.bubbles.Add(1)
 	}
 	return nil
 }
@@ -106,24 +127,10 @@ func (r *Responder) Run(ctx context.Context) error {
 // Stats is what the responder saw.
 type Stats struct {
 	Received, Invalid, SendErrors uint64
-	Clients                       int // distinct client mappings answered for
-	Bubbles                       int // direct bubbles sent
+	Bubbles                       uint64 // direct bubbles sent
 }
 
 // Stats returns the responder's counters.
 func (r *Responder) Stats() Stats {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s := Stats{Received: r.received.Load(), Invalid: r.invalid.Load(), SendErrors: r.sendErrs.Load(), Clients: len(r.answered)}
-	for _, n := range r.answered {
-		s.Bubbles += n
-	}
-	return s
-}
-
-// Answered reports whether the responder has answered for mapping.
-func (r *Responder) Answered(mapping netip.AddrPort) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.answered[mapping] > 0
+	return Stats{Received: r.received.Load(), Invalid: r.invalid.Load(), SendErrors: r.sendErrs.Load(), Bubbles: r.bubbles.Load()}
 }

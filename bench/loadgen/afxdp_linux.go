@@ -139,15 +139,8 @@ func (g *xskGen) Send(ctx context.Context, p Pace) (Stats, error) {
 	}
 	st := Stats{Method: AFXDP, First: g.seq}
 	probes0 := g.probes
-	var interval time.Duration
-	if p.Rate > 0 {
-		interval = time.Duration(1e9 / p.Rate)
-		if interval <= 0 {
-			interval = 1
-		}
-	}
+	pc := newPacer(p.Rate)
 	start := time.Now()
-	var sched time.Duration // pacing: when the next frame is due, from start
 	for iter := 0; ; iter++ {
 		if iter%16 == 0 && ctx.Err() != nil {
 			break
@@ -170,19 +163,13 @@ func (g *xskGen) Send(ctx context.Context, p Pace) (Stats, error) {
 			}
 		}
 		if p.Rate > 0 {
-			if elapsed-sched > maxBurst {
-				sched = elapsed - maxBurst
-			}
-			due := uint64((elapsed - sched) / interval)
+			due := pc.due(elapsed)
 			if due == 0 {
 				continue // spin until the next frame is due
 			}
 			n = min(n, due)
 		}
-		written := g.write(n, clock)
-		if p.Rate > 0 {
-			sched += time.Duration(written) * interval
-		}
+		pc.sent(g.write(n, clock))
 		for _, port := range g.ports {
 			if port != nil {
 				port.flush()

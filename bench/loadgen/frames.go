@@ -64,14 +64,24 @@ type Client struct {
 	Addr   netip.Addr
 }
 
-// Clients returns n clients of server with mappings in 203.0.113.0/24:
-// addresses .1 to .250 in turn, port 20000 + index. The same n always gives
-// the same clients.
+// MaxPeers is the number of distinct emulated clients ClientAt can name
+// (ports 20000 to 65535 on 250 addresses).
+const MaxPeers = (65535 - benchbpf.PeerPort0 + 1) * benchbpf.PeerAddrs
+
+// ClientAt returns emulated client p of server (0 ≤ p < MaxPeers): mapping
+// 203.0.113.(1 + p%250):(20000 + p/250), the formula the generator program
+// uses to vary a slot's peer (bench.h).
+func ClientAt(p int, server netip.Addr) Client {
+	mapped := netip.AddrPortFrom(netip.AddrFrom4([4]byte{203, 0, benchbpf.PeerNetHi, byte(1 + p%benchbpf.PeerAddrs)}),
+		uint16(benchbpf.PeerPort0+p/benchbpf.PeerAddrs))
+	return Client{Mapped: mapped, Addr: teredo.Addr{Server: server, Mapped: mapped}.IP()}
+}
+
+// Clients returns clients 0 … n-1 of server (ClientAt).
 func Clients(n int, server netip.Addr) []Client {
 	cs := make([]Client, n)
 	for i := range cs {
-		mapped := netip.AddrPortFrom(netip.AddrFrom4([4]byte{203, 0, 113, byte(1 + i%250)}), uint16(20000+i))
-		cs[i] = Client{Mapped: mapped, Addr: teredo.Addr{Server: server, Mapped: mapped}.IP()}
+		cs[i] = ClientAt(i, server)
 	}
 	return cs
 }
@@ -96,6 +106,8 @@ type Endpoints struct {
 // Traffic is what a Generator sends: a template frame (its length is the
 // length of every frame) and the slots cycled over it. Slots marked
 // Redirect leave through the generator's second (native-side) device.
+// Frame seq uses slot seq % len(Slots); a varying slot (Vary) is rewritten
+// for peer Slot.Peer + (seq / len(Slots)) % Peers.
 type Traffic struct {
 	Name  string
 	Frame []byte
@@ -103,6 +115,10 @@ type Traffic struct {
 	// Kinds counts slots per kind: with Generator statistics it gives the
 	// packets sent of each kind.
 	Kinds map[Kind]int
+	// Peers is how many peers a varying slot cycles over (1: no variation).
+	Peers int
+	// Hosts is the number of native hosts (Endpoints.NativeHosts).
+	Hosts int
 }
 
 // writeFrame writes the frame with sequence number seq into b (at least
@@ -114,6 +130,16 @@ func (t *Traffic) writeFrame(b []byte, seq, ts uint64) uint16 {
 	s := &t.Slots[seq%uint64(len(t.Slots))]
 	copy(b[benchbpf.SlotHdr:len(t.Frame)], t.Frame[benchbpf.SlotHdr:])
 	copy(b, s.Hdr[:])
+	_, peer := t.PeerOf(seq)
+	if s.Vary != benchbpf.VaryNone {
+		hosts := uint32(max(t.Hosts, 1))
+		switch s.Vary {
+		case benchbpf.VaryDecap:
+			varyDecap(b, peer, hosts)
+		case benchbpf.VaryEncap:
+			varyEncap(b, peer, hosts)
+		}
+	}
 	flags := s.Flags
 	if ts != 0 {
 		flags |= benchbpf.FlagProbe
@@ -123,7 +149,78 @@ func (t *Traffic) writeFrame(b []byte, seq, ts uint64) uint16 {
 	binary.LittleEndian.PutUint32(p[4:8], flags)
 	binary.LittleEndian.PutUint64(p[8:16], seq)
 	binary.LittleEndian.PutUint64(p[16:24], ts)
+	binary.LittleEndian.PutUint32(p[24:28], peer)
+	binary.LittleEndian.PutUint32(p[28:32], 0)
+	if s.CsumOff != 0 {
+		// The template's payload under the probe record is zero.
+		var acc uint32
+		for i := 0; i < len(p); i += 2 {
+			acc += uint32(binary.BigEndian.Uint16(p[i:]))
+		}
+		csumFix(b[s.CsumOff:], acc, true)
+	}
 	return s.Egress
+}
+
+// PeerOf returns the kind of frame seq and the peer it belongs to.
+func (t *Traffic) PeerOf(seq uint64) (Kind, uint32) {
+	ns := uint64(len(t.Slots))
+	s := &t.Slots[seq%ns]
+	peer := s.Peer
+	if s.Vary != benchbpf.VaryNone {
+		peer += uint32((seq / ns) % uint64(max(t.Peers, 1)))
+	}
+	return Kind(s.Flags >> benchbpf.KindShift), peer
+}
+
+// peerWords returns the last two bytes of peer p's mapped IPv4 address and
+// its mapped port (ClientAt).
+func peerWords(p uint32) (lo, port uint16) {
+	return benchbpf.PeerNetHi<<8 | uint16(1+p%benchbpf.PeerAddrs), uint16(benchbpf.PeerPort0 + p/benchbpf.PeerAddrs)
+}
+
+// varyDecap rewrites a decap frame (Ethernet, IPv4 without options, UDP,
+// IPv6) for peer p, as gen.c's vary_decap does.
+func varyDecap(b []byte, p, hosts uint32) {
+	lo, port := peerWords(p)
+	csumFix(b[benchbpf.DecapIP4Csum:], put16(b[benchbpf.DecapIP4SrcLo:], lo, 0), false)
+	binary.BigEndian.PutUint16(b[benchbpf.DecapUDPSport:], port) // outer UDP checksum 0: nothing to fix
+	acc := put16(b[benchbpf.DecapV6SrcPort:], ^port, 0)
+	acc = put16(b[benchbpf.DecapV6SrcAddrLo:], ^lo, acc)
+	acc = put16(b[benchbpf.DecapV6DstLo:], uint16(1+p%hosts), acc)
+	csumFix(b[benchbpf.DecapUDPCsum:], acc, true)
+}
+
+// varyEncap rewrites an encap frame (Ethernet, IPv6) for peer p, as gen.c's
+// vary_encap does.
+func varyEncap(b []byte, p, hosts uint32) {
+	lo, port := peerWords(p)
+	acc := put16(b[benchbpf.EncapV6SrcLo:], uint16(1+p%hosts), 0)
+	acc = put16(b[benchbpf.EncapV6DstPort:], ^port, acc)
+	acc = put16(b[benchbpf.EncapV6DstAddrLo:], ^lo, acc)
+	csumFix(b[benchbpf.EncapUDPCsum:], acc, true)
+}
+
+// put16 stores v at b[0:2] and returns acc plus the one's-complement
+// difference (RFC 1624: ~old + new).
+func put16(b []byte, v uint16, acc uint32) uint32 {
+	old := binary.BigEndian.Uint16(b)
+	binary.BigEndian.PutUint16(b, v)
+	return acc + uint32(^old) + uint32(v)
+}
+
+// csumFix applies accumulated differences to the checksum at b[0:2] (RFC
+// 1624 eq. 3: HC' = ~(~HC + Σ(~m + m'))); a UDP checksum of 0 is sent as
+// 0xffff.
+func csumFix(b []byte, acc uint32, udp bool) {
+	sum := uint32(^binary.BigEndian.Uint16(b)) + acc
+	sum = sum&0xffff + sum>>16
+	sum = sum&0xffff + sum>>16
+	v := ^uint16(sum)
+	if udp && v == 0 {
+		v = 0xffff
+	}
+	binary.BigEndian.PutUint16(b, v)
 }
 
 // SentIn returns how many of the n frames with sequence numbers first,
@@ -158,15 +255,29 @@ const (
 	egressRedirect = 1 // GEN_EGRESS_REDIRECT
 )
 
-func (t *Traffic) add(frame []byte, k Kind, probeOff int, egress uint16) {
+// slotSpec is what a slot says besides its header.
+type slotSpec struct {
+	kind     Kind
+	probeOff int
+	egress   uint16
+	peer     int
+	vary     uint16
+	csumOff  int // 0: the probe record is not covered by a checksum
+}
+
+func (t *Traffic) add(frame []byte, sp slotSpec) {
 	if t.Frame == nil {
 		t.Frame = frame
 	}
+	k := sp.kind
 	var s benchbpf.GenSlot
 	copy(s.Hdr[:], frame)
 	s.Flags = uint32(k) << benchbpf.KindShift
-	s.ProbeOff = uint16(probeOff)
-	s.Egress = egress
+	s.ProbeOff = uint16(sp.probeOff)
+	s.Egress = sp.egress
+	s.Peer = uint32(sp.peer)
+	s.Vary = sp.vary
+	s.CsumOff = uint16(sp.csumOff)
 	t.Slots = append(t.Slots, s)
 	if t.Kinds == nil {
 		t.Kinds = map[Kind]int{}
@@ -183,12 +294,49 @@ func (t *Traffic) check() error {
 	case len(t.Frame) < benchbpf.SlotHdr:
 		return fmt.Errorf("frame of %d bytes, need at least %d", len(t.Frame), benchbpf.SlotHdr)
 	}
+	if t.Peers < 1 || t.Hosts < 1 {
+		return fmt.Errorf("traffic over %d peers and %d native hosts (want ≥ 1 each)", t.Peers, t.Hosts)
+	}
+	// gen.c clears the probe-sized area after the slot header (where another
+	// slot's probe may have spilled on a reused page): the template must be
+	// zero there, and long enough for a probe spilling there to be cleared.
+	spill := t.Frame[benchbpf.SlotHdr:min(len(t.Frame), benchbpf.SlotHdr+benchbpf.ProbeLen)]
+	for _, b := range spill {
+		if b != 0 {
+			return errors.New("template frame is not zero after the slot header")
+		}
+	}
+	// Slots with one probe offset overwrite each other's probes whole; with
+	// several, a probe past the header must lie where gen.c clears.
 	for i := range t.Slots {
-		if off := int(t.Slots[i].ProbeOff); off+benchbpf.ProbeLen > len(t.Frame) || off > benchbpf.MaxProbeOff {
+		s := &t.Slots[i]
+		if s.ProbeOff != t.Slots[0].ProbeOff && len(t.Frame) < benchbpf.SlotHdr+benchbpf.ProbeLen &&
+			max(int(s.ProbeOff), int(t.Slots[0].ProbeOff))+benchbpf.ProbeLen > benchbpf.SlotHdr {
+			return fmt.Errorf("slot %d: probes at %d and %d in a %d-byte frame: one spills past the slot header where the other does not clear it (frames need %d bytes)",
+				i, s.ProbeOff, t.Slots[0].ProbeOff, len(t.Frame), benchbpf.SlotHdr+benchbpf.ProbeLen)
+		}
+	}
+	for i := range t.Slots {
+		s := &t.Slots[i]
+		if off := int(s.ProbeOff); off+benchbpf.ProbeLen > len(t.Frame) || off > benchbpf.MaxProbeOff {
 			return fmt.Errorf("slot %d: probe at %d does not fit a %d-byte frame", i, off, len(t.Frame))
+		}
+		if s.CsumOff != 0 && s.CsumOff != benchbpf.DecapUDPCsum && s.CsumOff != benchbpf.EncapUDPCsum {
+			return fmt.Errorf("slot %d: checksum at %d, not where a decap or encap frame has it", i, s.CsumOff)
+		}
+		if s.Vary > benchbpf.VaryEncap {
+			return fmt.Errorf("slot %d: unknown variation %d", i, s.Vary)
+		}
+		if last := int(s.Peer) + t.Peers - 1; s.Vary != benchbpf.VaryNone && last >= MaxPeers {
+			return fmt.Errorf("slot %d: peers up to %d, at most %d", i, last, MaxPeers-1)
 		}
 	}
 	return nil
+}
+
+// newTraffic starts a Traffic of ep without variation.
+func newTraffic(name string, ep *Endpoints) Traffic {
+	return Traffic{Name: name, Peers: 1, Hosts: ep.hosts()}
 }
 
 func (ep *Endpoints) hosts() int {
@@ -259,9 +407,9 @@ func Decap(ep Endpoints, clients []Client, ipv6Len int) (Traffic, error) {
 	if ipv6Len < minIPv6Len || ipv6Len > 1400 || len(clients) == 0 {
 		return Traffic{}, fmt.Errorf("decap traffic: %d clients, IPv6 length %d (want ≥ 1 client, %d–1400 bytes)", len(clients), ipv6Len, minIPv6Len)
 	}
-	t := Traffic{Name: "decap"}
+	t := newTraffic("decap", &ep)
 	for i, c := range clients {
-		t.add(legitFrame(&ep, c, i, ipv6Len), KindDecap, decapProbeOff, egressTX)
+		t.add(legitFrame(&ep, c, i, ipv6Len), decapSlot(i))
 	}
 	return t, t.check()
 }
@@ -275,9 +423,9 @@ func Encap(ep Endpoints, clients []Client, ipv6Len int) (Traffic, error) {
 	if minLen := max(minIPv6Len, benchbpf.SlotHdr-ethHdrLen); ipv6Len < minLen || ipv6Len > 1400 || len(clients) == 0 {
 		return Traffic{}, fmt.Errorf("encap traffic: %d clients, IPv6 length %d (want ≥ 1 client, %d–1400 bytes)", len(clients), ipv6Len, minLen)
 	}
-	t := Traffic{Name: "encap"}
+	t := newTraffic("encap", &ep)
 	for i, c := range clients {
-		t.add(encapFrame(&ep, c, i, ipv6Len), KindEncap, encapProbeOff, egressRedirect)
+		t.add(encapFrame(&ep, c, i, ipv6Len), encapSlot(i))
 	}
 	return t, t.check()
 }
@@ -287,6 +435,52 @@ func encapFrame(ep *Endpoints, c Client, i, ipv6Len int) []byte {
 	putEth(f, ep.RelayV6MAC, ep.NativeMAC, 0x86DD)
 	putIPv6UDP(f[ethHdrLen:], ipv6Len, NativeHost(i%ep.hosts()), c.Addr)
 	return f
+}
+
+// decapSlot is the slot of client i's decap frame.
+func decapSlot(i int) slotSpec {
+	return slotSpec{kind: KindDecap, probeOff: decapProbeOff, egress: egressTX, peer: i, csumOff: benchbpf.DecapUDPCsum}
+}
+
+// encapSlot is the slot of an encap frame to client i.
+func encapSlot(i int) slotSpec {
+	return slotSpec{kind: KindEncap, probeOff: encapProbeOff, egress: egressRedirect, peer: i, csumOff: benchbpf.EncapUDPCsum}
+}
+
+// DecapPeers is decap traffic from peers clients of ep.Server (ClientAt(0)
+// … ClientAt(peers-1)), one after the other, each to native host
+// 1 + p % NativeHosts: one slot whose client the generator rewrites per
+// frame, so the number of peers costs no memory.
+func DecapPeers(ep Endpoints, peers, ipv6Len int) (Traffic, error) {
+	if ipv6Len == 0 {
+		ipv6Len = DefaultIPv6Len
+	}
+	if ipv6Len < minIPv6Len || ipv6Len > 1400 || peers < 1 {
+		return Traffic{}, fmt.Errorf("decap traffic: %d peers, IPv6 length %d (want ≥ 1 peer, %d–1400 bytes)", peers, ipv6Len, minIPv6Len)
+	}
+	return oneSlot("decap", &ep, peers, legitFrame(&ep, ClientAt(0, ep.Server), 0, ipv6Len), decapSlot(0), benchbpf.VaryDecap)
+}
+
+// EncapPeers is encap traffic to the Teredo addresses of peers clients of
+// ep.Server, one after the other, each from native host 1 + p % NativeHosts
+// (one varying slot, like DecapPeers).
+func EncapPeers(ep Endpoints, peers, ipv6Len int) (Traffic, error) {
+	if ipv6Len == 0 {
+		ipv6Len = DefaultIPv6Len
+	}
+	if minLen := max(minIPv6Len, benchbpf.SlotHdr-ethHdrLen); ipv6Len < minLen || ipv6Len > 1400 || peers < 1 {
+		return Traffic{}, fmt.Errorf("encap traffic: %d peers, IPv6 length %d (want ≥ 1 peer, %d–1400 bytes)", peers, ipv6Len, minLen)
+	}
+	return oneSlot("encap", &ep, peers, encapFrame(&ep, ClientAt(0, ep.Server), 0, ipv6Len), encapSlot(0), benchbpf.VaryEncap)
+}
+
+// oneSlot is a traffic of one slot (frame, sp) varied over peers.
+func oneSlot(dir string, ep *Endpoints, peers int, frame []byte, sp slotSpec, vary uint16) (Traffic, error) {
+	t := newTraffic(fmt.Sprintf("%s%dpeers", dir, peers), ep)
+	t.Peers = peers
+	sp.vary = vary
+	t.add(frame, sp)
+	return t, t.check()
 }
 
 // Probe record offsets: after the inner UDP header.
@@ -309,10 +503,10 @@ func Mixed(ep Endpoints, clients []Client, ipv6Len int) (Traffic, error) {
 	if 2*len(clients) > benchbpf.MaxSlots {
 		return Traffic{}, fmt.Errorf("mixed traffic: %d clients, at most %d", len(clients), benchbpf.MaxSlots/2)
 	}
-	t := Traffic{Name: "mixed"}
+	t := newTraffic("mixed", &ep)
 	for i, c := range clients {
-		t.add(legitFrame(&ep, c, i, ipv6Len), KindDecap, decapProbeOff, egressTX)
-		t.add(encapFrame(&ep, c, i, ipv6Len+encapHdrLen), KindEncap, encapProbeOff, egressRedirect)
+		t.add(legitFrame(&ep, c, i, ipv6Len), decapSlot(i))
+		t.add(encapFrame(&ep, c, i, ipv6Len+encapHdrLen), encapSlot(i))
 	}
 	return t, t.check()
 }
@@ -328,14 +522,15 @@ func Bubbles(ep Endpoints, clients []Client) (Traffic, error) {
 	if len(clients) == 0 {
 		return Traffic{}, errors.New("bubble traffic: no clients")
 	}
-	t := Traffic{Name: "bubbles"}
+	t := newTraffic("bubbles", &ep)
 	dst := netip.MustParseAddr("fe80::1")
 	for i, c := range clients {
 		f := make([]byte, bubbleFrameLen)
 		putEth(f, ep.RelayV4MAC, ep.GenMAC, 0x0800)
 		teredo.PutIPv4UDP(f[ethHdrLen:], c.Mapped, ep.Relay, ipv6HdrLen, uint16(i), 64)
 		teredo.PutBubble(f[ethHdrLen+encapHdrLen:], c.Addr, dst)
-		t.add(f, KindBubble, benchbpf.SlotHdr, egressTX)
+		// The probe record is in the Ethernet trailer, outside the UDP checksum.
+		t.add(f, slotSpec{kind: KindBubble, probeOff: benchbpf.SlotHdr, egress: egressTX, peer: i})
 	}
 	return t, t.check()
 }
@@ -354,13 +549,18 @@ func Garbage(ep Endpoints, clients []Client, ipv6Len, ratio int) (Traffic, error
 	if ratio < 1 || len(clients)*(ratio+1) > benchbpf.MaxSlots {
 		return Traffic{}, fmt.Errorf("garbage traffic: ratio %d with %d clients (at most %d slots)", ratio, len(clients), benchbpf.MaxSlots)
 	}
-	t := Traffic{Name: fmt.Sprintf("garbage%dx", ratio)}
+	t := newTraffic(fmt.Sprintf("garbage%dx", ratio), &ep)
 	v := 0
 	for i, c := range clients {
-		t.add(legitFrame(&ep, c, i, ipv6Len), KindDecap, decapProbeOff, egressTX)
+		t.add(legitFrame(&ep, c, i, ipv6Len), decapSlot(i))
 		for range ratio {
 			f, k := garbageFrame(&ep, clients, i, v, ipv6Len)
-			t.add(f, k, decapProbeOff, egressTX)
+			sp := decapSlot(i)
+			sp.kind = k
+			if k == KindMalformed {
+				sp.csumOff = 0 // no well-formed UDP header to keep right
+			}
+			t.add(f, sp)
 			v++
 		}
 	}

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
 	"testing"
@@ -217,5 +218,142 @@ func TestTrafficLimits(t *testing.T) {
 	}
 	if _, err := Garbage(testEP, Clients(20000, testEP.Server), 100, 5); err == nil {
 		t.Error("more than 65536 slots accepted")
+	}
+	// Mixed frames of 122 bytes: the decap probe (bytes 90–122) spills
+	// past the 96-byte slot header, where the generator clears only in
+	// frames of at least 128 bytes.
+	if _, err := Mixed(testEP, cs, 80); err == nil {
+		t.Error("mixed frames too short for the probe-spill clearing accepted")
+	}
+	if _, err := Decap(testEP, cs, 80); err != nil {
+		t.Errorf("decap frames of 122 bytes (one probe offset) refused: %v", err)
+	}
+}
+
+// onesSum adds b as big-endian 16-bit words (one's complement, folded).
+func onesSum(sum uint32, b []byte) uint32 {
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(b[i:]))
+	}
+	if len(b)%2 == 1 {
+		sum += uint32(b[len(b)-1]) << 8
+	}
+	for sum>>16 != 0 {
+		sum = sum&0xffff + sum>>16
+	}
+	return sum
+}
+
+// checkUDP6 verifies the UDP checksum of the IPv6 packet ip6 (RFC 8200 §8.1).
+func checkUDP6(t *testing.T, what string, ip6 []byte) {
+	t.Helper()
+	plen := int(binary.BigEndian.Uint16(ip6[4:6]))
+	u := ip6[40 : 40+plen]
+	sum := onesSum(0, ip6[8:40])
+	sum = onesSum(sum+uint32(len(u))+uint32(teredo.ProtoUDP), u)
+	if sum != 0xffff {
+		t.Errorf("%s: UDP checksum %#04x does not verify (sum %#04x)", what, binary.BigEndian.Uint16(u[6:8]), sum)
+	}
+}
+
+// probeOf decodes the probe record at off.
+func probeOf(f []byte, off int) (flags uint32, seq, ts uint64, peer uint32) {
+	p := f[off:]
+	if binary.LittleEndian.Uint32(p) != benchbpf.Magic {
+		return 0, 0, 0, ^uint32(0)
+	}
+	return binary.LittleEndian.Uint32(p[4:]), binary.LittleEndian.Uint64(p[8:]), binary.LittleEndian.Uint64(p[16:]), binary.LittleEndian.Uint32(p[24:])
+}
+
+// TestPeerVariation writes frames of the one-slot peer traffics for peers
+// near the edges of the mapping formula and checks each frame against the
+// teredo decoder and the checksums: decap frames come from ClientAt(p) with
+// a matching Teredo source, encap frames go to its Teredo address, every
+// IPv4 header and inner UDP checksum verifies (probe record included), and
+// the probe names the peer.
+func TestPeerVariation(t *testing.T) {
+	dec, err := DecapPeers(testEP, MaxPeers, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := EncapPeers(testEP, MaxPeers, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DecapPeers(testEP, MaxPeers+1, 0); err == nil {
+		t.Error("more peers than the mapping formula names accepted")
+	}
+	f := make([]byte, 2048)
+	for _, p := range []uint64{0, 1, 249, 250, 251, 65535, 999_999, 1_000_000, MaxPeers - 1} {
+		c := ClientAt(int(p), testEP.Server)
+		ts := uint64(0)
+		if p%2 == 1 {
+			ts = 123456789 + p // a probe
+		}
+		// Decap: one slot, so frame p is peer p.
+		dec.writeFrame(f, p, ts)
+		fr := f[:len(dec.Frame)]
+		var ip teredo.IPv4Header
+		if err := ip.Decode(fr[14:]); err != nil {
+			t.Fatalf("peer %d: IPv4: %v", p, err)
+		}
+		if onesSum(0, fr[14:34]) != 0xffff {
+			t.Errorf("peer %d: IPv4 header checksum does not verify", p)
+		}
+		var u teredo.UDPHeader
+		u.Decode(fr[34:])
+		if from := netip.AddrPortFrom(ip.SrcAddr(), u.SrcPort); from != c.Mapped {
+			t.Errorf("peer %d: outer source %v, want %v", p, from, c.Mapped)
+		}
+		var pkt teredo.Packet
+		if err := pkt.Decode(fr[42:]); err != nil {
+			t.Fatalf("peer %d: Teredo: %v", p, err)
+		}
+		src := teredo.Src(pkt.IPv6)
+		if netip.AddrFrom16(src) != c.Addr || !teredo.MatchesSource(&src, c.Mapped) {
+			t.Errorf("peer %d: Teredo source %v, want %v", p, netip.AddrFrom16(src), c.Addr)
+		}
+		if dst := netip.AddrFrom16(teredo.Dst(pkt.IPv6)); dst != NativeHost(int(p%16)) {
+			t.Errorf("peer %d: native destination %v", p, dst)
+		}
+		checkUDP6(t, fmt.Sprintf("decap peer %d", p), pkt.IPv6)
+		if flags, seq, gotTS, peer := probeOf(fr, decapProbeOff); seq != p || peer != uint32(p) || gotTS != ts || (flags&benchbpf.FlagProbe != 0) != (ts != 0) {
+			t.Errorf("peer %d: probe seq %d peer %d ts %d flags %#x", p, seq, peer, gotTS, flags)
+		}
+
+		enc.writeFrame(f, p, ts)
+		fr = f[:len(enc.Frame)]
+		if dst := netip.AddrFrom16(teredo.Dst(fr[14:])); dst != c.Addr {
+			t.Errorf("peer %d: encap destination %v, want %v", p, dst, c.Addr)
+		}
+		if src := netip.AddrFrom16(teredo.Src(fr[14:])); src != NativeHost(int(p%16)) {
+			t.Errorf("peer %d: encap source %v", p, src)
+		}
+		checkUDP6(t, fmt.Sprintf("encap peer %d", p), fr[14:])
+		if _, _, _, peer := probeOf(fr, encapProbeOff); peer != uint32(p) {
+			t.Errorf("peer %d: encap probe names peer %d", p, peer)
+		}
+	}
+}
+
+// TestLadderFramesChecksums: the slot-per-client traffics keep correct
+// checksums too once the probe record is written.
+func TestLadderFramesChecksums(t *testing.T) {
+	cs := Clients(5, testEP.Server)
+	mix, err := Mixed(testEP, cs, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := make([]byte, len(mix.Frame))
+	for seq := range uint64(10) {
+		mix.writeFrame(f, seq, seq*1000)
+		ip6 := f[14:]
+		if seq%2 == 0 {
+			ip6 = f[42:]
+		}
+		checkUDP6(t, fmt.Sprintf("mixed frame %d", seq), ip6)
+		if _, _, _, peer := probeOf(f, int(mix.Slots[seq%10].ProbeOff)); peer != uint32(seq/2) {
+			t.Errorf("frame %d names peer %d, want %d", seq, peer, seq/2)
+		}
 	}
 }

@@ -129,6 +129,33 @@ const DefaultProbeEvery = 256
 // maxBurst (then skips ahead instead of catching up with a burst).
 const maxBurst = 100 * time.Microsecond
 
+// pacer is the AF_XDP generator's schedule (gen.c paces live frames the
+// same way): one frame every interval, the next one due at next (time since
+// the send started); a schedule lagging by more than maxBurst skips ahead.
+type pacer struct {
+	interval, next time.Duration
+}
+
+func newPacer(rate float64) pacer {
+	if rate <= 0 {
+		return pacer{}
+	}
+	return pacer{interval: max(time.Duration(1e9/rate), 1)}
+}
+
+// due returns how many frames are due at elapsed: those scheduled at next,
+// next+interval, … up to elapsed.
+func (p *pacer) due(elapsed time.Duration) uint64 {
+	p.next = max(p.next, elapsed-maxBurst)
+	if elapsed < p.next {
+		return 0
+	}
+	return uint64((elapsed-p.next)/p.interval) + 1
+}
+
+// sent moves the schedule past n frames sent.
+func (p *pacer) sent(n uint64) { p.next += time.Duration(n) * p.interval }
+
 // Live-frames call sizing. Each BPF_PROG_RUN call lasts about callTarget;
 // between calls the kernel spends some 25 ms tearing down the live-frames
 // context (measured here), during which nothing is sent, so the achieved

@@ -80,7 +80,8 @@ func newLiveGen(t Traffic, ifindex, redirectIfindex int, probeEvery uint64) (*li
 			}
 		}
 	}
-	g.cfg = benchbpf.GenConfig{Nslots: uint32(len(t.Slots)), RedirectIfindex: uint32(redirectIfindex), ProbeMask: probeEvery - 1}
+	g.cfg = benchbpf.GenConfig{Nslots: uint32(len(t.Slots)), RedirectIfindex: uint32(redirectIfindex),
+		Npeers: uint32(t.Peers), Nhosts: uint32(t.Hosts), ProbeMask: probeEvery - 1}
 	g.md = xdpMd{DataEnd: uint32(len(t.Frame)), IngressIfindex: uint32(ifindex)}
 	g.opts = ebpf.RunOptions{
 		Data:      t.Frame,

@@ -3,7 +3,9 @@
 package sink
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -13,9 +15,11 @@ import (
 
 // Sink is the counting program attached to one interface.
 type Sink struct {
-	prog *benchbpf.Sink
-	link link.Link
-	ncpu int
+	prog  *benchbpf.Sink
+	link  link.Link
+	ncpu  int
+	peers *ebpf.Memory // the per-peer bitmaps, memory-mapped
+	words []byte       // scratch for reading one kind's bitmap
 }
 
 // Attach loads the sink program and attaches it natively (driver mode; veth
@@ -37,7 +41,46 @@ func Attach(ifindex int) (*Sink, error) {
 		p.Close()
 		return nil, fmt.Errorf("attach sink: possible CPUs: %w", err)
 	}
-	return &Sink{prog: p, link: l, ncpu: n}, nil
+	mem, err := p.Peers.Memory()
+	if err != nil {
+		l.Close()
+		p.Close()
+		return nil, fmt.Errorf("attach sink: map the per-peer bitmaps: %w", err)
+	}
+	return &Sink{prog: p, link: l, ncpu: n, peers: mem}, nil
+}
+
+// Peers returns how many distinct peers got at least one packet of kind
+// (0 decap, 1 encap: loadgen.KindDecap, KindEncap) through since the last
+// ResetPeers.
+func (s *Sink) Peers(kind int) (int, error) {
+	if kind < 0 || kind >= benchbpf.PeerKinds {
+		return 0, fmt.Errorf("sink: no per-peer bitmap for kind %d", kind)
+	}
+	const size = benchbpf.PeerWords * 8
+	if s.words == nil {
+		s.words = make([]byte, size)
+	}
+	if _, err := s.peers.ReadAt(s.words, int64(kind)*size); err != nil {
+		return 0, fmt.Errorf("sink: read per-peer bitmap: %w", err)
+	}
+	n := 0
+	for i := 0; i < size; i += 8 {
+		n += bits.OnesCount64(binary.LittleEndian.Uint64(s.words[i:]))
+	}
+	return n, nil
+}
+
+// ResetPeers clears the per-peer bitmaps (call it while no traffic flows:
+// a packet counted during the reset may be lost).
+func (s *Sink) ResetPeers() error {
+	zero := make([]byte, benchbpf.PeerWords*8)
+	for k := range benchbpf.PeerKinds {
+		if _, err := s.peers.WriteAt(zero, int64(k)*int64(len(zero))); err != nil {
+			return fmt.Errorf("sink: clear per-peer bitmap: %w", err)
+		}
+	}
+	return nil
 }
 
 // Close detaches and unloads the program.

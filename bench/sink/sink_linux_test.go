@@ -78,6 +78,14 @@ func TestGeneratorIntoSink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	decapPeers, err := loadgen.DecapPeers(ep, 5000, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	encapPeers, err := loadgen.EncapPeers(ep, 3000, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		traffic loadgen.Traffic
 		pace    loadgen.Pace
@@ -86,6 +94,8 @@ func TestGeneratorIntoSink(t *testing.T) {
 		{encap, loadgen.Pace{Count: 50_000, Rate: 200_000}},
 		{garbage, loadgen.Pace{Count: 60_000}},
 		{mixed, loadgen.Pace{Duration: 300 * time.Millisecond, Rate: 500_000}},
+		{decapPeers, loadgen.Pace{Count: 12_000}},
+		{encapPeers, loadgen.Pace{Count: 2500, Rate: 5000}}, // below one frame per pacing burst
 	}
 	for _, m := range []loadgen.Method{loadgen.AFXDP, loadgen.LiveFrames} {
 		t.Run(string(m), func(t *testing.T) {
@@ -118,10 +128,41 @@ func TestGeneratorIntoSink(t *testing.T) {
 						t.Fatal(err)
 					}
 					defer g.Close()
-					checkIntoSink(t, tp, g, tc.pace, read)
+					for _, sk := range []*sink.Sink{sk4, sk6} {
+						if err := sk.ResetPeers(); err != nil {
+							t.Fatal(err)
+						}
+					}
+					st := checkIntoSink(t, tp, g, tc.pace, read)
+					checkPeers(t, g.Traffic(), st, sk4, sk6)
 				})
 			}
 		})
+	}
+}
+
+// checkPeers compares the sinks' per-peer bitmaps with the peers of the
+// frames of st (sent since the bitmaps were cleared).
+func checkPeers(t *testing.T, tr *loadgen.Traffic, st loadgen.Stats, sk4, sk6 *sink.Sink) {
+	t.Helper()
+	for _, k := range []loadgen.Kind{loadgen.KindDecap, loadgen.KindEncap} {
+		want := map[uint32]bool{}
+		for seq := st.First; seq < st.First+st.Sent; seq++ {
+			if kind, peer := tr.PeerOf(seq); kind == k {
+				want[peer] = true
+			}
+		}
+		n4, err := sk4.Peers(int(k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n6, err := sk6.Peers(int(k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n4+n6 != len(want) {
+			t.Errorf("kind %v: sinks saw %d + %d distinct peers, sent to %d", k, n4, n6, len(want))
+		}
 	}
 }
 
@@ -130,7 +171,7 @@ type errRefused struct{ err error }
 func (e errRefused) Error() string { return e.err.Error() }
 
 // checkIntoSink sends with g and checks what the sinks counted.
-func checkIntoSink(t *testing.T, tp *topo.Topology, g loadgen.Generator, pace loadgen.Pace, read func() sink.Counts) {
+func checkIntoSink(t *testing.T, tp *topo.Topology, g loadgen.Generator, pace loadgen.Pace, read func() sink.Counts) loadgen.Stats {
 	t.Helper()
 	tr := g.Traffic()
 	before := read()
@@ -185,4 +226,5 @@ func checkIntoSink(t *testing.T, tp *topo.Topology, g loadgen.Generator, pace lo
 	}
 	t.Logf("%s %s: %d frames in %v (%.2f Mpps offered), latency p50 %.0f ns p99 %.0f ns",
 		st.Method, tr.Name, st.Sent, st.Elapsed, st.Rate()/1e6, h.Percentile(0.5), h.Percentile(0.99))
+	return st
 }

@@ -12,7 +12,7 @@ const (
 	FlagProbe      = 0x1
 	KindShift      = 8
 	KindMask       = 0xf
-	ProbeLen       = 24 // struct bench_probe
+	ProbeLen       = 32 // struct bench_probe
 	SlotHdr        = 96 // bytes of each generator slot written over the frame
 	MaxSlots       = 65536
 	MaxProbeOff    = 256
@@ -25,6 +25,36 @@ const (
 	NumCounters    = Kinds*2 + 3
 	CtrPktsOffset  = 0
 	CtrBytesOffset = 1
+	PeerKinds      = 2 // per-peer bitmaps: decap, encap
+	MaxPeers       = 1 << 24
+	PeerWords      = MaxPeers / 64
+)
+
+// Emulated peers (bench.h): peer p is the client with NAT mapping
+// 203.0.113.(1 + p%PeerAddrs):(PeerPort0 + p/PeerAddrs).
+const (
+	PeerAddrs = 250
+	PeerNetHi = 113
+	PeerPort0 = 20000
+)
+
+// Slot variations and the offsets they rewrite (bench.h GEN_VARY_*, GEN_*).
+const (
+	VaryNone  = 0
+	VaryDecap = 1
+	VaryEncap = 2
+
+	DecapIP4Csum     = 24
+	DecapIP4SrcLo    = 28
+	DecapUDPSport    = 34
+	DecapV6SrcPort   = 60
+	DecapV6SrcAddrLo = 64
+	DecapV6DstLo     = 80
+	DecapUDPCsum     = 88
+	EncapV6SrcLo     = 36
+	EncapV6DstPort   = 48
+	EncapV6DstAddrLo = 52
+	EncapUDPCsum     = 60
 )
 
 // GenSlot is one packet variant of the generator (struct gen_slot).
@@ -58,11 +88,12 @@ func LoadGen() (*Gen, error) {
 // Close releases the program and maps.
 func (g *Gen) Close() error { return g.objs.Close() }
 
-// Sink is the loaded sink program and its per-CPU maps.
+// Sink is the loaded sink program and its maps.
 type Sink struct {
 	Prog     *ebpf.Program
 	Counters *ebpf.Map // per-CPU uint64, NumCounters entries
 	Latency  *ebpf.Map // per-CPU uint64, HistKinds × HistBuckets entries
+	Peers    *ebpf.Map // memory-mappable uint64 bitmap words, PeerKinds × PeerWords entries
 	objs     sinkObjects
 }
 
@@ -72,7 +103,7 @@ func LoadSink() (*Sink, error) {
 	if err := loadSinkObjects(&s.objs, nil); err != nil {
 		return nil, fmt.Errorf("load sink program: %w", err)
 	}
-	s.Prog, s.Counters, s.Latency = s.objs.BenchSink, s.objs.SinkCounters, s.objs.SinkLatency
+	s.Prog, s.Counters, s.Latency, s.Peers = s.objs.BenchSink, s.objs.SinkCounters, s.objs.SinkLatency, s.objs.SinkPeers
 	return s, nil
 }
 

@@ -12,9 +12,17 @@
  * slot in the schedule (one frame every interval_ps), or after the count or
  * time bound, returns XDP_DROP, which costs far less than a transmission; so
  * a paced generator spins its core but sends a smooth stream.
+ *
+ * Varying slots (GEN_VARY_*) stand for many peers: the few words that name
+ * the peer are rewritten per frame and the checksums fixed incrementally
+ * (RFC 1624). The inner UDP checksum also covers the probe record, so every
+ * generated frame carries correct checksums. loadgen's Traffic.writeFrame
+ * is the Go twin of this program (the AF_XDP generator uses it); a test
+ * compares the two byte for byte.
  */
 #include "bench.h"
 #include "bpf/bpf_helpers.h"
+#include "bpf/bpf_endian.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -37,6 +45,55 @@ struct {
 	__type(key, __u32);
 	__type(value, struct gen_state);
 } gen_state SEC(".maps");
+
+/*
+ * One's-complement arithmetic on 16-bit words as loaded from the packet
+ * (byte order does not matter for the sum, RFC 1071 §2(B)).
+ */
+static __always_inline __u32 put16(void *p, __u16 v, __u32 acc)
+{
+	__u16 *w = p;
+	acc += (__u16)~*w;
+	*w = v;
+	return acc + v;
+}
+
+/* csum_fix applies the accumulated changes to the checksum at p (RFC 1624 eq. 3). */
+static __always_inline void csum_fix(void *p, __u32 acc, int udp)
+{
+	__u16 *c = p;
+	__u32 sum = (__u16)~*c + acc;
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	__u16 v = ~sum;
+	if (udp && v == 0)
+		v = 0xffff;
+	*c = v;
+}
+
+static __always_inline void vary_decap(void *data, __u32 peer, __u32 nhosts)
+{
+	__u16 lo = bpf_htons((BENCH_PEER_NET_HI << 8) | (1 + peer % BENCH_PEER_ADDRS));
+	__u16 port = bpf_htons(BENCH_PEER_PORT0 + peer / BENCH_PEER_ADDRS);
+	__u32 ip = put16(data + GEN_DECAP_IP4_SRC_LO, lo, 0);
+	csum_fix(data + GEN_DECAP_IP4_CSUM, ip, 0);
+	/* The outer UDP checksum is 0 (not used), so the port needs no fix. */
+	*(__u16 *)(data + GEN_DECAP_UDP_SPORT) = port;
+	__u32 udp = put16(data + GEN_DECAP_V6_SRC_PORT, ~port, 0);
+	udp = put16(data + GEN_DECAP_V6_SRC_ADDR_LO, ~lo, udp);
+	udp = put16(data + GEN_DECAP_V6_DST_LO, bpf_htons(1 + peer % nhosts), udp);
+	csum_fix(data + GEN_DECAP_UDP_CSUM, udp, 1);
+}
+
+static __always_inline void vary_encap(void *data, __u32 peer, __u32 nhosts)
+{
+	__u16 lo = bpf_htons((BENCH_PEER_NET_HI << 8) | (1 + peer % BENCH_PEER_ADDRS));
+	__u16 port = bpf_htons(BENCH_PEER_PORT0 + peer / BENCH_PEER_ADDRS);
+	__u32 udp = put16(data + GEN_ENCAP_V6_SRC_LO, bpf_htons(1 + peer % nhosts), 0);
+	udp = put16(data + GEN_ENCAP_V6_DST_PORT, ~port, udp);
+	udp = put16(data + GEN_ENCAP_V6_DST_ADDR_LO, ~lo, udp);
+	csum_fix(data + GEN_ENCAP_UDP_CSUM, udp, 1);
+}
 
 SEC("xdp")
 int bench_gen(struct xdp_md *ctx)
@@ -75,6 +132,26 @@ int bench_gen(struct xdp_md *ctx)
 	if (data + GEN_SLOT_HDR > end)
 		return XDP_ABORTED;
 	__builtin_memcpy(data, slot->hdr, GEN_SLOT_HDR);
+	/*
+	 * Live frames reuse page-pool pages without re-copying the data, so a
+	 * page may still hold the probe record another slot wrote past the
+	 * header (mixed traffic: a decap probe ends 26 bytes into an encap
+	 * frame's payload). The template is zero there (loadgen checks it), so
+	 * clearing it restores the template.
+	 */
+	if (data + GEN_SLOT_HDR + sizeof(struct bench_probe) <= end)
+		__builtin_memset(data + GEN_SLOT_HDR, 0, sizeof(struct bench_probe));
+
+	__u32 peer = slot->peer;
+	if (slot->vary != GEN_VARY_NONE) {
+		__u32 npeers = cfg->npeers ? cfg->npeers : 1;
+		__u32 nhosts = cfg->nhosts ? cfg->nhosts : 1;
+		peer += (__u32)((seq / cfg->nslots) % npeers);
+		if (slot->vary == GEN_VARY_DECAP)
+			vary_decap(data, peer, nhosts);
+		else if (slot->vary == GEN_VARY_ENCAP)
+			vary_encap(data, peer, nhosts);
+	}
 
 	__u32 off = slot->probe_off;
 	if (off > GEN_MAX_PROBE_OFF)
@@ -84,6 +161,8 @@ int bench_gen(struct xdp_md *ctx)
 		return XDP_ABORTED;
 	p->magic = BENCH_MAGIC;
 	p->seq = seq;
+	p->peer = peer;
+	p->pad = 0;
 	if ((seq & cfg->probe_mask) == 0) {
 		p->flags = slot->flags | BENCH_FLAG_PROBE;
 		p->ts = bpf_ktime_get_ns();
@@ -92,6 +171,24 @@ int bench_gen(struct xdp_md *ctx)
 		p->flags = slot->flags;
 		p->ts = 0;
 	}
+	/*
+	 * The template's payload under the probe record is zero, so the probe's
+	 * words are added to the checksum as they are.
+	 */
+	__u16 *w = (__u16 *)p;
+	__u32 acc = 0;
+#pragma unroll
+	for (int i = 0; i < (int)(sizeof(*p) / 2); i++)
+		acc += w[i];
+	/*
+	 * Constant offsets only: the verifier cannot bound a variable one here
+	 * (the compiler drops the range check it deems implied by the slot
+	 * header check above).
+	 */
+	if (slot->csum_off == GEN_DECAP_UDP_CSUM)
+		csum_fix(data + GEN_DECAP_UDP_CSUM, acc, 1);
+	else if (slot->csum_off == GEN_ENCAP_UDP_CSUM)
+		csum_fix(data + GEN_ENCAP_UDP_CSUM, acc, 1);
 	if (slot->egress == GEN_EGRESS_REDIRECT)
 		return bpf_redirect(cfg->redirect_ifindex, 0);
 	return XDP_TX;

@@ -17,6 +17,8 @@ type genGenCfg struct {
 	_               structs.HostLayout
 	Nslots          uint32
 	RedirectIfindex uint32
+	Npeers          uint32
+	Nhosts          uint32
 	ProbeMask       uint64
 	IntervalPs      uint64
 	BurstPs         uint64
@@ -30,6 +32,9 @@ type genGenSlot struct {
 	Flags    uint32
 	ProbeOff uint16
 	Egress   uint16
+	Peer     uint32
+	Vary     uint16
+	CsumOff  uint16
 }
 
 type genGenState struct {

@@ -10,7 +10,9 @@
  * IPv4+UDP+IPv6+UDP (Teredo output). Packets without a probe record to the
  * Teredo port (the relay's bubbles to the server), ARP, neighbour discovery
  * and anything not UDP go to the kernel; other packets are counted as
- * "other" and dropped.
+ * "other" and dropped. Delivered legitimate packets also set their peer's
+ * bit in a per-kind bitmap (memory-mapped by the Go side), which tells how
+ * many distinct peers got traffic through.
  */
 #include "bench.h"
 #include "bpf/bpf_helpers.h"
@@ -29,6 +31,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } sink_latency SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SINK_PEER_KINDS * SINK_PEER_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} sink_peers SEC(".maps");
 
 static __always_inline void count(__u32 idx, __u64 n)
 {
@@ -106,6 +116,13 @@ int bench_sink(struct xdp_md *ctx)
 	__u32 kind = (p->flags >> BENCH_KIND_SHIFT) & BENCH_KIND_MASK;
 	count(SINK_CTR_PKTS(kind), 1);
 	count(SINK_CTR_BYTES(kind), end - data);
+	__u32 peer = p->peer;
+	if (kind < SINK_PEER_KINDS && peer < BENCH_MAX_PEERS) {
+		__u32 idx = kind * SINK_PEER_WORDS + peer / 64;
+		__u64 *bits = bpf_map_lookup_elem(&sink_peers, &idx);
+		if (bits)
+			__sync_fetch_and_or(bits, 1ULL << (peer % 64));
+	}
 	if ((p->flags & BENCH_FLAG_PROBE) && p->ts != 0 && kind < SINK_HIST_KINDS) {
 		__u64 now = bpf_ktime_get_ns();
 		__u64 d = now > p->ts ? now - p->ts : 0;

@@ -18,6 +18,7 @@ import (
 const (
 	sinkMapSinkCounters = "sink_counters"
 	sinkMapSinkLatency  = "sink_latency"
+	sinkMapSinkPeers    = "sink_peers"
 	sinkProgBenchSink   = "bench_sink"
 )
 
@@ -72,6 +73,7 @@ type sinkProgramSpecs struct {
 type sinkMapSpecs struct {
 	SinkCounters *ebpf.MapSpec `ebpf:"sink_counters"`
 	SinkLatency  *ebpf.MapSpec `ebpf:"sink_latency"`
+	SinkPeers    *ebpf.MapSpec `ebpf:"sink_peers"`
 }
 
 // sinkVariableSpecs contains global variables before they are loaded into the kernel.
@@ -102,12 +104,14 @@ func (o *sinkObjects) Close() error {
 type sinkMaps struct {
 	SinkCounters *ebpf.Map `ebpf:"sink_counters"`
 	SinkLatency  *ebpf.Map `ebpf:"sink_latency"`
+	SinkPeers    *ebpf.Map `ebpf:"sink_peers"`
 }
 
 func (m *sinkMaps) Close() error {
 	return _SinkClose(
 		m.SinkCounters,
 		m.SinkLatency,
+		m.SinkPeers,
 	)
 }
 
