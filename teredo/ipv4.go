@@ -134,7 +134,9 @@ func (u *UDPHeader) Decode(b []byte) error {
 // §5.1.2], protocol UDP, header checksum filled) and an 8-byte UDP header
 // (checksum 0, "not computed", which IPv4 allows) into b[0:28] for a UDP
 // payload of payloadLen bytes that the caller places at b[28:]. len(b) >= 28 and
-// payloadLen <= 65507. SetUDPChecksum can fill the UDP checksum afterwards.
+// payloadLen <= 65507. SetUDPChecksum (a pass over the payload) or
+// PutUDPChecksum (from the payload's sum) can fill the UDP checksum
+// afterwards.
 func PutIPv4UDP(b []byte, src, dst netip.AddrPort, payloadLen int, id uint16, ttl uint8) {
 	_ = b[EncapLen-1]
 	s, d := as4(src.Addr()), as4(dst.Addr())
@@ -183,36 +185,4 @@ func SetUDPChecksum(pkt []byte) {
 	udp := pkt[IPv4HeaderLen:tl]
 	udp[6], udp[7] = 0, 0
 	binary.BigEndian.PutUint16(udp[6:8], UDPChecksum([4]byte(pkt[12:16]), [4]byte(pkt[16:20]), udp))
-}
-
-// sum adds b as big-endian 16-bit words to s (one's complement sum, not folded).
-func sum(b []byte, s uint32) uint32 {
-	acc := uint64(s)
-	for len(b) >= 8 {
-		acc += uint64(binary.BigEndian.Uint32(b[0:4])) + uint64(binary.BigEndian.Uint32(b[4:8]))
-		b = b[8:]
-	}
-	if len(b) >= 4 {
-		acc += uint64(binary.BigEndian.Uint32(b[0:4]))
-		b = b[4:]
-	}
-	if len(b) >= 2 {
-		acc += uint64(binary.BigEndian.Uint16(b[0:2]))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		acc += uint64(b[0]) << 8
-	}
-	// fold 64 -> 32 bits; 32-bit words summed give the same one's complement
-	// 16-bit sum once folded.
-	acc = (acc >> 32) + (acc & 0xffffffff)
-	acc = (acc >> 32) + (acc & 0xffffffff)
-	return uint32(acc)
-}
-
-// fold folds a 32-bit one's complement sum to 16 bits.
-func fold(s uint32) uint16 {
-	s = (s >> 16) + (s & 0xffff)
-	s = (s >> 16) + (s & 0xffff)
-	return uint16(s)
 }
