@@ -165,6 +165,15 @@ type Config struct {
 	// the testbed capture shows exactly such frames. HandleUDP datagrams
 	// were verified by the kernel.
 	VerifyUDPChecksum bool
+	// DisableEncapUDPChecksum makes Encap send encapsulated packets with a
+	// zero UDP checksum ("not computed", which IPv4 allows). By default the
+	// checksum is computed, as Miredo and the kernel do: a zero leaves the
+	// inner IPv6 header without protection and trips NATs that mishandle
+	// it. The cost is a few nanoseconds per packet: the sum is derived from
+	// the headers when the inner TCP, UDP or ICMPv6 checksum is complete
+	// (teredo.InnerChecksum). Inner partial checksums are completed either
+	// way.
+	DisableEncapUDPChecksum bool
 
 	// ICMPv6Rate is the number of ICMPv6 errors per second (token bucket,
 	// default 10); ICMPv6Burst is the bucket size (default = rate). Zero

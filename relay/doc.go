@@ -74,7 +74,17 @@
 //	after:   newOff=off-28   off-8 off
 //	          │ IPv4 (20)   │ UDP (8)│ IPv6 header (40) │ payload │     newLen = n + 28
 //	            src relay IPv4, dst mapping IPv4, DF clear, TTL 64, header checksum
-//	            UDP src relay port, dst mapping port, checksum 0 (RFC 768: not computed)
+//	            UDP src relay port, dst mapping port, checksum (DisableEncapUDPChecksum: 0)
+//
+// The inner packet's checksum is completed first when it is partial: a
+// Linux sender on a virtual interface (veth, a container, a VM behind a
+// bridge) leaves only the pseudo-header sum in the TCP or UDP checksum field
+// for the NIC to finish (CHECKSUM_PARTIAL), and AF_XDP loses that state.
+// The UDP checksum is then derived from the headers when the inner TCP, UDP
+// or ICMPv6 checksum is complete (the segment sums to the complement of its
+// pseudo-header), so it costs a few nanoseconds, not a pass over the
+// payload; teredo.InnerChecksum has the details. Packets handed to the slow
+// path are completed too, before they are queued.
 //
 // Checks, in order: IPv6 version and length, destination not multicast and
 // in 2001::/32, source not Teredo (loop guard) and global (as for Decap

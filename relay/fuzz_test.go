@@ -49,6 +49,12 @@ func fuzzCheck(t *testing.T, h *harness, buf []byte, v Verdict, off, n int, want
 			if ip4.SrcAddr() != relayIPv4 || !teredo.IsGlobalUnicast(ip4.DstAddr()) || ip4.DstAddr() == relayIPv4 {
 				t.Fatalf("to_ipv4 %v -> %v", ip4.SrcAddr(), ip4.DstAddr())
 			}
+			// The UDP checksum is there and verifies, unless the inner
+			// TCP, UDP or ICMPv6 checksum it is derived from is wrong
+			// (teredo.InnerChecksum).
+			if valid, l4 := innerL4Check(buf[off+28 : off+n]); udp.Checksum == 0 || !outerUDPValid(buf[off:off+n]) && (valid || !l4) {
+				t.Fatalf("to_ipv4 UDP checksum %#x does not verify", udp.Checksum)
+			}
 		}
 	default:
 		t.Fatalf("unexpected verdict %v", v)
@@ -92,6 +98,7 @@ func FuzzEncap(f *testing.F) {
 	}
 	f.Add(relaytest.Echo(nativeHost, clientAddr, 1, 1, 1, nil))
 	f.Add(relaytest.UDPPayload(nativeHost, clientAddr, 64, 1400))
+	f.Add(relaytest.TCPSegment(nativeHost, clientAddr, 64, 100, true))
 	nh, ext := extChain("dst", "rh0")
 	f.Add(relaytest.IPv6(nativeHost, clientAddr, nh, 64, ext))
 	h := newHarness(f, nil)

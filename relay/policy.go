@@ -91,7 +91,8 @@ var fixedFields = []struct {
 // Reconfigure applies a new configuration while the workers and the slow
 // path run. Only the policy settings can change:
 //
-//	AcceptUnknownPeers, AcceptSymmetricNAT, DirectBubbles, VerifyUDPChecksum
+//	AcceptUnknownPeers, AcceptSymmetricNAT, DirectBubbles, VerifyUDPChecksum,
+//	DisableEncapUDPChecksum
 //	ICMPv6Rate, ICMPv6Burst, DisableICMPv6Errors
 //	ExtraBogons
 //	IPv4Addrs (the further addresses; IPv4Addr stays)

@@ -327,12 +327,26 @@ func (w *Worker) Encap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 	ip[7] = hop - 1
 	now := e.now()
 	if mapping, ok := e.peers.LookupTx(dst, l, now, e.validFor); ok {
+		outerSum := !pol.cfg.DisableEncapUDPChecksum
+		s, completed := teredo.InnerChecksum(ip, outerSum)
+		if completed {
+			bump(&c.checksumsCompleted)
+		}
 		newOff = off - teredo.EncapLen
-		teredo.PutIPv4UDP(buf[newOff:off], e.relayAP, mapping, l, w.ipID, e.cfg.TTL)
+		hdr := buf[newOff:off]
+		teredo.PutIPv4UDP(hdr, e.relayAP, mapping, l, w.ipID, e.cfg.TTL)
+		if outerSum {
+			teredo.PutUDPChecksum(hdr, s)
+		}
 		w.ipID++
 		bump(&c.encapForwarded)
 		bumpN(&c.encapForwardedBytes, l+teredo.EncapLen)
 		return ToIPv4, newOff, l + teredo.EncapLen
+	}
+	// Queued or sent by the slow path (through a kernel socket, which
+	// computes the outer checksum): the inner one must be complete too.
+	if _, completed := teredo.InnerChecksum(ip, false); completed {
+		bump(&c.checksumsCompleted)
 	}
 	if _, known := e.peers.Get(dst); !known {
 		return w.handoffNewPeer(pol, dst, ip, now)
