@@ -283,8 +283,10 @@ func (l *Lab) veth(a Node, aName string, b Node, bName string, queues int) error
 		node Node
 		name string
 	}{{a, aName}, {b, bName}} {
-		if err := l.disableTxChecksum(end.node, end.name); err != nil {
-			return err
+		if l.opts.NoTxChecksumOffload {
+			if err := l.disableTxChecksum(end.node, end.name); err != nil {
+				return err
+			}
 		}
 		if err := l.ipIn(end.node, "link", "set", end.name, "up"); err != nil {
 			return err
