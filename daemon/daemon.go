@@ -93,6 +93,7 @@ type side struct {
 	ifindex  int
 	v4, v6   bool // what this side steers
 	prog     *bpf.Program
+	macs     [][6]byte // own MAC addresses in prog (steering.go)
 	mode     bpf.AttachMode
 	attached bool
 }
@@ -232,8 +233,8 @@ func (d *Daemon) startAll(ctx context.Context) error {
 	if d.hops, err = nexthop.Start(nexthop.Options{Ports: ports, Logger: d.log}); err != nil {
 		return explain(err, "mirror kernel routes")
 	}
-	for _, s := range d.sides {
-		if s.prog, err = bpf.Load(bpf.Config{Addrs: d.steerAddrs(cfg), Port: cfg.IPv4.Port, SteerIPv4: s.v4, SteerIPv6: s.v6 && cfg.RelayRole()}); err != nil {
+	for i, s := range d.sides {
+		if s.prog, err = bpf.Load(d.steerConfig(cfg, i)); err != nil { // daemon/steering.go
 			return explain(err, "load XDP program")
 		}
 	}
@@ -249,7 +250,9 @@ func (d *Daemon) startAll(ctx context.Context) error {
 			return explain(err, fmt.Sprintf("attach XDP program to %s (%s)", s.name, s.key))
 		}
 		s.attached = true
-		d.log.Info("XDP program attached", "interface", s.name, "mode", s.mode.String(), "steer_ipv4", s.v4, "steer_ipv6", s.v6)
+		d.log.Info("XDP program attached", "interface", s.name, "mode", s.mode.String(), "steer_ipv4", s.v4, "steer_ipv6", s.v6,
+			"own_macs", macString(s.macs))
+		d.warnGenericXDP(cfg, s)
 	}
 	// The listeners are bound before the workers start, so that a taken port
 	// or an unusable socket path fails the start instead of a running relay;
@@ -288,6 +291,7 @@ func (d *Daemon) startAll(ctx context.Context) error {
 		return err
 	}
 	d.watchRoutes(ctx, cfg)                           // daemon/readiness.go
+	d.watchMACs(ctx)                                  // daemon/steering.go
 	if err := d.startAnnounce(ctx, cfg); err != nil { // daemon/announce.go
 		return err
 	}

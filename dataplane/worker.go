@@ -63,7 +63,10 @@ type Port struct {
 
 // WorkerConfig configures a Worker.
 type WorkerConfig struct {
-	Queue  int
+	Queue int
+	// Ports are the worker's sockets, in the order of the ports Hops was
+	// started with (nexthop.Hop.Port): Ports[i] receives frames for the
+	// MAC addresses of Hops' port i (nexthop.Snapshot.OwnMACs).
 	Ports  []Port
 	Relay  Relay
 	Hops   *nexthop.Table
@@ -180,6 +183,13 @@ func (w *Worker) handle(in int, d xsk.Desc) {
 	l2, ok := parseL2(buf[off : off+int(d.Len)])
 	if !ok {
 		w.drop(src, d, DropL2Malformed)
+		return
+	}
+	// Another host's frame (an unknown-unicast flood on an IX LAN, a group
+	// address): Linux forwarding drops those, and so do we. The XDP program
+	// does not steer them; this catches a MAC change in between.
+	if !w.snap.IsOwnMAC(in, (*[6]byte)(buf[off:off+6])) {
+		w.drop(src, d, DropL2NotOurMAC)
 		return
 	}
 	l3, n := off+l2.hdrLen, int(d.Len)-l2.hdrLen

@@ -235,3 +235,38 @@ func BenchmarkLookup4(b *testing.B) {
 		snap.Lookup4([4]byte{8, 8, 8, 8})
 	}
 }
+
+// TestOwnMACs: a port's own MAC addresses are its link's and those of its
+// 802.1Q sub-interfaces; a sub-interface that shares the port's MAC adds
+// nothing; an unknown port has none and lets every frame through.
+func TestOwnMACs(t *testing.T) {
+	s := testState()
+	s.SetLink(Link{Index: 15, Name: "eth0.200", MAC: macPort0, Up: true, VLANParent: 10, VLANID: 200})
+	snap := s.Build([]int32{10, 11, 99}, 1)
+	if got := snap.OwnMACs(0); len(got) != 2 || got[0] != macPort0 || got[1] != macVLAN {
+		t.Errorf("port 0 own MACs %x, want %x %x", got, macPort0, macVLAN)
+	}
+	if got := snap.OwnMACs(1); len(got) != 1 || got[0] != macPort1 {
+		t.Errorf("port 1 own MACs %x, want %x", got, macPort1)
+	}
+	if got := snap.OwnMACs(2); got != nil {
+		t.Errorf("unknown port: %x", got)
+	}
+	for _, c := range []struct {
+		port int
+		mac  [6]byte
+		want bool
+	}{
+		{0, macPort0, true}, {0, macVLAN, true}, {0, macPort1, false}, {0, macGW4, false},
+		{1, macPort1, true}, {1, macPort0, false},
+		{2, macGW4, true}, // unknown link: nothing to judge by
+	} {
+		if got := snap.IsOwnMAC(c.port, &c.mac); got != c.want {
+			t.Errorf("IsOwnMAC(%d, %x) = %v, want %v", c.port, c.mac, got, c.want)
+		}
+	}
+	mac := macGW4
+	if n := testing.AllocsPerRun(100, func() { snap.IsOwnMAC(0, &mac) }); n != 0 {
+		t.Errorf("IsOwnMAC allocates %v times", n)
+	}
+}
