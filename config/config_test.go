@@ -34,11 +34,12 @@ func TestParseDefaults(t *testing.T) {
 		Peers:      Peers{Capacity: 1 << 20, QueueBytesPerPeer: 1280, QueueBytesTotal: 64 << 20},
 		Bubbles:    Bubbles{KeyFile: "/var/lib/teredo-relayd/bubble.key", Direct: false},
 
-		EncapUDPChecksum: true,
-		ICMPv6:           ICMPv6{Rate: 100, Burst: 50, Enabled: true},
-		API:              API{Socket: "/run/teredo-relayd/api.sock"},
-		Metrics:          Metrics{Listen: "127.0.0.1:9542"},
-		Log:              Log{Level: slog.LevelInfo, Format: LogText},
+		AcceptSymmetricNAT: true,
+		EncapUDPChecksum:   true,
+		ICMPv6:             ICMPv6{Rate: 100, Burst: 50, Enabled: true},
+		API:                API{Socket: "/run/teredo-relayd/api.sock"},
+		Metrics:            Metrics{Listen: "127.0.0.1:9542"},
+		Log:                Log{Level: slog.LevelInfo, Format: LogText},
 		Announce: Announce{Enabled: false, IncludeFile: "/run/teredo-relayd-bird/announce.conf", SetName: "TEREDO_ANNOUNCE",
 			Birdc: "/usr/sbin/birdc", Socket: "/run/bird/bird.ctl", Prefixes: []netip.Prefix{netip.MustParsePrefix("2001::/32")},
 			Rise: 10 * time.Second, Timeout: 5 * time.Second},
@@ -67,7 +68,7 @@ ipv6: {address: "2001:db8::5"}
 peers: {capacity: 100, queue_bytes_per_peer: 0, queue_bytes_total: 1000}
 bubbles: {key_file: /tmp/k, direct: true}
 accept_unknown_peers: true
-accept_symmetric_nat: true
+accept_symmetric_nat: false
 extra_bogons: [198.51.100.0/24]
 icmpv6: {rate: 2.5, burst: 3}
 api: {socket: /tmp/api.sock}
@@ -95,7 +96,7 @@ log: {level: debug, format: json}
 	if c.Peers != (Peers{100, 0, 1000}) || c.Bubbles != (Bubbles{"/tmp/k", true}) {
 		t.Errorf("peers %+v bubbles %+v", c.Peers, c.Bubbles)
 	}
-	if !c.AcceptUnknownPeers || !c.AcceptSymmetricNAT || len(c.ExtraBogons) != 1 || c.ExtraBogons[0] != netip.MustParsePrefix("198.51.100.0/24") {
+	if !c.AcceptUnknownPeers || c.AcceptSymmetricNAT || len(c.ExtraBogons) != 1 || c.ExtraBogons[0] != netip.MustParsePrefix("198.51.100.0/24") {
 		t.Errorf("policy %+v", c)
 	}
 	if c.ICMPv6 != (ICMPv6{2.5, 3, true}) || c.API.Socket != "/tmp/api.sock" || c.Metrics.Listen != "" {
@@ -226,7 +227,7 @@ func TestCheckReload(t *testing.T) {
 	}{
 		{"same", "", ""},
 		{"log level", "log: {level: debug}\n", ""},
-		{"policy", "accept_unknown_peers: false\naccept_symmetric_nat: true\nencap_udp_checksum: false\nbubbles: {direct: true}\nicmpv6: {rate: 5, burst: 1}\nextra_bogons: [198.51.100.0/24]\n", ""},
+		{"policy", "accept_unknown_peers: false\naccept_symmetric_nat: false\nencap_udp_checksum: false\nbubbles: {direct: true}\nicmpv6: {rate: 5, burst: 1}\nextra_bogons: [198.51.100.0/24]\n", ""},
 		{"queues", "queues: 2\n", "config: queues cannot change on reload"},
 		{"umem", "umem: {frames: 16384}\n", "config: umem.frames cannot change on reload"},
 		{"log format", "log: {format: json}\n", "config: log.format cannot change on reload"},

@@ -129,7 +129,7 @@ func (r *rawConfig) validate() (*Config, error) {
 	}
 	c.Bubbles.Direct = boolOr(r.Bubbles.Direct, false)
 	c.AcceptUnknownPeers = boolOr(r.AcceptUnknownPeers, false)
-	c.AcceptSymmetricNAT = boolOr(r.AcceptSymmetricNAT, false)
+	c.AcceptSymmetricNAT = boolOr(r.AcceptSymmetricNAT, true)
 	c.EncapUDPChecksum = boolOr(r.EncapUDPChecksum, true)
 	for i, s := range r.ExtraBogons {
 		p, err := netip.ParsePrefix(s)

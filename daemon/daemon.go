@@ -508,7 +508,7 @@ func relayConfig(cfg *config.Config, key []byte) relay.Config {
 		Key:                key,
 		AcceptUnknownPeers: cfg.AcceptUnknownPeers,
 		DirectBubbles:      cfg.Bubbles.Direct,
-		AcceptSymmetricNAT: cfg.AcceptSymmetricNAT,
+		StrictMapping:      !cfg.AcceptSymmetricNAT, // accept_symmetric_nat: true is the engine's default
 		// The YAML key says what is done; the engine's zero value is the default.
 		DisableEncapUDPChecksum: !cfg.EncapUDPChecksum,
 		ExtraBogons:             cfg.ExtraBogons,

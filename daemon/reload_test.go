@@ -27,7 +27,7 @@ ipv6: {address: "2001:db8::1"}
 func TestRelayConfigMapping(t *testing.T) {
 	cfg, err := config.Parse([]byte(reloadBase + `
 accept_unknown_peers: true
-accept_symmetric_nat: true
+accept_symmetric_nat: false
 encap_udp_checksum: false
 bubbles: {direct: true}
 icmpv6: {enabled: false, rate: 7, burst: 3}
@@ -41,7 +41,7 @@ rate_limits: {new_peer_rate: 1.5, new_peer_burst: 4, bubble_rate: 300, bubble_bu
 	want := relay.Config{
 		IPv4Addr: netip.MustParseAddr("192.0.2.1"), IPv4Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.2")},
 		Port: 3544, IPv6Addr: netip.MustParseAddr("2001:db8::1"),
-		AcceptUnknownPeers: true, AcceptSymmetricNAT: true, DirectBubbles: true, DisableEncapUDPChecksum: true,
+		AcceptUnknownPeers: true, StrictMapping: true, DirectBubbles: true, DisableEncapUDPChecksum: true,
 		ExtraBogons: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")},
 		ICMPv6Rate:  7, ICMPv6Burst: 3, DisableICMPv6Errors: true,
 		NewPeerRate: 1.5, NewPeerBurst: 4, BubbleRate: 300, BubbleBurst: 30, ClientSlowPathRate: 20, ClientSlowPathBurst: 40,
@@ -61,7 +61,7 @@ rate_limits: {new_peer_rate: 1.5, new_peer_burst: 4, bubble_rate: 300, bubble_bu
 	}
 	e := newTestEngine(t, def)
 	got := e.Config()
-	if got.DisableICMPv6Errors || got.DirectBubbles || got.DisableEncapUDPChecksum || got.NewPeerRate != relay.DefaultNewPeerRate || got.NewPeerBurst != relay.DefaultNewPeerBurst ||
+	if got.DisableICMPv6Errors || got.DirectBubbles || got.DisableEncapUDPChecksum || got.StrictMapping || got.NewPeerRate != relay.DefaultNewPeerRate || got.NewPeerBurst != relay.DefaultNewPeerBurst ||
 		got.BubbleRate != relay.DefaultBubbleRate || got.BubbleBurst != relay.DefaultBubbleRate ||
 		got.ClientSlowPathRate != relay.DefaultClientSlowPathRate || got.ClientSlowPathBurst != relay.DefaultClientSlowPathBurst {
 		t.Fatalf("file defaults differ from the engine's: %+v", got)
@@ -72,7 +72,7 @@ rate_limits: {new_peer_rate: 1.5, new_peer_burst: 4, bubble_rate: 300, bubble_bu
 func configEqual(a, b relay.Config) bool {
 	a.Key, b.Key, a.Now, b.Now = nil, nil, nil, nil
 	return a.IPv4Addr == b.IPv4Addr && a.Port == b.Port && a.IPv6Addr == b.IPv6Addr &&
-		a.AcceptUnknownPeers == b.AcceptUnknownPeers && a.AcceptSymmetricNAT == b.AcceptSymmetricNAT &&
+		a.AcceptUnknownPeers == b.AcceptUnknownPeers && a.StrictMapping == b.StrictMapping &&
 		a.DirectBubbles == b.DirectBubbles && a.DisableEncapUDPChecksum == b.DisableEncapUDPChecksum && a.ICMPv6Rate == b.ICMPv6Rate && a.ICMPv6Burst == b.ICMPv6Burst &&
 		a.DisableICMPv6Errors == b.DisableICMPv6Errors && a.NewPeerRate == b.NewPeerRate && a.NewPeerBurst == b.NewPeerBurst &&
 		a.BubbleRate == b.BubbleRate && a.BubbleBurst == b.BubbleBurst &&

@@ -416,9 +416,13 @@ func (l *Lab) addressAndRoute() error {
 			return err
 		}
 	}
-	if _, err := l.Exec(context.Background(), NAT, "iptables", "-w", "-t", "nat", "-A", "POSTROUTING",
-		"-o", NATOutsideIface, "-j", "MASQUERADE"); err != nil {
-		return fmt.Errorf("NAT masquerade: %w", err)
+	nat := []string{"-j", "MASQUERADE"}
+	if l.opts.NATRandomFully {
+		nat = []string{"-j", "SNAT", "--to-source", NATOutside.String(), "--random-fully"}
+	}
+	if _, err := l.Exec(context.Background(), NAT, append([]string{"iptables", "-w", "-t", "nat", "-A", "POSTROUTING",
+		"-o", NATOutsideIface}, nat...)...); err != nil {
+		return fmt.Errorf("NAT %s: %w", nat[1], err)
 	}
 	return nil
 }

@@ -63,6 +63,12 @@ type Options struct {
 	// the pseudo-header sum in the checksum field and TCP as GSO
 	// super-frames.
 	NoTxChecksumOffload bool
+	// NATRandomFully makes the client's NAT a symmetric one (RFC 6081):
+	// iptables SNAT --random-fully picks a random source port for every new
+	// flow, so the client reaches the relay from another port than the one
+	// its server saw and put in its Teredo address. The default is
+	// MASQUERADE, which keeps the port (endpoint-independent mapping).
+	NATRandomFully bool
 
 	// RelaydBinary is the teredo-relayd executable (required for RelayTeredod).
 	RelaydBinary string

@@ -148,11 +148,16 @@ type Config struct {
 	// off by default"). The indirect bubble alone reaches every client a
 	// relay on a public address can serve.
 	DirectBubbles bool
-	// AcceptSymmetricNAT accepts a bubble whose outer source differs from
-	// the mapping embedded in its Teredo source when its destination is the
-	// cookie the relay sent to that address; the peer is then trusted at the
-	// observed mapping (RFC 6081 symmetric-NAT clients; Miredo does this).
-	AcceptSymmetricNAT bool
+	// StrictMapping refuses every packet whose outer source differs from
+	// the mapping embedded in its Teredo source (mapping_mismatch), as RFC
+	// 4380 §5.4.2 reads. By default a client behind a symmetric NAT (RFC
+	// 6081; Linux SNAT --random-fully, carrier-grade NATs) is served: while
+	// its peer entry is under verification (pending, or trusted and being
+	// verified again after idle), a bubble from any mapping to a fresh
+	// cookie (one the relay sent in the last CookieValidity) proves it
+	// received the relay's bubble, and the peer is trusted at the observed
+	// mapping, where its data is then accepted. Miredo does the same.
+	StrictMapping bool
 	// ExtraBogons are IPv4 prefixes treated as not global unicast on top of
 	// the RFC 4380 §5.2.4 list (for example teredo.SpecialPurposeBogons, the
 	// relay's own prefixes, directed broadcasts of attached subnets).

@@ -43,9 +43,9 @@
 // Config.IPv4Addrs, at most 8) and the relay port with a consistent length
 // and checksum, Teredo demultiplexing, IPv6 version and length (40 + payload
 // length ≤ UDP payload), no 01xxxxxx trailer, a Teredo source whose embedded
-// mapping equals the outer source (or, with AcceptSymmetricNAT, a bubble to
-// the relay's cookie for that source, or a packet from the mapping the peer
-// was trusted at), then:
+// mapping equals the outer source (or, unless StrictMapping, a bubble to a
+// fresh cookie for that source while the peer is being verified, or a
+// packet from the mapping the peer was trusted at), then:
 //
 //   - bubbles are consumed: a known peer becomes trusted (slow path: Trust,
 //     queue released in FIFO order); never forwarded, never answered;
@@ -149,7 +149,8 @@
 // # Reconfiguration
 //
 // Engine.Reconfigure changes the policy settings while workers run:
-// AcceptUnknownPeers, AcceptSymmetricNAT, DirectBubbles, VerifyUDPChecksum,
+// AcceptUnknownPeers, StrictMapping, DirectBubbles, VerifyUDPChecksum,
+// DisableEncapUDPChecksum,
 // the ICMPv6 rate, burst and DisableICMPv6Errors, ExtraBogons, the
 // secondary IPv4Addrs, and the rates and bursts of the three limiters.
 // Everything else (addresses, port, key, table and queue sizes, MTU,
@@ -161,13 +162,24 @@
 // Reconfigure returns sees the new one. Limiter cells and peer entries are
 // kept across a reconfiguration.
 //
-// # Bubble cookies
+// # Bubble cookies and symmetric NATs
 //
-// Bubbles are sent from fe80::<HMAC-SHA256(key, peer Teredo address)[:8]>
-// (U/G bits cleared). The client's direct bubble answers to that address; a
-// bubble from an unexpected mapping is accepted (AcceptSymmetricNAT) only when
-// it is addressed to the right cookie. The key is in Config.Key; keep it
-// across restarts with LoadOrCreateKey.
+// Bubbles are sent from a cookie, fe80::<epoch bits | HMAC-SHA256(key,
+// epoch ‖ peer Teredo address)[:7]> (U/G bits cleared), where the epoch
+// counts CookieEpoch (10 s) of wall-clock time; a cookie is accepted for
+// CookieValidity (30 s) after its epoch, as Miredo accepts its timestamped
+// HMAC for 30 s. The client's direct bubble answers to that address. One
+// from a mapping other than the one embedded in the client's address (a
+// symmetric NAT, RFC 6081: Linux SNAT --random-fully, carrier-grade NATs,
+// Windows clients behind them) is accepted, unless StrictMapping, when it is
+// addressed to a fresh cookie and the peer is being verified: pending, or
+// trusted and bubbled again because its trust went stale (a NAT that
+// rebinds after idle gives the client a new port). The peer is then trusted
+// at the observed mapping, where its data is accepted from then on; a peer
+// in use is never re-pointed by a bubble, and a cookie seen once cannot be
+// replayed later. The key is in Config.Key; keep it across restarts with
+// LoadOrCreateKey (cookies of bubbles in flight during a restart stay
+// valid).
 //
 // # Concurrency and counters
 //

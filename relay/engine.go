@@ -59,8 +59,11 @@ type Engine struct {
 	newPeers *sourceLimiter
 	ipv6Src  netip.Addr
 	now      func() int64
-	validFor int64
-	q        *slowQueue
+	// wallOffset is the wall clock minus now() at NewEngine: cookie epochs
+	// count wall-clock time (cookieEpoch), so they outlive a restart.
+	wallOffset int64
+	validFor   int64
+	q          *slowQueue
 
 	mu      sync.Mutex // guards workers
 	workers []*Worker
@@ -106,6 +109,7 @@ func NewEngine(cfg Config, peers *cache.Cache, out Output) (*Engine, error) {
 	if cfg.LocalServer.Is4() {
 		e.localServer = cfg.LocalServer.As4()
 	}
+	e.wallOffset = time.Now().UnixNano() - cfg.Now()
 	e.pol.Store(newPolicy(cfg))
 	// The caller's slices may change; e.cfg keeps no reloadable values that
 	// could be read by mistake.
@@ -124,14 +128,17 @@ func (e *Engine) Config() Config {
 	return c
 }
 
-// Cookie returns the link-local address the relay uses as the source of
+// Cookie returns the link-local address the relay uses now as the source of
 // bubbles sent to the Teredo address peer, the address the peer's direct
-// bubble answers to. It is safe for concurrent use but allocates; it is
-// meant for tests and diagnostics.
+// bubble answers to (valid for CookieValidity). It is safe for concurrent
+// use but allocates; it is meant for tests and diagnostics.
 func (e *Engine) Cookie(peer netip.Addr) netip.Addr {
 	k := peer.As16()
-	return newCookie(e.cfg.Key).addr(&k)
+	return newCookie(e.cfg.Key).addr(&k, e.epoch(e.now()))
 }
+
+// epoch returns the cookie epoch of monotonic time now.
+func (e *Engine) epoch(now int64) int64 { return cookieEpoch(now, e.wallOffset) }
 
 // NewWorker returns a fast-path worker. Each Worker must be used by one
 // goroutine at a time (one per RX queue); any number may run in parallel.

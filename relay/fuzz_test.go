@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/teredorelay/teredorelay/cache"
 	"github.com/teredorelay/teredorelay/relay/relaytest"
 	"github.com/teredorelay/teredorelay/teredo"
 )
@@ -77,7 +76,7 @@ func FuzzDecap(f *testing.F) {
 	f.Add(fromClient(relaytest.WithOrigin(serverAP, relaytest.Bubble(clientAddr, nativeHost))))
 	nh, ext := extChain("hbh", "rh0")
 	f.Add(fromClient(relaytest.IPv6(clientAddr, nativeHost, nh, 64, ext)))
-	h := newHarness(f, func(c *Config, _ *cache.Config) { c.AcceptSymmetricNAT = true })
+	h := newHarness(f, nil)
 	h.trustClient(clientMap)
 	f.Fuzz(func(t *testing.T, pkt []byte) {
 		buf, off := relaytest.Frame(pkt)

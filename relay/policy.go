@@ -91,7 +91,7 @@ var fixedFields = []struct {
 // Reconfigure applies a new configuration while the workers and the slow
 // path run. Only the policy settings can change:
 //
-//	AcceptUnknownPeers, AcceptSymmetricNAT, DirectBubbles, VerifyUDPChecksum,
+//	AcceptUnknownPeers, StrictMapping, DirectBubbles, VerifyUDPChecksum,
 //	DisableEncapUDPChecksum
 //	ICMPv6Rate, ICMPv6Burst, DisableICMPv6Errors
 //	ExtraBogons

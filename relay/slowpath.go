@@ -308,7 +308,7 @@ func (sp *slowPath) bubble(k *[16]byte, now int64) {
 	e := sp.e
 	sp.budgetUse(k, now)
 	e.peers.RecordBubble(k, now)
-	n := teredo.PutBubble(sp.scratch, sp.cookie.addr(k), netip.AddrFrom16(*k))
+	n := teredo.PutBubble(sp.scratch, sp.cookie.addr(k, e.epoch(now)), netip.AddrFrom16(*k))
 	b := sp.scratch[:n]
 	server := netip.AddrPortFrom(netip.AddrFrom4([4]byte(k[4:8])), teredo.Port)
 	if err := e.out.SendUDP(server, b); err != nil {

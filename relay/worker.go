@@ -108,28 +108,31 @@ func (w *Worker) decapPayload(pol *policy, buf []byte, off, n int, from netip.Ad
 		return w.drop(DropSrcNotTeredo)
 	}
 	mismatch := !teredo.MatchesSource(src, from)
-	if mismatch && !pol.cfg.AcceptSymmetricNAT {
+	if mismatch && pol.cfg.StrictMapping {
 		return w.drop(DropMappingMismatch)
 	}
 	if teredo.IsBubble(ip) {
 		// Bubbles are consumed here: never forwarded, never answered with
 		// an ICMPv6 error (vector T13), never a reason to create state.
-		if mismatch && !w.cookie.matches(src, dst) {
-			return w.drop(DropBadCookie)
-		}
 		now := e.now()
-		switch e.peers.ObserveRx(src, from, len(ip), now) {
+		rx := e.peers.ObserveRx(src, from, len(ip), now)
+		switch rx {
 		case cache.RxTrusted:
 			bump(&c.bubblesReceived)
 			return Drop, 0, 0
 		case cache.RxUnknown:
 			return w.drop(DropUnknownPeer)
-		case cache.RxMappingChanged:
-			// The cookie never changes, so whoever once saw it could
-			// re-point a trusted peer to their own address: a cookie
-			// bubble from a foreign mapping counts only while the peer
-			// is being verified (pending).
-			if mismatch {
+		}
+		if mismatch {
+			// From a mapping other than the one in the address (a
+			// symmetric NAT): only a bubble to a fresh cookie counts, and
+			// only while the peer is being verified, pending or trusted
+			// and bubbled again after idle. A trusted peer in use is never
+			// re-pointed this way.
+			if !w.cookie.matches(src, dst, e.epoch(now)) {
+				return w.drop(DropBadCookie)
+			}
+			if rx == cache.RxMappingChanged && !e.reverifying(src) {
 				return w.drop(DropMappingMismatch)
 			}
 		}
@@ -182,6 +185,14 @@ func (w *Worker) decapPayload(pol *policy, buf []byte, off, n int, from netip.Ad
 	}
 	ip[7] = hop - 1
 	return ToIPv6, off + p.Offset, len(ip)
+}
+
+// reverifying reports whether the trusted peer k is being verified again
+// with bubbles (its trust went stale): bubbles were sent to it and nothing
+// came from its mapping since.
+func (e *Engine) reverifying(k *[16]byte) bool {
+	p, ok := e.peers.Get(k)
+	return ok && p.State == cache.Trusted && p.Bubbles > 0 && p.FirstBubble >= p.LastRx
 }
 
 // hasRoutingHeader0 reports whether the IPv6 packet ip (at least 40 bytes)
