@@ -47,6 +47,14 @@
 // fresh cookie for that source while the peer is being verified, or a
 // packet from the mapping the peer was trusted at), then:
 //
+//   - before a packet can make the relay trust or learn a peer, or send it
+//     an ICMPv6 error, its outer IPv4 source, the mapping the relay would
+//     then send to, must be one it may send to (RFC 4380 §5.4.1): global
+//     unicast (the §5.2.4 list and ExtraBogons), not one of the relay's (or
+//     the co-located server's) addresses, port ≠ 0; else
+//     src_mapping_invalid. A peer trusted at its mapping passed this when
+//     it was trusted, so its packets pay nothing more;
+//
 //   - bubbles are consumed: a known peer becomes trusted (slow path: Trust,
 //     queue released in FIFO order); never forwarded, never answered;
 //   - destinations in 2001::/32 (loop guard), multicast or non-global

@@ -60,6 +60,10 @@ const (
 	DropClientRateLimited  // client IPv4 caused too much slow-path work (Config.ClientSlowPathRate)
 	DropRoutingHeader0     // IPv6 routing header type 0 (RFC 5095), either direction
 
+	// Appended for issue 10 (the values above are stable).
+
+	DropSrcMappingInvalid // outer IPv4 source not a mapping the relay may send to: not global unicast (RFC 4380 §5.2.4, ExtraBogons), a relay address, or port 0
+
 	// NumDropReasons is the number of reasons; it sizes counter arrays.
 	NumDropReasons
 )
@@ -105,6 +109,8 @@ var dropReasonNames = [NumDropReasons]string{
 	DropBubbleRateLimited:  "bubble_rate_limited",
 	DropClientRateLimited:  "client_rate_limited",
 	DropRoutingHeader0:     "routing_header_type0",
+
+	DropSrcMappingInvalid: "src_mapping_invalid",
 }
 
 // String returns the stable snake_case label of r.

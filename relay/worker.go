@@ -123,6 +123,9 @@ func (w *Worker) decapPayload(pol *policy, buf []byte, off, n int, from netip.Ad
 		case cache.RxUnknown:
 			return w.drop(DropUnknownPeer)
 		}
+		if !w.mappingAllowed(pol, from) {
+			return w.drop(DropSrcMappingInvalid)
+		}
 		if mismatch {
 			// From a mapping other than the one in the address (a
 			// symmetric NAT): only a bubble to a fresh cookie counts, and
@@ -156,7 +159,13 @@ func (w *Worker) decapPayload(pol *policy, buf []byte, off, n int, from netip.Ad
 		return w.drop(DropRoutingHeader0)
 	}
 	now := e.now()
-	switch e.peers.ObserveRx(src, from, len(ip), now) {
+	rx := e.peers.ObserveRx(src, from, len(ip), now)
+	if rx != cache.RxTrusted && !w.mappingAllowed(pol, from) {
+		// Whatever comes next (trust, learn, an ICMPv6 error) would send
+		// to from: never to a mapping the relay must not send to.
+		return w.drop(DropSrcMappingInvalid)
+	}
+	switch rx {
 	case cache.RxTrusted:
 	case cache.RxTrustedQueued:
 		// Trusted at exactly this mapping, with packets queued while its
@@ -185,6 +194,17 @@ func (w *Worker) decapPayload(pol *policy, buf []byte, off, n int, from netip.Ad
 	}
 	ip[7] = hop - 1
 	return ToIPv6, off + p.Offset, len(ip)
+}
+
+// mappingAllowed reports whether from may become a peer's mapping, the
+// address the relay then sends to (RFC 4380 §5.4.1: global unicast): not in
+// the RFC 4380 §5.2.4 list or ExtraBogons, not one of the relay's own
+// addresses nor the co-located server's, and not port 0. Checked before any
+// trust, learn or hand-off the packet could cause; a peer already trusted
+// at from was checked when it was trusted.
+func (w *Worker) mappingAllowed(pol *policy, from netip.AddrPort) bool {
+	a := from.Addr().As4()
+	return from.Port() != 0 && pol.bogons.GlobalUnicast4(a) && !w.e.isRelayAddr(pol, a) && a != w.e.localServer
 }
 
 // reverifying reports whether the trusted peer k is being verified again
