@@ -15,6 +15,10 @@ const (
 	DefaultBubbleBurst         = 5000
 	DefaultClientSlowPathRate  = 100
 	DefaultClientSlowPathBurst = 200
+	// DefaultDestinationHandoffRate and DefaultDestinationHandoffBurst are
+	// relay.DefaultDestinationHandoffRate and ...Burst.
+	DefaultDestinationHandoffRate  = 10
+	DefaultDestinationHandoffBurst = 10
 )
 
 // Bounds of the rate_limits keys (the relay engine's: a rate counts in
@@ -43,6 +47,11 @@ type RateLimits struct {
 	// may cause.
 	ClientSlowPathRate  float64
 	ClientSlowPathBurst int
+	// DestinationHandoffRate and DestinationHandoffBurst: native packets
+	// for one Teredo destination handed to the slow path (queued for a
+	// peer being verified, or answered with an ICMPv6 error).
+	DestinationHandoffRate  float64
+	DestinationHandoffBurst int
 }
 
 // rawRateLimits mirrors the rate_limits section.
@@ -53,6 +62,9 @@ type rawRateLimits struct {
 	BubbleBurst         *int     `yaml:"bubble_burst"`
 	ClientSlowPathRate  *float64 `yaml:"client_slow_path_rate"`
 	ClientSlowPathBurst *int     `yaml:"client_slow_path_burst"`
+
+	DestinationHandoffRate  *float64 `yaml:"destination_handoff_rate"`
+	DestinationHandoffBurst *int     `yaml:"destination_handoff_burst"`
 }
 
 // rateLimits validates rate_limits and icmpv6.enabled.
@@ -74,6 +86,7 @@ func (r *rawConfig) rateLimits(c *Config) error {
 		{"rate_limits.new_peer", rl.NewPeerRate, rl.NewPeerBurst, DefaultNewPeerRate, DefaultNewPeerBurst, 1, &out.NewPeerRate, &out.NewPeerBurst, ""},
 		{"rate_limits.bubble", rl.BubbleRate, rl.BubbleBurst, DefaultBubbleRate, DefaultBubbleBurst, 2, &out.BubbleRate, &out.BubbleBurst, "; at least one round of 2 bubbles"},
 		{"rate_limits.client_slow_path", rl.ClientSlowPathRate, rl.ClientSlowPathBurst, DefaultClientSlowPathRate, DefaultClientSlowPathBurst, 1, &out.ClientSlowPathRate, &out.ClientSlowPathBurst, ""},
+		{"rate_limits.destination_handoff", rl.DestinationHandoffRate, rl.DestinationHandoffBurst, DefaultDestinationHandoffRate, DefaultDestinationHandoffBurst, 1, &out.DestinationHandoffRate, &out.DestinationHandoffBurst, ""},
 	} {
 		*f.rateOut = floatOr(f.rate, f.defRate)
 		if !(*f.rateOut >= minLimitRate && *f.rateOut <= maxLimitRate) { // also NaN

@@ -521,6 +521,8 @@ func relayConfig(cfg *config.Config, key []byte) relay.Config {
 		BubbleBurst:             rl.BubbleBurst,
 		ClientSlowPathRate:      rl.ClientSlowPathRate,
 		ClientSlowPathBurst:     rl.ClientSlowPathBurst,
+		DestinationHandoffRate:  rl.DestinationHandoffRate,
+		DestinationHandoffBurst: rl.DestinationHandoffBurst,
 		Now:                     relay.MonotonicNow,
 	}
 }

@@ -75,6 +75,14 @@ const (
 	// still fits.
 	DefaultClientSlowPathRate  = 100
 	DefaultClientSlowPathBurst = 200
+	// DefaultDestinationHandoffRate and DefaultDestinationHandoffBurst:
+	// native packets for one Teredo destination the workers may hand to the
+	// slow path (to queue for a peer being verified, or to answer with Time
+	// Exceeded or Packet Too Big), per second and in a burst. A peer's queue
+	// holds 1280 bytes, one full-size packet, so more would be dropped there
+	// anyway; a traceroute's three probes per hop fit.
+	DefaultDestinationHandoffRate  = 10
+	DefaultDestinationHandoffBurst = 10
 	// DefaultRateLimitTableSize is the number of cells of each per-source
 	// table (8 bytes each, so 128 KiB per table). A source shares its cell
 	// with a colliding one with probability 1/size per busy source.
@@ -225,6 +233,19 @@ type Config struct {
 	ClientSlowPathRate      float64
 	ClientSlowPathBurst     int
 	ClientSlowPathTableSize int
+	// DestinationHandoffRate limits the native packets for one Teredo
+	// destination the workers hand to the slow path: per second (default
+	// 10) with bursts of DestinationHandoffBurst (default 10), in a table
+	// of DefaultRateLimitTableSize cells keyed by a seeded hash of the
+	// destination. Over the limit a packet for a peer being verified is
+	// dropped in the worker as destination_handoff_limited, and one that
+	// would get Time Exceeded or Packet Too Big is dropped as hop_limit or
+	// packet_too_big with its error suppressed. A packet for a peer whose
+	// queue is already full is dropped in the worker too (peer_queue_full),
+	// and an ICMPv6 error's token is taken before its hand-off: a flood
+	// from the native side is bounded before it reaches the slow path.
+	DestinationHandoffRate  float64
+	DestinationHandoffBurst int
 
 	// SlowPathQueueLen is the number of slow-path slots (default 1024).
 	SlowPathQueueLen int
@@ -304,6 +325,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ClientSlowPathTableSize == 0 {
 		c.ClientSlowPathTableSize = DefaultRateLimitTableSize
+	}
+	if c.DestinationHandoffRate == 0 {
+		c.DestinationHandoffRate = DefaultDestinationHandoffRate
+	}
+	if c.DestinationHandoffBurst == 0 {
+		c.DestinationHandoffBurst = DefaultDestinationHandoffBurst
 	}
 	if c.SlowPathQueueLen == 0 {
 		c.SlowPathQueueLen = DefaultSlowPathQueueLen
@@ -388,6 +415,7 @@ func (c *Config) validate() error {
 	}
 	errs = append(errs, checkRate("bubble", c.BubbleRate, c.BubbleBurst, 2)...)
 	errs = append(errs, checkRate("client slow-path", c.ClientSlowPathRate, c.ClientSlowPathBurst, 1)...)
+	errs = append(errs, checkRate("destination hand-off", c.DestinationHandoffRate, c.DestinationHandoffBurst, 1)...)
 	if c.ClientSlowPathTableSize < 1 || c.ClientSlowPathTableSize > maxRateLimitTableSize {
 		errs = append(errs, fmt.Errorf("client slow-path table size %d: must be 1..%d", c.ClientSlowPathTableSize, maxRateLimitTableSize))
 	}

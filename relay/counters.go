@@ -29,7 +29,10 @@ type pathCounters struct {
 	// slowPathNoticesLimited: notices skipped by the client rate limit.
 	slowPathNoticesLimited atomic.Uint64
 	checksumsCompleted     atomic.Uint64
-	drops                  [NumDropReasons]atomic.Uint64
+	// icmpSuppressed: ICMPv6 errors refused in the worker, before the
+	// hand-off (rate limit, hand-off budget, RFC 4443, disabled).
+	icmpSuppressed [NumICMPv6Kinds]atomic.Uint64
+	drops          [NumDropReasons]atomic.Uint64
 }
 
 func (c *pathCounters) drop(r DropReason) { bump(&c.drops[r]) }
@@ -49,6 +52,9 @@ func (c *pathCounters) addTo(s *Counters) {
 	s.SlowPathNoticesLost += c.slowPathNoticesLost.Load()
 	s.SlowPathNoticesRateLimited += c.slowPathNoticesLimited.Load()
 	s.EncapChecksumsCompleted += c.checksumsCompleted.Load()
+	for i := range c.icmpSuppressed {
+		s.ICMPv6Suppressed[i] += c.icmpSuppressed[i].Load()
+	}
 	for i := range c.drops {
 		s.Drops[i] += c.drops[i].Load()
 	}

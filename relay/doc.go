@@ -57,13 +57,16 @@
 //
 //   - bubbles are consumed: a known peer becomes trusted (slow path: Trust,
 //     queue released in FIFO order); never forwarded, never answered;
+//
 //   - destinations in 2001::/32 (loop guard), multicast or non-global
 //     (::/8, unique local fc00::/7, link-local and site-local) are
 //     dropped, and so are packets with a type 0 routing header (RFC 5095)
 //     first or after up to 4 hop-by-hop/destination options headers (a
 //     packet without extension headers pays one comparison);
+//
 //   - unknown peers are dropped unless AcceptUnknownPeers; a pending peer is
 //     forwarded and trusted;
+//
 //   - hop limit ≤ 1 goes to the slow path for Time Exceeded, else it is
 //     decremented.
 //
@@ -130,10 +133,23 @@
 //	                                                                 retry: round skipped (BubbleRoundsRateLimited), expiry on time
 //	notices, Time Exceeded       client IPv4      100/s, burst 200   bubble, hop limit ≤ 1: drop client_rate_limited;
 //	                                                                 data: forwarded, notice skipped (SlowPathNoticesRateLimited)
-//	ICMPv6 errors                global           10/s, burst 10     suppressed (ICMPv6Suppressed); DisableICMPv6Errors: all
+//	ICMPv6 errors                global           10/s, burst 10     suppressed (ICMPv6Suppressed); DisableICMPv6Errors: all;
+//	                                                                 taken in the worker before a hand-off
+//	native hand-offs             Teredo dest.     10/s, burst 10     queueable: drop destination_handoff_limited; ICMPv6 error:
+//	                                                                 drop hop_limit/packet_too_big, error suppressed; in the worker
 //	bubble rounds per peer       Teredo address   4 per 300 s        drop bubble_budget, Destination Unreachable
 //	pending peers, queued bytes  global           cache capacity     drop cache_full, queue_limit, peer_queue_full
+//	                                                                 (a peer whose queue is full: in the worker)
 //	slow-path events             global           1024 slots         drop slowpath_queue_full
+//	trust and learn notices      global           1024 places        notice lost (SlowPathNoticesLost); own places, taken first
+//
+// Everything a native packet can make the slow path do is bounded in the
+// worker, before the packet takes a slot: an ICMPv6 error's token is taken
+// (and RFC 4443's rules asked) before its packet is handed over, a packet
+// for a peer whose queue is full is dropped there, and each destination has
+// a hand-off budget. Clients' trust and learn notices have places of their
+// own in the slow-path queue, which the slow path takes first: a flood from
+// the native side cannot cost a client its verification.
 //
 // The per-source limits are GCRA token buckets (one int64 per cell) in
 // fixed tables of 16384 cells indexed by a per-engine seeded hash of the

@@ -57,8 +57,15 @@ type Engine struct {
 	// dropped before it takes slow-path slots), the slow path for stale
 	// peers verified again.
 	newPeers *sourceLimiter
-	ipv6Src  netip.Addr
-	now      func() int64
+	// destHandoffs bounds, per Teredo destination, the native packets the
+	// workers hand to the slow path (Config.DestinationHandoffRate).
+	destHandoffs *sourceLimiter
+	// icmpCap is the ICMPv6 error limiter's cell (Config.ICMPv6Rate): the
+	// workers take a token before they hand a packet over for an error,
+	// the slow path for the errors it decides on itself.
+	icmpCap atomic.Int64
+	ipv6Src netip.Addr
+	now     func() int64
 	// wallOffset is the wall clock minus now() at NewEngine: cookie epochs
 	// count wall-clock time (cookieEpoch), so they outlive a restart.
 	wallOffset int64
@@ -103,8 +110,9 @@ func NewEngine(cfg Config, peers *cache.Cache, out Output) (*Engine, error) {
 		validFor: int64(cfg.PeerValidity),
 		q:        newSlowQueue(cfg.SlowPathQueueLen, slotSize),
 
-		clientLimit: newSourceLimiter(cfg.ClientSlowPathTableSize),
-		newPeers:    newSourceLimiter(cfg.NewPeerTableSize),
+		clientLimit:  newSourceLimiter(cfg.ClientSlowPathTableSize),
+		newPeers:     newSourceLimiter(cfg.NewPeerTableSize),
+		destHandoffs: newSourceLimiter(DefaultRateLimitTableSize),
 	}
 	if cfg.LocalServer.Is4() {
 		e.localServer = cfg.LocalServer.As4()
@@ -198,12 +206,12 @@ func (e *Engine) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case n := <-e.q.notices:
+			e.slow.notice(n)
+			e.slow.drain()
 		case i := <-e.q.work:
 			e.slow.process(i)
-			// Drain what is already there before looking at the timers again.
-			for range e.q.len() {
-				e.slow.process(<-e.q.work)
-			}
+			e.slow.drain()
 		case <-tick.C:
 			e.slow.tick(e.now())
 		}

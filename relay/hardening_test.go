@@ -666,9 +666,13 @@ func TestDisableICMPv6Errors(t *testing.T) {
 // TestClientLimitConcurrent: workers share the per-client cells and the
 // compare-and-swap keeps the limit exact: with the clock standing still,
 // four workers sending 400 hop-limit packets from one address get exactly
-// the burst through.
+// the burst through. (The ICMPv6 error limit, also checked before the
+// hand-off, is set out of the way.)
 func TestClientLimitConcurrent(t *testing.T) {
-	h := newHarness(t, func(c *Config, _ *cache.Config) { c.ClientSlowPathRate, c.ClientSlowPathBurst = 1, 150 })
+	h := newHarness(t, func(c *Config, _ *cache.Config) {
+		c.ClientSlowPathRate, c.ClientSlowPathBurst = 1, 150
+		c.ICMPv6Rate, c.ICMPv6Burst = 1e6, 10000
+	})
 	h.trustClient(clientMap)
 	pkt := fromClient(relaytest.Echo(clientAddr, nativeHost, 1, 1, 1, nil))
 	done := make(chan int)

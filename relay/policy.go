@@ -31,6 +31,11 @@ type policy struct {
 	newPeer gcraParams
 	bubble  gcraParams
 	client  gcraParams
+	// icmp drives the ICMPv6 error limiter (ICMPv6Rate, ICMPv6Burst; zero
+	// when DisableICMPv6Errors), destHandoff the per-destination hand-off
+	// limiter (DestinationHandoffRate).
+	icmp        gcraParams
+	destHandoff gcraParams
 	// bubblesPerRound is the bubble-cap tokens one round takes: 2 with
 	// direct bubbles, else 1.
 	bubblesPerRound int64
@@ -48,7 +53,11 @@ func newPolicy(cfg Config) *policy {
 		newPeer:         newGCRAParams(cfg.NewPeerRate, cfg.NewPeerBurst),
 		bubble:          newGCRAParams(cfg.BubbleRate, cfg.BubbleBurst),
 		client:          newGCRAParams(cfg.ClientSlowPathRate, cfg.ClientSlowPathBurst),
+		destHandoff:     newGCRAParams(cfg.DestinationHandoffRate, cfg.DestinationHandoffBurst),
 		bubblesPerRound: 1,
+	}
+	if !cfg.DisableICMPv6Errors {
+		p.icmp = newGCRAParams(cfg.ICMPv6Rate, cfg.ICMPv6Burst)
 	}
 	if cfg.DirectBubbles {
 		p.bubblesPerRound = 2
@@ -97,7 +106,8 @@ var fixedFields = []struct {
 //	ExtraBogons
 //	IPv4Addrs (the further addresses; IPv4Addr stays)
 //	NewPeerRate, NewPeerBurst, BubbleRate, BubbleBurst,
-//	ClientSlowPathRate, ClientSlowPathBurst (not the table sizes)
+//	ClientSlowPathRate, ClientSlowPathBurst,
+//	DestinationHandoffRate, DestinationHandoffBurst (not the table sizes)
 //
 // cfg is a complete configuration, defaults applied as by NewEngine; every
 // other field must equal the running value (Key byte for byte; a nil Key,

@@ -62,7 +62,8 @@ const (
 
 	// Appended for issue 10 (the values above are stable).
 
-	DropSrcMappingInvalid // outer IPv4 source not a mapping the relay may send to: not global unicast (RFC 4380 §5.2.4, ExtraBogons), a relay address, or port 0
+	DropSrcMappingInvalid  // outer IPv4 source not a mapping the relay may send to: not global unicast (RFC 4380 §5.2.4, ExtraBogons), a relay address, or port 0
+	DropDestHandoffLimited // native packets for one Teredo destination handed to the slow path too fast (Config.DestinationHandoffRate)
 
 	// NumDropReasons is the number of reasons; it sizes counter arrays.
 	NumDropReasons
@@ -110,7 +111,8 @@ var dropReasonNames = [NumDropReasons]string{
 	DropClientRateLimited:  "client_rate_limited",
 	DropRoutingHeader0:     "routing_header_type0",
 
-	DropSrcMappingInvalid: "src_mapping_invalid",
+	DropSrcMappingInvalid:  "src_mapping_invalid",
+	DropDestHandoffLimited: "destination_handoff_limited",
 }
 
 // String returns the stable snake_case label of r.

@@ -190,7 +190,7 @@ func (w *Worker) decapPayload(pol *policy, buf []byte, off, n int, from netip.Ad
 		if !w.clientAllowed(pol, from, now) {
 			return w.drop(DropClientRateLimited)
 		}
-		return w.handoff(evTimeExceeded, src, from, ip[:min(len(ip), quoteMax)])
+		return w.icmpHandoff(pol, icmpTimeExceeded, src, false, from, ip[:min(len(ip), quoteMax)], now)
 	}
 	ip[7] = hop - 1
 	return ToIPv6, off + p.Offset, len(ip)
@@ -272,12 +272,62 @@ func (w *Worker) limitedNotify(pol *policy, kind eventKind, key *[16]byte, from 
 
 // notify posts a packet-less event (trust, learn) to the slow path.
 func (w *Worker) notify(kind eventKind, key *[16]byte, from netip.AddrPort) bool {
-	if w.e.q.post(kind, key, from, nil) {
+	if w.e.q.notify(kind, key, from) {
 		bump(&w.c.slowPathNotices)
 		return true
 	}
 	bump(&w.c.slowPathNoticesLost)
 	return false
+}
+
+// icmpError describes one ICMPv6 error a hand-off asks the slow path for.
+type icmpError struct {
+	ev     eventKind
+	kind   ICMPv6Kind
+	reason DropReason // the packet's drop reason, the error sent or not
+	typ    uint8
+	code   uint8
+}
+
+var (
+	icmpTimeExceeded = icmpError{evTimeExceeded, ICMPv6TimeExceeded, DropHopLimit, teredo.ICMPv6TimeExceeded, teredo.CodeHopLimitExceeded}
+	icmpTooBig       = icmpError{evTooBig, ICMPv6PacketTooBig, DropPacketTooBig, teredo.ICMPv6PacketTooBig, 0}
+)
+
+// icmpHandoff hands quote to the slow path to be answered with the ICMPv6
+// error ie, after everything that could refuse the error has been asked,
+// in the worker: the error is allowed at all (DisableICMPv6Errors, RFC 4443
+// §2.4 (e)), the destination's hand-off budget (perDest, for native
+// packets, keyed by key), and a token of the ICMPv6 rate limit. A refused
+// packet is dropped under ie.reason with its error counted as suppressed,
+// as the slow path would count it, without costing a slot.
+func (w *Worker) icmpHandoff(pol *policy, ie icmpError, key *[16]byte, perDest bool, from netip.AddrPort, quote []byte, now int64) (Verdict, int, int) {
+	e := w.e
+	if pol.cfg.DisableICMPv6Errors || teredo.ICMPv6ErrorEligible(ie.typ, ie.code, quote) != nil ||
+		perDest && !e.destHandoffs.allow16(pol.destHandoff, key, now) {
+		return w.suppress(ie)
+	}
+	if !pol.icmp.take(&e.icmpCap, now, 1) {
+		if perDest {
+			e.destHandoffs.refund16(pol.destHandoff, key, now)
+		}
+		return w.suppress(ie)
+	}
+	if !e.q.post(ie.ev, key, from, quote) {
+		pol.icmp.refund(&e.icmpCap, now)
+		if perDest {
+			e.destHandoffs.refund16(pol.destHandoff, key, now)
+		}
+		return w.drop(DropSlowPathQueue)
+	}
+	bump(&w.c.slowPathHandoffs)
+	return SlowPath, 0, 0
+}
+
+// suppress drops a packet whose ICMPv6 error is not sent.
+func (w *Worker) suppress(ie icmpError) (Verdict, int, int) {
+	bump(&w.c.icmpSuppressed[ie.kind])
+	return w.drop(ie.reason)
 }
 
 // handoff copies pkt to the slow path and returns SlowPath, or counts a
@@ -348,15 +398,15 @@ func (w *Worker) Encap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 	if e.isRelayAddr(pol, server) && server != e.localServer {
 		return w.drop(DropDstSelf)
 	}
+	now := e.now()
 	if l > e.cfg.MTU {
-		return w.handoff(evTooBig, dst, netip.AddrPort{}, ip[:quoteMax])
+		return w.icmpHandoff(pol, icmpTooBig, dst, true, netip.AddrPort{}, ip[:quoteMax], now)
 	}
 	hop := ip[7]
 	if hop <= 1 {
-		return w.handoff(evTimeExceeded, dst, netip.AddrPort{}, ip[:min(l, quoteMax)])
+		return w.icmpHandoff(pol, icmpTimeExceeded, dst, true, netip.AddrPort{}, ip[:min(l, quoteMax)], now)
 	}
 	ip[7] = hop - 1
-	now := e.now()
 	if mapping, ok := e.peers.LookupTx(dst, l, now, e.validFor); ok {
 		outerSum := !pol.cfg.DisableEncapUDPChecksum
 		s, completed := teredo.InnerChecksum(ip, outerSum)
@@ -379,10 +429,25 @@ func (w *Worker) Encap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 	if _, completed := teredo.InnerChecksum(ip, false); completed {
 		bump(&c.checksumsCompleted)
 	}
-	if _, known := e.peers.Get(dst); !known {
+	p, known := e.peers.Get(dst)
+	if !known {
 		return w.handoffNewPeer(pol, dst, ip, now)
 	}
-	return w.handoff(evEncap, dst, netip.AddrPort{}, ip)
+	// A peer being verified (or verified again): the slow path queues the
+	// packet. When the queue is already full it would drop it; so do we,
+	// here. The destination's hand-off budget bounds what passes before
+	// the slow path has queued the packets in flight.
+	if p.QueuedBytes+l > e.peers.PeerQueueBytes() {
+		return w.drop(DropPeerQueueFull)
+	}
+	if !e.destHandoffs.allow16(pol.destHandoff, dst, now) {
+		return w.drop(DropDestHandoffLimited)
+	}
+	if v, o, n := w.handoff(evEncap, dst, netip.AddrPort{}, ip); v == SlowPath {
+		return v, o, n
+	}
+	e.destHandoffs.refund16(pol.destHandoff, dst, now)
+	return Drop, 0, 0
 }
 
 // handoffNewPeer hands the slow path a native packet for a destination
@@ -394,12 +459,18 @@ func (w *Worker) Encap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 // the token when the destination turns out to be verified or under way by
 // then.
 func (w *Worker) handoffNewPeer(pol *policy, dst *[16]byte, ip []byte, now int64) (Verdict, int, int) {
+	e := w.e
 	src64 := binary.BigEndian.Uint64(ip[8:16])
-	if !w.e.newPeers.allow(pol.newPeer, src64, now) {
+	if !e.newPeers.allow(pol.newPeer, src64, now) {
 		return w.drop(DropNewPeerRateLimited)
 	}
-	if !w.e.q.post(evEncapNew, dst, netip.AddrPort{}, ip) {
-		w.e.newPeers.refund(pol.newPeer, src64, now)
+	if !e.destHandoffs.allow16(pol.destHandoff, dst, now) {
+		e.newPeers.refund(pol.newPeer, src64, now)
+		return w.drop(DropDestHandoffLimited)
+	}
+	if !e.q.post(evEncapNew, dst, netip.AddrPort{}, ip) {
+		e.newPeers.refund(pol.newPeer, src64, now)
+		e.destHandoffs.refund16(pol.destHandoff, dst, now)
 		return w.drop(DropSlowPathQueue)
 	}
 	bump(&w.c.slowPathHandoffs)

@@ -113,6 +113,14 @@ func PutPacketTooBig(b []byte, mtu uint32, src netip.Addr, invoking []byte) (int
 	return PutICMPv6Error(b, ICMPv6PacketTooBig, 0, mtu, src, invoking)
 }
 
+// ICMPv6ErrorEligible reports, with the sentinel error PutICMPv6Error would
+// return, why no ICMPv6 error of type typ and code may answer invoking, or
+// nil when one may: the checks of PutICMPv6Error without building anything,
+// so that a rate limit is not spent on an error that cannot be sent.
+func ICMPv6ErrorEligible(typ, code uint8, invoking []byte) error {
+	return errorEligible(typ, code, invoking)
+}
+
 // errorEligible applies RFC 4443 §2.4 (e) and the Teredo bubble rule to the
 // invoking packet.
 func errorEligible(typ, code uint8, invoking []byte) error {
