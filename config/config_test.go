@@ -45,7 +45,7 @@ func TestParseDefaults(t *testing.T) {
 			Rise: 10 * time.Second, Timeout: 5 * time.Second},
 		Drain: Drain{StateFile: "/var/lib/teredo-relayd/drained"},
 		RateLimits: RateLimits{NewPeerRate: 50, NewPeerBurst: 100, BubbleRate: 5000, BubbleBurst: 5000,
-			ClientSlowPathRate: 100, ClientSlowPathBurst: 200, DestinationHandoffRate: 10, DestinationHandoffBurst: 10},
+			ClientSlowPathRate: 100, ClientSlowPathBurst: 200, DestinationHandoffRate: 10, DestinationHandoffBurst: 10, BubbleShare: 0.25},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)

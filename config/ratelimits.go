@@ -19,6 +19,8 @@ const (
 	// relay.DefaultDestinationHandoffRate and ...Burst.
 	DefaultDestinationHandoffRate  = 10
 	DefaultDestinationHandoffBurst = 10
+	// DefaultBubbleShare is relay.DefaultBubbleShare.
+	DefaultBubbleShare = 0.25
 )
 
 // Bounds of the rate_limits keys (the relay engine's: a rate counts in
@@ -42,6 +44,9 @@ type RateLimits struct {
 	// is at least 2).
 	BubbleRate  float64
 	BubbleBurst int
+	// BubbleShare: the share of BubbleRate and BubbleBurst the destinations
+	// under one Teredo server IPv4, or with one mapped IPv4, may use.
+	BubbleShare float64
 	// ClientSlowPathRate and ClientSlowPathBurst: slow-path events (trust
 	// and learn notices, Time Exceeded hand-offs) one client IPv4 address
 	// may cause.
@@ -65,6 +70,7 @@ type rawRateLimits struct {
 
 	DestinationHandoffRate  *float64 `yaml:"destination_handoff_rate"`
 	DestinationHandoffBurst *int     `yaml:"destination_handoff_burst"`
+	BubbleShare             *float64 `yaml:"bubble_share"`
 }
 
 // rateLimits validates rate_limits and icmpv6.enabled.
@@ -95,6 +101,10 @@ func (r *rawConfig) rateLimits(c *Config) error {
 		if *f.burstOut, err = intIn(f.key+"_burst", f.burst, f.defBurst, f.minBurst, maxLimitBurst); err != nil {
 			return fmt.Errorf("%w%s", err, f.burstNote)
 		}
+	}
+	out.BubbleShare = floatOr(rl.BubbleShare, DefaultBubbleShare)
+	if !(out.BubbleShare > 0 && out.BubbleShare <= 1) { // also NaN
+		return fmt.Errorf("rate_limits.bubble_share: %g is out of range (0 < share <= 1)", out.BubbleShare)
 	}
 	return nil
 }

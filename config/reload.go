@@ -13,7 +13,7 @@ var ReloadableKeys = []string{
 	"icmpv6.enabled", "icmpv6.rate", "icmpv6.burst", "extra_bogons", "ipv4.address",
 	"rate_limits.new_peer_rate", "rate_limits.new_peer_burst", "rate_limits.bubble_rate",
 	"rate_limits.bubble_burst", "rate_limits.client_slow_path_rate", "rate_limits.client_slow_path_burst",
-	"rate_limits.destination_handoff_rate", "rate_limits.destination_handoff_burst",
+	"rate_limits.destination_handoff_rate", "rate_limits.destination_handoff_burst", "rate_limits.bubble_share",
 }
 
 // fixedKeys lists every other setting with a way to read it.

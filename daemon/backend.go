@@ -76,6 +76,7 @@ func (d *Daemon) RelayCounters() metrics.RelayCounters {
 		{Label: limiterNewPeer, Value: c.Drops[relay.DropNewPeerRateLimited]},
 		{Label: limiterClientSlowPath, Value: c.Drops[relay.DropClientRateLimited] + c.SlowPathNoticesRateLimited},
 		{Label: limiterDestinationHandoff, Value: c.Drops[relay.DropDestHandoffLimited]},
+		{Label: limiterBubbleShare, Value: c.Drops[relay.DropBubbleServerLimited] + c.Drops[relay.DropBubbleDestLimited]},
 	}
 	if sc, ok := d.ServerCounters(); ok {
 		out.RateLimited = append(out.RateLimited, metrics.Count{Label: limiterServerPerSource, Value: sc.Drops[server.DropRateLimited]})
@@ -90,6 +91,7 @@ const (
 	limiterNewPeer            = "new_peer"
 	limiterClientSlowPath     = "client_slow_path"
 	limiterDestinationHandoff = "destination_handoff"
+	limiterBubbleShare        = "bubble_share"
 	limiterServerPerSource    = "server_per_source"
 )
 
@@ -107,6 +109,7 @@ func rateLimits(cfg *config.Config) []metrics.RateLimit {
 		{Limiter: limiterNewPeer, PacketsPerSecond: rl.NewPeerRate},
 		{Limiter: limiterClientSlowPath, PacketsPerSecond: rl.ClientSlowPathRate},
 		{Limiter: limiterDestinationHandoff, PacketsPerSecond: rl.DestinationHandoffRate},
+		{Limiter: limiterBubbleShare, PacketsPerSecond: rl.BubbleRate * rl.BubbleShare},
 	}
 	if cfg.ServerRole() {
 		out = append(out, metrics.RateLimit{Limiter: limiterServerPerSource, PacketsPerSecond: cfg.Server.RatePerSource})

@@ -521,6 +521,7 @@ func relayConfig(cfg *config.Config, key []byte) relay.Config {
 		BubbleBurst:             rl.BubbleBurst,
 		ClientSlowPathRate:      rl.ClientSlowPathRate,
 		ClientSlowPathBurst:     rl.ClientSlowPathBurst,
+		BubbleShare:             rl.BubbleShare,
 		DestinationHandoffRate:  rl.DestinationHandoffRate,
 		DestinationHandoffBurst: rl.DestinationHandoffBurst,
 		Now:                     relay.MonotonicNow,

@@ -32,7 +32,8 @@ encap_udp_checksum: false
 bubbles: {direct: true}
 icmpv6: {enabled: false, rate: 7, burst: 3}
 extra_bogons: [198.51.100.0/24]
-rate_limits: {new_peer_rate: 1.5, new_peer_burst: 4, bubble_rate: 300, bubble_burst: 30, client_slow_path_rate: 20, client_slow_path_burst: 40}
+rate_limits: {new_peer_rate: 1.5, new_peer_burst: 4, bubble_rate: 300, bubble_burst: 30, client_slow_path_rate: 20, client_slow_path_burst: 40,
+  destination_handoff_rate: 3, destination_handoff_burst: 5, bubble_share: 0.5}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -45,6 +46,7 @@ rate_limits: {new_peer_rate: 1.5, new_peer_burst: 4, bubble_rate: 300, bubble_bu
 		ExtraBogons: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")},
 		ICMPv6Rate:  7, ICMPv6Burst: 3, DisableICMPv6Errors: true,
 		NewPeerRate: 1.5, NewPeerBurst: 4, BubbleRate: 300, BubbleBurst: 30, ClientSlowPathRate: 20, ClientSlowPathBurst: 40,
+		DestinationHandoffRate: 3, DestinationHandoffBurst: 5, BubbleShare: 0.5,
 	}
 	rc.Now = nil
 	if rc.IPv4Addr != want.IPv4Addr || !slices.Equal(rc.IPv4Addrs, want.IPv4Addrs) || !slices.Equal(rc.ExtraBogons, want.ExtraBogons) {
@@ -63,7 +65,9 @@ rate_limits: {new_peer_rate: 1.5, new_peer_burst: 4, bubble_rate: 300, bubble_bu
 	got := e.Config()
 	if got.DisableICMPv6Errors || got.DirectBubbles || got.DisableEncapUDPChecksum || got.StrictMapping || got.NewPeerRate != relay.DefaultNewPeerRate || got.NewPeerBurst != relay.DefaultNewPeerBurst ||
 		got.BubbleRate != relay.DefaultBubbleRate || got.BubbleBurst != relay.DefaultBubbleRate ||
-		got.ClientSlowPathRate != relay.DefaultClientSlowPathRate || got.ClientSlowPathBurst != relay.DefaultClientSlowPathBurst {
+		got.ClientSlowPathRate != relay.DefaultClientSlowPathRate || got.ClientSlowPathBurst != relay.DefaultClientSlowPathBurst ||
+		got.DestinationHandoffRate != relay.DefaultDestinationHandoffRate || got.DestinationHandoffBurst != relay.DefaultDestinationHandoffBurst ||
+		got.BubbleShare != relay.DefaultBubbleShare {
 		t.Fatalf("file defaults differ from the engine's: %+v", got)
 	}
 }
@@ -76,7 +80,9 @@ func configEqual(a, b relay.Config) bool {
 		a.DirectBubbles == b.DirectBubbles && a.DisableEncapUDPChecksum == b.DisableEncapUDPChecksum && a.ICMPv6Rate == b.ICMPv6Rate && a.ICMPv6Burst == b.ICMPv6Burst &&
 		a.DisableICMPv6Errors == b.DisableICMPv6Errors && a.NewPeerRate == b.NewPeerRate && a.NewPeerBurst == b.NewPeerBurst &&
 		a.BubbleRate == b.BubbleRate && a.BubbleBurst == b.BubbleBurst &&
-		a.ClientSlowPathRate == b.ClientSlowPathRate && a.ClientSlowPathBurst == b.ClientSlowPathBurst
+		a.ClientSlowPathRate == b.ClientSlowPathRate && a.ClientSlowPathBurst == b.ClientSlowPathBurst &&
+		a.DestinationHandoffRate == b.DestinationHandoffRate && a.DestinationHandoffBurst == b.DestinationHandoffBurst &&
+		a.BubbleShare == b.BubbleShare
 }
 
 func newTestEngine(t *testing.T, cfg *config.Config) *relay.Engine {

@@ -68,6 +68,13 @@ const (
 	// 68 bytes per bubble that bounds bubble output to about 2.7 Mbit/s,
 	// and still verifies 2500 new peers per second.
 	DefaultBubbleRate = 5000
+	// DefaultBubbleShare is the share of the bubble cap (rate and burst)
+	// that the destinations under one Teredo server IPv4, or with one
+	// mapped IPv4, may use: a spray of new destinations under a server (or
+	// towards a victim) an attacker chose takes at most a quarter, and
+	// peers elsewhere are still verified. A large Teredo server's clients
+	// still get 1250 verifications per second by default.
+	DefaultBubbleShare = 0.25
 	// DefaultClientSlowPathRate and DefaultClientSlowPathBurst: slow-path
 	// events (trust/learn notices, Time Exceeded hand-offs) one client IPv4
 	// address may cause per second, and in a burst. A client needs about one
@@ -221,6 +228,17 @@ type Config struct {
 	// peer still expires on schedule.
 	BubbleRate  float64
 	BubbleBurst int
+	// BubbleShare is the share (0 < share ≤ 1, default 0.25) of BubbleRate
+	// and BubbleBurst that bubble rounds to the destinations under one
+	// embedded Teredo server IPv4, and to the destinations with one mapped
+	// IPv4, may use, each in a table of DefaultRateLimitTableSize cells
+	// keyed by a seeded hash of the address. A first round refused by
+	// either is dropped as bubble_server_limited or
+	// bubble_destination_limited (no entry), a retry round is skipped
+	// (BubbleRoundsRateLimited); so a spray at one server or one victim
+	// cannot use up the global cap that other peers' verifications need.
+	// 1 turns the shares off.
+	BubbleShare float64
 	// ClientSlowPathRate limits the slow-path work one client IPv4 address
 	// can cause from the UDP side: trust and learn notices (a bubble or
 	// packet from a pending, stale or unknown peer) and Time Exceeded
@@ -316,6 +334,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BubbleBurst == 0 && c.BubbleRate > 0 {
 		c.BubbleBurst = max(2, int(min(c.BubbleRate, maxBurst)))
+	}
+	if c.BubbleShare == 0 {
+		c.BubbleShare = DefaultBubbleShare
 	}
 	if c.ClientSlowPathRate == 0 {
 		c.ClientSlowPathRate = DefaultClientSlowPathRate
@@ -414,6 +435,9 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("new-peer table size %d: must be 1..%d", c.NewPeerTableSize, maxRateLimitTableSize))
 	}
 	errs = append(errs, checkRate("bubble", c.BubbleRate, c.BubbleBurst, 2)...)
+	if !(c.BubbleShare > 0 && c.BubbleShare <= 1) { // also NaN
+		errs = append(errs, fmt.Errorf("bubble share %g: must be in (0, 1]", c.BubbleShare))
+	}
 	errs = append(errs, checkRate("client slow-path", c.ClientSlowPathRate, c.ClientSlowPathBurst, 1)...)
 	errs = append(errs, checkRate("destination hand-off", c.DestinationHandoffRate, c.DestinationHandoffBurst, 1)...)
 	if c.ClientSlowPathTableSize < 1 || c.ClientSlowPathTableSize > maxRateLimitTableSize {

@@ -131,6 +131,8 @@
 //	                                                                 for a peer without an entry, in the worker (no slow-path slot)
 //	bubble datagrams             global           5000/s, burst 5000 first round: drop bubble_rate_limited (no entry);
 //	                                                                 retry: round skipped (BubbleRoundsRateLimited), expiry on time
+//	bubble rounds, fair shares   server IPv4,     0.25 of the above  first round: drop bubble_server_limited /
+//	                             mapped IPv4      (BubbleShare)      bubble_destination_limited; retry: round skipped
 //	notices, Time Exceeded       client IPv4      100/s, burst 200   bubble, hop limit ≤ 1: drop client_rate_limited;
 //	                                                                 data: forwarded, notice skipped (SlowPathNoticesRateLimited)
 //	ICMPv6 errors                global           10/s, burst 10     suppressed (ICMPv6Suppressed); DisableICMPv6Errors: all;

@@ -60,6 +60,10 @@ type Engine struct {
 	// destHandoffs bounds, per Teredo destination, the native packets the
 	// workers hand to the slow path (Config.DestinationHandoffRate).
 	destHandoffs *sourceLimiter
+	// bubbleServers and bubbleDests hold the shares of the bubble cap of
+	// each embedded server IPv4 and each mapped IPv4 (Config.BubbleShare);
+	// only the slow path uses them.
+	bubbleServers, bubbleDests *sourceLimiter
 	// icmpCap is the ICMPv6 error limiter's cell (Config.ICMPv6Rate): the
 	// workers take a token before they hand a packet over for an error,
 	// the slow path for the errors it decides on itself.
@@ -113,6 +117,9 @@ func NewEngine(cfg Config, peers *cache.Cache, out Output) (*Engine, error) {
 		clientLimit:  newSourceLimiter(cfg.ClientSlowPathTableSize),
 		newPeers:     newSourceLimiter(cfg.NewPeerTableSize),
 		destHandoffs: newSourceLimiter(DefaultRateLimitTableSize),
+
+		bubbleServers: newSourceLimiter(DefaultRateLimitTableSize),
+		bubbleDests:   newSourceLimiter(DefaultRateLimitTableSize),
 	}
 	if cfg.LocalServer.Is4() {
 		e.localServer = cfg.LocalServer.As4()

@@ -36,6 +36,11 @@ type policy struct {
 	// limiter (DestinationHandoffRate).
 	icmp        gcraParams
 	destHandoff gcraParams
+	// bubbleShare drives the per-server and per-mapped-IPv4 shares of the
+	// bubble cap (BubbleShare of BubbleRate and BubbleBurst); shares says
+	// they apply (BubbleShare < 1).
+	bubbleShare gcraParams
+	shares      bool
 	// bubblesPerRound is the bubble-cap tokens one round takes: 2 with
 	// direct bubbles, else 1.
 	bubblesPerRound int64
@@ -54,6 +59,8 @@ func newPolicy(cfg Config) *policy {
 		bubble:          newGCRAParams(cfg.BubbleRate, cfg.BubbleBurst),
 		client:          newGCRAParams(cfg.ClientSlowPathRate, cfg.ClientSlowPathBurst),
 		destHandoff:     newGCRAParams(cfg.DestinationHandoffRate, cfg.DestinationHandoffBurst),
+		bubbleShare:     newGCRAParams(max(minRate, cfg.BubbleRate*cfg.BubbleShare), max(1, int(float64(cfg.BubbleBurst)*cfg.BubbleShare))),
+		shares:          cfg.BubbleShare < 1,
 		bubblesPerRound: 1,
 	}
 	if !cfg.DisableICMPv6Errors {
@@ -105,7 +112,7 @@ var fixedFields = []struct {
 //	ICMPv6Rate, ICMPv6Burst, DisableICMPv6Errors
 //	ExtraBogons
 //	IPv4Addrs (the further addresses; IPv4Addr stays)
-//	NewPeerRate, NewPeerBurst, BubbleRate, BubbleBurst,
+//	NewPeerRate, NewPeerBurst, BubbleRate, BubbleBurst, BubbleShare,
 //	ClientSlowPathRate, ClientSlowPathBurst,
 //	DestinationHandoffRate, DestinationHandoffBurst (not the table sizes)
 //

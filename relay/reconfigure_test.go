@@ -182,7 +182,7 @@ func TestReconfigure(t *testing.T) {
 				t.Fatalf("client_rate_limited moved by %d, want %d", d, want)
 			}
 		}},
-		{"bubble rate", func(c *Config) { c.BubbleRate, c.BubbleBurst = 1, 2 }, func(t *testing.T, h *harness, after bool) {
+		{"bubble rate", func(c *Config) { c.BubbleRate, c.BubbleBurst, c.BubbleShare = 1, 2, 1 }, func(t *testing.T, h *harness, after bool) {
 			h.clock.Advance(10 * time.Second)
 			base := map[bool]int{false: 300, true: 400}[after]
 			before := h.counters()

@@ -264,8 +264,8 @@ func (sp *slowPath) encap(k *[16]byte, pkt []byte, now int64, paid bool) {
 	}
 	// The first round's bubbles are taken before the entry exists: no
 	// pending peer without bubbles.
-	if !sp.takeBubbles(now) {
-		sp.c.drop(DropBubbleRateLimited)
+	if r, ok := sp.takeBubbles(k, now); !ok {
+		sp.c.drop(r)
 		return
 	}
 	// A stale trusted entry keeps its state and queue until the peer answers
@@ -304,9 +304,31 @@ func (sp *slowPath) enqueue(k *[16]byte, pkt []byte) bool {
 	return false
 }
 
-// takeBubbles takes the tokens of one bubble round from the global cap.
-func (sp *slowPath) takeBubbles(now int64) bool {
-	return sp.pol.bubble.take(&sp.bubbleCap, now, sp.pol.bubblesPerRound)
+// takeBubbles takes the tokens of one bubble round to k: from the share of
+// k's embedded server IPv4 and from the share of its mapped IPv4 (unless
+// BubbleShare is 1), and from the global cap. It returns the reason of the
+// first refusal, having given back what it took.
+func (sp *slowPath) takeBubbles(k *[16]byte, now int64) (DropReason, bool) {
+	e, pol := sp.e, sp.pol
+	server := uint64(binary.BigEndian.Uint32(k[4:8]))
+	mapped := uint64(^binary.BigEndian.Uint32(k[12:16]))
+	if pol.shares {
+		if !e.bubbleServers.allow(pol.bubbleShare, server, now) {
+			return DropBubbleServerLimited, false
+		}
+		if !e.bubbleDests.allow(pol.bubbleShare, mapped, now) {
+			e.bubbleServers.refund(pol.bubbleShare, server, now)
+			return DropBubbleDestLimited, false
+		}
+	}
+	if !pol.bubble.take(&sp.bubbleCap, now, pol.bubblesPerRound) {
+		if pol.shares {
+			e.bubbleServers.refund(pol.bubbleShare, server, now)
+			e.bubbleDests.refund(pol.bubbleShare, mapped, now)
+		}
+		return DropBubbleRateLimited, false
+	}
+	return 0, true
 }
 
 // bubble sends one bubble round to k (the caller took its tokens from the
@@ -373,7 +395,7 @@ func (sp *slowPath) runTimers(now int64) {
 			sp.expire(&key, st, now)
 			continue
 		}
-		if sp.takeBubbles(now) {
+		if _, ok := sp.takeBubbles(&key, now); ok {
 			sp.bubble(&key, now)
 			bump(&sp.c.bubbleRetries)
 		} else {
