@@ -46,6 +46,10 @@ const (
 	DropNoHeadroom // no room in front of the packet for the IPv4/UDP headers and the origin indication
 	DropNoTailroom // no room after the RS for the larger RA
 
+	// Appended (the values above are stable).
+
+	DropICMPv6Truncated // rule 2: ICMPv6 shorter than its 4-byte header (type, code, checksum)
+
 	// NumDropReasons is the number of reasons; it sizes counter arrays.
 	NumDropReasons
 )
@@ -79,6 +83,7 @@ var dropReasonNames = [NumDropReasons]string{
 	DropRateLimited:       "rate_limited",
 	DropNoHeadroom:        "no_headroom",
 	DropNoTailroom:        "no_tailroom",
+	DropICMPv6Truncated:   "icmpv6_truncated",
 }
 
 // String returns the stable snake_case label of r.
