@@ -216,7 +216,10 @@ func (d *Daemon) startAll(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("create peer cache: %w", err)
 	}
-	if d.kernel, err = dataplane.OpenKernel(cfg.IPv4.Addresses, cfg.IPv4.Port); err != nil {
+	if err := checkServerAddrs(cfg, addrAssigned); err != nil { // daemon/server.go
+		return err
+	}
+	if d.kernel, err = dataplane.OpenKernel(d.kernelAddrs(cfg), cfg.IPv4.Port); err != nil {
 		return explain(err, "open kernel sockets")
 	}
 	out, err := d.startServer(cfg) // daemon/server.go

@@ -14,9 +14,16 @@ import (
 // namespace and returns every sample as "name{labels}" -> value.
 func relaydMetrics(t *testing.T, l *Lab) map[string]float64 {
 	t.Helper()
+	return scrapeMetrics(t, l, Relay, l.RelaydEnv().MetricsListen)
+}
+
+// scrapeMetrics scrapes a teredo-relayd Prometheus endpoint at listen
+// inside node's namespace, as relaydMetrics.
+func scrapeMetrics(t *testing.T, l *Lab, node Node, listen string) map[string]float64 {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	out, err := l.Exec(ctx, Relay, "curl", "-sf", "http://"+l.RelaydEnv().MetricsListen+"/metrics")
+	out, err := l.Exec(ctx, node, "curl", "-sf", "http://"+listen+"/metrics")
 	if err != nil {
 		t.Fatalf("scrape teredo-relayd metrics: %v\n%s", err, out)
 	}

@@ -125,3 +125,31 @@ func TestEncapChecksumQueued(t *testing.T) {
 		t.Fatalf("EncapChecksumsCompleted %d, want 1", got)
 	}
 }
+
+// TestIPv4IDRandomStart (issue 10, section 6): every worker starts its IPv4
+// IDs at a random value (they used to start at 0 in each), then counts up.
+func TestIPv4IDRandomStart(t *testing.T) {
+	h := newHarness(t, nil)
+	h.trustClient(clientMap)
+	pkt := relaytest.Echo(nativeHost, clientAddr, 64, 1, 1, nil)
+	id := func(w *Worker) uint16 {
+		buf, off := relaytest.Frame(pkt)
+		v, o, _ := w.Encap(buf, off, len(pkt))
+		if v != ToIPv4 {
+			t.Fatalf("verdict %v", v)
+		}
+		return binary.BigEndian.Uint16(buf[o+4 : o+6])
+	}
+	firsts := map[uint16]bool{}
+	for range 16 {
+		w := h.e.NewWorker()
+		first := id(w)
+		if next := id(w); next != first+1 {
+			t.Fatalf("IDs %d then %d: want consecutive", first, next)
+		}
+		firsts[first] = true
+	}
+	if len(firsts) < 2 || firsts[0] && len(firsts) == 1 {
+		t.Fatalf("16 workers started their IPv4 IDs at %v", firsts)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"sync"
@@ -166,7 +167,11 @@ func (e *Engine) NewWorker() *Worker {
 }
 
 func (e *Engine) newWorker() *Worker {
-	return &Worker{e: e, cookie: newCookie(e.cfg.Key)}
+	// The IPv4 ID of encapsulated datagrams starts at a random value in
+	// every worker: IDs that start at 0 with each process and queue tell
+	// an observer how long the relay has run and how busy each queue is,
+	// and collide between workers and restarts.
+	return &Worker{e: e, cookie: newCookie(e.cfg.Key), ipID: uint16(rand.Uint32())}
 }
 
 // HandleUDP processes a datagram that arrived on the kernel UDP socket (IPv4
