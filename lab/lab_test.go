@@ -229,9 +229,10 @@ func assertBubbleExchange(t *testing.T, l *Lab, frames []Frame) {
 	if innerBad > 0 {
 		t.Errorf("%d datagrams to the client carry an IPv6 packet whose TCP/ICMPv6 checksum does not verify", innerBad)
 	}
-	// Only the packets queued during the bubble exchange leave through the
-	// kernel socket; the fast path computes its checksums.
-	if partialSum > 10 {
+	// teredo-relayd: only the packets queued during the bubble exchange
+	// leave through the kernel socket; its fast path computes its checksums.
+	// (Miredo's relay sends everything through its kernel socket.)
+	if l.Options().Relay == RelayTeredod && partialSum > 10 {
 		t.Errorf("%d of %d datagrams to the client with a partial UDP checksum: the fast path sent them without one", partialSum, toClient)
 	}
 	if indirect == 0 {

@@ -153,18 +153,13 @@ func (sp *slowPath) process(i int32) {
 // client's trust notice may release what the packets behind it wait for),
 // then the packets, as many as were queued when it started, so that a
 // flood cannot keep Run from its timers.
+// The slow path is the only consumer: what len counts is there to take.
 func (sp *slowPath) drain() {
 	q := sp.e.q
-	for range cap(q.notices) {
-		select {
-		case n := <-q.notices:
-			sp.notice(n)
-			continue
-		default:
-		}
-		break
+	for n := len(q.notices); n > 0; n-- {
+		sp.notice(<-q.notices)
 	}
-	for range len(q.work) {
+	for n := len(q.work); n > 0; n-- {
 		sp.process(<-q.work)
 	}
 }

@@ -424,11 +424,6 @@ func (w *Worker) Encap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 		bumpN(&c.encapForwardedBytes, l+teredo.EncapLen)
 		return ToIPv4, newOff, l + teredo.EncapLen
 	}
-	// Queued or sent by the slow path (through a kernel socket, which
-	// computes the outer checksum): the inner one must be complete too.
-	if _, completed := teredo.InnerChecksum(ip, false); completed {
-		bump(&c.checksumsCompleted)
-	}
 	p, known := e.peers.Get(dst)
 	if !known {
 		return w.handoffNewPeer(pol, dst, ip, now)
@@ -443,11 +438,21 @@ func (w *Worker) Encap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 	if !e.destHandoffs.allow16(pol.destHandoff, dst, now) {
 		return w.drop(DropDestHandoffLimited)
 	}
+	w.completeChecksum(ip)
 	if v, o, n := w.handoff(evEncap, dst, netip.AddrPort{}, ip); v == SlowPath {
 		return v, o, n
 	}
 	e.destHandoffs.refund16(pol.destHandoff, dst, now)
 	return Drop, 0, 0
+}
+
+// completeChecksum completes a partial inner checksum of a native packet the
+// slow path will queue or send through a kernel socket (which computes the
+// outer checksum, not the inner one).
+func (w *Worker) completeChecksum(ip []byte) {
+	if _, completed := teredo.InnerChecksum(ip, false); completed {
+		bump(&w.c.checksumsCompleted)
+	}
 }
 
 // handoffNewPeer hands the slow path a native packet for a destination
@@ -468,6 +473,7 @@ func (w *Worker) handoffNewPeer(pol *policy, dst *[16]byte, ip []byte, now int64
 		e.newPeers.refund(pol.newPeer, src64, now)
 		return w.drop(DropDestHandoffLimited)
 	}
+	w.completeChecksum(ip)
 	if !e.q.post(evEncapNew, dst, netip.AddrPort{}, ip) {
 		e.newPeers.refund(pol.newPeer, src64, now)
 		e.destHandoffs.refund16(pol.destHandoff, dst, now)
