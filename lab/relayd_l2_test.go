@@ -36,10 +36,7 @@ func TestRelaydOtherHostsFrames(t *testing.T) {
 		pkt := IPv4UDP(mapped, netip.AddrPortFrom(RelayIPv4, TeredoPort), 0x1234, 63, echo)
 		return append(append(append(append([]byte{}, dst...), coreMAC...), 0x08, 0x00), pkt...)
 	}
-	cap, err := l.StartCapture(t.Context(), Native, HostIface, "icmp6")
-	if err != nil {
-		t.Fatal(err)
-	}
+	capture := relCapture(t, l, Native, HostIface, "icmp6")
 	before := relaydMetrics(t, l)
 	other := net.HardwareAddr{0x02, 0x00, 0x5e, 0x10, 0x00, 0x09}
 	const flood = 50
@@ -54,8 +51,8 @@ func TestRelaydOtherHostsFrames(t *testing.T) {
 	if err := l.SendFrame(Core, coreV4, frame(relayMAC, 2000)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond) // tcpdump hands over its buffer about once a second
-	frames, err := cap.Stop()
+	time.Sleep(500 * time.Millisecond)
+	frames, err := capture.Stop()
 	if err != nil {
 		t.Fatal(err)
 	}

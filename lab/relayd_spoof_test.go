@@ -54,7 +54,7 @@ func TestRelaydSpoofedMappings(t *testing.T) {
 	// A valid source is learnt, and its hop-limit-1 datagram answered.
 	valid := netip.AddrPortFrom(AttackerIPv4, 40020)
 	send(valid, EchoRequest(TeredoAddr(ServerIPv4, 0, valid), l.NativeAddr(), 1, 0x7e21, 1, nil))
-	time.Sleep(1500 * time.Millisecond) // tcpdump hands over its buffer about once a second
+	time.Sleep(500 * time.Millisecond)
 	frames, err := capture.Stop()
 	if err != nil {
 		t.Fatal(err)
