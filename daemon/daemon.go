@@ -219,7 +219,9 @@ func (d *Daemon) startAll(ctx context.Context) error {
 	if err := checkServerAddrs(cfg, addrAssigned); err != nil { // daemon/server.go
 		return err
 	}
-	if d.kernel, err = dataplane.OpenKernel(d.kernelAddrs(cfg), cfg.IPv4.Port); err != nil {
+	// A kernel UDP socket on every address XDP steers (reassembled
+	// fragments), the relay's primary first: it sends the relay's output.
+	if d.kernel, err = dataplane.OpenKernel(d.steerAddrs(cfg), cfg.IPv4.Port); err != nil {
 		return explain(err, "open kernel sockets")
 	}
 	out, err := d.startServer(cfg) // daemon/server.go
@@ -511,8 +513,9 @@ func relayConfig(cfg *config.Config, key []byte) relay.Config {
 		Key:                key,
 		AcceptUnknownPeers: cfg.AcceptUnknownPeers,
 		DirectBubbles:      cfg.Bubbles.Direct,
-		StrictMapping:      !cfg.AcceptSymmetricNAT, // accept_symmetric_nat: true is the engine's default
-		// The YAML key says what is done; the engine's zero value is the default.
+		// The YAML keys say what is done (true by default), the engine's
+		// fields what is not (false by default).
+		StrictMapping:           !cfg.AcceptSymmetricNAT,
 		DisableEncapUDPChecksum: !cfg.EncapUDPChecksum,
 		ExtraBogons:             cfg.ExtraBogons,
 		ICMPv6Rate:              cfg.ICMPv6.Rate,

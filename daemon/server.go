@@ -121,11 +121,6 @@ func (d *Daemon) kernelHandler(cfg *config.Config) func(local netip.Addr, from n
 	}
 }
 
-// kernelAddrs are the addresses the kernel UDP sockets bind: every address
-// XDP steers (the relay's primary first, the source of the relay's kernel
-// output).
-func (d *Daemon) kernelAddrs(cfg *config.Config) []netip.Addr { return d.steerAddrs(cfg) }
-
 // checkServerAddrs refuses to start the server role when one of its
 // addresses is configured on no interface of this host: its kernel socket
 // could not be bound and clients qualifying against it (cone RSs are

@@ -28,22 +28,29 @@ func maxFrameLen(cfg *config.Config) int {
 }
 
 // ownMACs returns the MAC addresses XDP steers frames to on side i, or nil
-// (no check) when the next-hop table does not know the link or it has more
-// addresses than the program can hold.
-func (d *Daemon) ownMACs(i int) [][6]byte {
-	macs := d.hops.Load().OwnMACs(i)
+// (no check) when the next-hop table does not know the link or when it has
+// more addresses than the program holds (tooMany).
+func (d *Daemon) ownMACs(i int) (macs [][6]byte, tooMany bool) {
+	macs = d.hops.Load().OwnMACs(i)
 	if len(macs) > bpf.MaxMACs {
-		d.log.Warn("the interface and its VLAN sub-interfaces have more MAC addresses than XDP can check; frames to any MAC are steered",
-			"interface", d.sides[i].name, "macs", len(macs), "max", bpf.MaxMACs)
-		return nil
+		return nil, true
 	}
-	return slices.Clone(macs)
+	return slices.Clone(macs), false
+}
+
+// warnTooManyMACs says that side i's MAC addresses are not checked.
+func (d *Daemon) warnTooManyMACs(i int) {
+	d.log.Warn("the interface and its VLAN sub-interfaces have more MAC addresses than XDP can check; frames to any MAC are steered",
+		"interface", d.sides[i].name, "max", bpf.MaxMACs)
 }
 
 // steerConfig is side i's steering program configuration.
 func (d *Daemon) steerConfig(cfg *config.Config, i int) bpf.Config {
 	s := d.sides[i]
-	s.macs = d.ownMACs(i)
+	var tooMany bool
+	if s.macs, tooMany = d.ownMACs(i); tooMany {
+		d.warnTooManyMACs(i)
+	}
 	return bpf.Config{
 		Addrs: d.steerAddrs(cfg), Port: cfg.IPv4.Port, SteerIPv4: s.v4, SteerIPv6: s.v6 && cfg.RelayRole(),
 		MACs: s.macs, MaxFrameLen: maxFrameLen(cfg),
@@ -88,19 +95,19 @@ func (d *Daemon) watchMACs(ctx context.Context) {
 // syncMACs updates every side whose own MAC addresses changed.
 func (d *Daemon) syncMACs() {
 	for i, s := range d.sides {
-		macs := d.hops.Load().OwnMACs(i)
-		if len(macs) > bpf.MaxMACs {
-			macs = nil
-		}
+		macs, tooMany := d.ownMACs(i)
 		if slices.Equal(macs, s.macs) {
 			continue
+		}
+		if tooMany {
+			d.warnTooManyMACs(i)
 		}
 		if err := s.prog.SetMACs(macs); err != nil {
 			d.log.Error("update the interface's MAC addresses in the XDP program", "interface", s.name, "err", err)
 			continue
 		}
 		d.log.Info("interface MAC addresses changed; XDP follows", "interface", s.name, "macs", macString(macs))
-		s.macs = slices.Clone(macs)
+		s.macs = macs
 	}
 }
 

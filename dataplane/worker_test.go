@@ -20,7 +20,7 @@ const (
 type fakeSocket struct {
 	umem    []byte
 	rx      []xsk.Desc
-	orig    [][]byte // the frames as put, for reset
+	dstMACs [][6]byte // the frames' destination MACs as put, for reset
 	rxPos   int
 	tx      []xsk.Desc
 	txLimit int // descriptors one Transmit takes; -1: all
@@ -54,12 +54,13 @@ func (f *fakeSocket) Free(d xsk.Desc)         { f.freed = append(f.freed, d) }
 func (f *fakeSocket) FD() int                 { return -1 }
 func (f *fakeSocket) bytes(d xsk.Desc) []byte { return f.umem[d.Addr : d.Addr+uint64(d.Len)] }
 
-// reset makes the socket receive the same frames again, as they were put
-// (the worker rewrites headers in place).
+// reset makes the socket receive the same frames again. The worker rewrites
+// headers in place (an encapsulation overwrites the old Ethernet header); the
+// destination MAC, which the worker checks, is put back.
 func (f *fakeSocket) reset() {
 	f.rxPos, f.tx, f.freed = 0, f.tx[:0], f.freed[:0]
 	for i, d := range f.rx {
-		copy(f.umem[d.Addr:], f.orig[i])
+		copy(f.umem[d.Addr:], f.dstMACs[i][:])
 	}
 }
 func (f *fakeSocket) Frame(d xsk.Desc) ([]byte, int) {
@@ -83,7 +84,9 @@ func (f *fakeSocket) put(i int, frame []byte) xsk.Desc {
 	d := xsk.Desc{Addr: uint64(i*frameSize + rxOffset), Len: uint32(len(frame))}
 	copy(f.umem[d.Addr:], frame)
 	f.rx = append(f.rx, d)
-	f.orig = append(f.orig, bytes.Clone(frame))
+	var mac [6]byte
+	copy(mac[:], frame)
+	f.dstMACs = append(f.dstMACs, mac)
 	return d
 }
 

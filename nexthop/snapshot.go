@@ -331,21 +331,6 @@ func (s *Snapshot) OwnMACs(port int) [][6]byte {
 	return s.ownMACs[port]
 }
 
-// IsOwnMAC reports whether dst is one of port's OwnMACs, or whether the
-// port's link is unknown (nothing to judge by: the frame is let through).
-// Lock- and allocation-free.
-func (s *Snapshot) IsOwnMAC(port int, dst *[6]byte) bool {
-	if port < 0 || port >= len(s.ownMACs) || len(s.ownMACs[port]) == 0 {
-		return true
-	}
-	for i := range s.ownMACs[port] {
-		if s.ownMACs[port][i] == *dst {
-			return true
-		}
-	}
-	return false
-}
-
 func compareKeys(a, b neighKey) int {
 	if c := cmp.Compare(a.link, b.link); c != 0 {
 		return c

@@ -86,7 +86,11 @@ func BenchmarkFastPath(b *testing.B) {
 			buf, off := relaytest.Frame(c.pkt)
 			// The partial checksum is completed in place: restore it with
 			// the hop limit before every run.
-			csum := [2]byte(c.pkt[40+16 : 40+18])
+			partial := c.name == "encap trusted partial checksum"
+			var csum [2]byte
+			if partial {
+				csum = [2]byte(c.pkt[40+16 : 40+18])
+			}
 			b.ReportAllocs()
 			b.SetBytes(int64(len(c.pkt)))
 			for b.Loop() {
@@ -96,7 +100,9 @@ func BenchmarkFastPath(b *testing.B) {
 					v, _, _ = h.w.Decap(buf, off, len(c.pkt))
 				} else {
 					buf[off+7] = 64
-					buf[off+40+16], buf[off+40+17] = csum[0], csum[1]
+					if partial {
+						buf[off+40+16], buf[off+40+17] = csum[0], csum[1]
+					}
 					v, _, _ = h.w.Encap(buf, off, len(c.pkt))
 				}
 				if v != c.want {

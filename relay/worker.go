@@ -414,10 +414,10 @@ func (w *Worker) Encap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 			bump(&c.checksumsCompleted)
 		}
 		newOff = off - teredo.EncapLen
-		hdr := buf[newOff:off]
-		teredo.PutIPv4UDP(hdr, e.relayAP, mapping, l, w.ipID, e.cfg.TTL)
 		if outerSum {
-			teredo.PutUDPChecksum(hdr, s)
+			teredo.PutIPv4UDPSum(buf[newOff:off], e.relayAP, mapping, l, w.ipID, e.cfg.TTL, s)
+		} else {
+			teredo.PutIPv4UDP(buf[newOff:off], e.relayAP, mapping, l, w.ipID, e.cfg.TTL)
 		}
 		w.ipID++
 		bump(&c.encapForwarded)

@@ -7,9 +7,8 @@ import (
 
 // The Internet checksum (RFC 1071) over big-endian 16-bit words. Sums are
 // kept unfolded in a uint32 between the helpers (sum, fold) and in a uint64
-// inside sum64, whose main loop adds 64-bit words with carry (bits.Add64
-// compiles to an ADC chain), four per iteration: about 8 bytes per cycle on
-// current x86, several times the speed of a 16- or 32-bit loop.
+// inside sum64, whose main loop adds 64-bit words with carry (sumBlocks):
+// several times the speed of a 16- or 32-bit loop on a full-size packet.
 
 // sum adds b as big-endian 16-bit words to s (one's complement sum, not
 // folded; the result is congruent modulo 0xffff, which is all a checksum
@@ -19,10 +18,36 @@ func sum(b []byte, s uint32) uint32 {
 }
 
 // sum64 adds b, as big-endian 16-bit words, to the one's complement
-// accumulator acc. A word is 64 bits here: since 2^16 ≡ 1 (mod 0xffff),
-// adding wider big-endian words with end-around carry gives a sum congruent
-// to the 16-bit one.
+// accumulator acc. A word is 32 or 64 bits here: since 2^16 ≡ 1 (mod
+// 0xffff), adding wider big-endian words with end-around carry gives a sum
+// congruent to the 16-bit one. Blocks of 32 bytes go through 64-bit adds
+// with carry; what is left (and a short input, such as an IPv4 header)
+// through 32-bit words in the 64-bit accumulator, which cannot overflow.
 func sum64(b []byte, acc uint64) uint64 {
+	if len(b) >= 32 {
+		n := len(b) &^ 31
+		acc = sumBlocks(b[:n], acc)
+		b = b[n:]
+	}
+	acc = uint64(fold64(acc)) // < 2^32: room for the 32-bit words below
+	for len(b) >= 4 {
+		acc += uint64(binary.BigEndian.Uint32(b))
+		b = b[4:]
+	}
+	if len(b) >= 2 {
+		acc += uint64(binary.BigEndian.Uint16(b))
+		b = b[2:]
+	}
+	if len(b) == 1 {
+		acc += uint64(b[0]) << 8
+	}
+	return acc
+}
+
+// sumBlocks adds b, a multiple of 32 bytes long, to acc with 64-bit adds
+// with carry (bits.Add64 compiles to an ADC chain), four per iteration:
+// about 8 bytes per cycle on current x86.
+func sumBlocks(b []byte, acc uint64) uint64 {
 	var c uint64
 	for len(b) >= 32 {
 		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b[0:8]), c)
@@ -31,33 +56,6 @@ func sum64(b []byte, acc uint64) uint64 {
 		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b[24:32]), c)
 		b = b[32:]
 	}
-	for len(b) >= 8 {
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b[0:8]), c)
-		b = b[8:]
-	}
-	var tail uint64
-	if len(b) >= 4 {
-		tail = uint64(binary.BigEndian.Uint32(b[0:4])) << 32
-		b = b[4:]
-		if len(b) >= 2 {
-			tail |= uint64(binary.BigEndian.Uint16(b[0:2])) << 16
-			b = b[2:]
-		}
-		if len(b) == 1 {
-			tail |= uint64(b[0]) << 8
-		}
-	} else {
-		if len(b) >= 2 {
-			tail = uint64(binary.BigEndian.Uint16(b[0:2])) << 48
-			b = b[2:]
-			if len(b) == 1 {
-				tail |= uint64(b[0]) << 40
-			}
-		} else if len(b) == 1 {
-			tail = uint64(b[0]) << 56
-		}
-	}
-	acc, c = bits.Add64(acc, tail, c)
 	acc, c = bits.Add64(acc, 0, c) // end-around carry
 	return acc + c                 // cannot carry again
 }
@@ -70,6 +68,15 @@ func sumAddrs(a *[32]byte, acc uint64) uint64 {
 	acc, c = bits.Add64(acc, binary.BigEndian.Uint64(a[8:16]), c)
 	acc, c = bits.Add64(acc, binary.BigEndian.Uint64(a[16:24]), c)
 	acc, c = bits.Add64(acc, binary.BigEndian.Uint64(a[24:32]), c)
+	acc, c = bits.Add64(acc, 0, c)
+	return acc + c
+}
+
+// sumAddr adds a 16-byte IPv6 address to acc (inlined).
+func sumAddr(a *[16]byte, acc uint64) uint64 {
+	var c uint64
+	acc, c = bits.Add64(acc, binary.BigEndian.Uint64(a[0:8]), 0)
+	acc, c = bits.Add64(acc, binary.BigEndian.Uint64(a[8:16]), c)
 	acc, c = bits.Add64(acc, 0, c)
 	return acc + c
 }
@@ -111,7 +118,7 @@ const maxChecksumExtHeaders = 4
 
 // InnerChecksum prepares the IPv6 packet ip (exactly 40 + payload length
 // bytes) for encapsulation towards a Teredo client, in place, and returns
-// the one's complement sum of its bytes (unfolded, for PutUDPChecksum):
+// the one's complement sum of its bytes (unfolded, for PutIPv4UDPSum):
 //
 //   - Partial checksums are completed. A Linux stack on a virtual interface
 //     (veth, bridge, tap: containers, network namespaces, VMs) sends TCP and
@@ -221,23 +228,4 @@ func completePartial(ip, l4 []byte, at int, proto uint8) bool {
 	}
 	binary.BigEndian.PutUint16(l4[at:], c)
 	return true
-}
-
-// PutUDPChecksum fills the UDP checksum of the IPv4 and UDP headers hdr
-// (the 28 bytes PutIPv4UDP wrote) from payloadSum, the one's complement sum
-// of the UDP payload (InnerChecksum for an IPv6 packet): the payload is not
-// read again.
-func PutUDPChecksum(hdr []byte, payloadSum uint32) {
-	_ = hdr[EncapLen-1]
-	u := hdr[IPv4HeaderLen:EncapLen]
-	udpLen := uint64(binary.BigEndian.Uint16(u[4:6]))
-	acc := uint64(payloadSum) +
-		uint64(binary.BigEndian.Uint32(hdr[12:16])) + uint64(binary.BigEndian.Uint32(hdr[16:20])) + // pseudo-header addresses
-		ProtoUDP + udpLen + // pseudo-header protocol and length
-		uint64(binary.BigEndian.Uint32(u[0:4])) + udpLen // ports and length; the checksum field counts as 0
-	c := ^fold(fold64(acc))
-	if c == 0 {
-		c = 0xffff
-	}
-	binary.BigEndian.PutUint16(u[6:8], c)
 }

@@ -76,6 +76,25 @@ func TestSumMatchesReference(t *testing.T) {
 	}
 }
 
+// TestSumLong: the largest inputs (a jumbo UDP datagram) with every carry.
+func TestSumLong(t *testing.T) {
+	ones := make([]byte, 65535)
+	for i := range ones {
+		ones[i] = 0xff
+	}
+	for _, n := range []int{65535, 65534, 65503, 4096} {
+		for _, initial := range []uint32{0, 0xffffffff} {
+			want := uint64(refSum(ones[:n])) + uint64(initial)
+			for want > 0xffff {
+				want = want>>16 + want&0xffff
+			}
+			if got := fold(sum(ones[:n], initial)); got%0xffff != uint16(want)%0xffff {
+				t.Errorf("%d bytes of ones, initial %#x: %#x, want %#x", n, initial, got, want)
+			}
+		}
+	}
+}
+
 // TestInnerChecksumCapture completes the partial checksums of the veth
 // capture to the values tcpdump computed, and derives sums equal to the
 // packets' full sums once complete.
@@ -276,9 +295,8 @@ func TestInnerChecksum(t *testing.T) {
 func checkOuter(t *testing.T, ip []byte, s uint32) {
 	t.Helper()
 	d := make([]byte, EncapLen+len(ip))
-	PutIPv4UDP(d, netip.MustParseAddrPort("198.51.100.1:3544"), netip.MustParseAddrPort("203.0.113.1:46240"), len(ip), 7, 64)
+	PutIPv4UDPSum(d, netip.MustParseAddrPort("198.51.100.1:3544"), netip.MustParseAddrPort("203.0.113.1:46240"), len(ip), 7, 64, s)
 	copy(d[EncapLen:], ip)
-	PutUDPChecksum(d[:EncapLen], s)
 	got := binary.BigEndian.Uint16(d[26:28])
 	SetUDPChecksum(d)
 	if want := binary.BigEndian.Uint16(d[26:28]); got != want {

@@ -36,11 +36,9 @@ const (
 // checksum field (msg[2:4]) must be zero; to verify a received message compute
 // over it as received: a correct message yields 0.
 func ICMPv6Checksum(src, dst *[16]byte, msg []byte) uint16 {
-	s := sum(src[:], 0)
-	s = sum(dst[:], s)
-	l := uint32(len(msg))
-	s = uint32(fold(s)) + l>>16 + l&0xffff + ProtoICMPv6
-	return ^fold(sum(msg, s))
+	l := uint64(len(msg))
+	acc := sumAddr(src, sumAddr(dst, l>>16+l&0xffff+ProtoICMPv6))
+	return ^fold(fold64(sum64(msg, acc)))
 }
 
 // VerifyICMPv6Checksum reports whether the ICMPv6 message carried by the IPv6
