@@ -36,9 +36,9 @@
 //     (Config.MaxFrameLen). Native XDP never sees one; generic XDP runs
 //     after GRO and on GSO super-frames, which the socket would drop
 //     uncounted (the daemon warns at start-up).
-// Up to two VLAN tags (802.1Q 0x8100,
-// 802.1ad 0x88A8) are skipped; steered frames keep their tags, so the
-// consumer parses them too. The socket in a slot must be bound to the same
+//
+// Up to two VLAN tags (802.1Q 0x8100, 802.1ad 0x88A8) are skipped; steered
+// frames keep their tags, so the consumer parses them too. The socket in a slot must be bound to the same
 // interface and queue, otherwise the kernel drops what it cannot deliver;
 // hence one Program per interface, and Attach refuses a second interface.
 //
