@@ -420,6 +420,22 @@ func (d *Daemon) goBackground(name string, fn func() error) {
 	})
 }
 
+// goEvery runs fn every interval in the background until ctx ends.
+func (d *Daemon) goEvery(ctx context.Context, name string, interval time.Duration, fn func()) {
+	d.goBackground(name, func() error {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+				fn()
+			}
+		}
+	})
+}
+
 func (d *Daemon) reportFatal(err error) {
 	select {
 	case d.fatal <- err:

@@ -78,18 +78,7 @@ func (d *Daemon) warnGenericXDP(cfg *config.Config, s *side) {
 // watchMACs follows MAC address changes of the sides (and of their VLAN
 // sub-interfaces) into the steering programs.
 func (d *Daemon) watchMACs(ctx context.Context) {
-	d.goBackground("own MAC addresses", func() error {
-		t := time.NewTicker(macCheckInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-t.C:
-				d.syncMACs()
-			}
-		}
-	})
+	d.goEvery(ctx, "own MAC addresses", macCheckInterval, d.syncMACs)
 }
 
 // syncMACs updates every side whose own MAC addresses changed.

@@ -21,16 +21,7 @@ func TestRelaydOtherHostsFrames(t *testing.T) {
 	// The client is known to the relay, so its datagram would be relayed.
 	relPing(t, l, Native, l.ClientAddr(), 2, 2)
 	_, mapped, _ := TeredoMapping(l.ClientAddr())
-	coreV4, _ := l.CoreRelayIfaces()
-	relayV4, _ := l.RelayIfaces()
-	relayMAC, err := l.InterfaceMAC(Relay, relayV4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	coreMAC, err := l.InterfaceMAC(Core, coreV4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	coreV4, relayMAC, coreMAC := relayLink(t, l)
 	frame := func(dst net.HardwareAddr, seq uint16) []byte {
 		echo := EchoRequest(l.ClientAddr(), l.NativeAddr(), 64, 0x7e10, seq, []byte("for another host"))
 		pkt := IPv4UDP(mapped, netip.AddrPortFrom(RelayIPv4, TeredoPort), 0x1234, 63, echo)
@@ -78,4 +69,22 @@ func TestRelaydOtherHostsFrames(t *testing.T) {
 	if foreign != 0 || own != 1 {
 		t.Errorf("at the native host: %d echoes sent to another host's MAC (want 0), %d sent to the relay's (want 1)", foreign, own)
 	}
+}
+
+// relayLink returns the core's interface towards the relay's IPv4 side and
+// the MAC addresses of the relay's and the core's ends of that link, for
+// frames the core sends to the relay.
+func relayLink(t *testing.T, l *Lab) (coreIface string, relayMAC, coreMAC net.HardwareAddr) {
+	t.Helper()
+	coreIface, _ = l.CoreRelayIfaces()
+	relayV4, _ := l.RelayIfaces()
+	relayMAC, err := l.InterfaceMAC(Relay, relayV4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coreMAC, err = l.InterfaceMAC(Core, coreIface)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return coreIface, relayMAC, coreMAC
 }

@@ -19,16 +19,7 @@ import (
 // router would not forward multicast or broadcast sources).
 func TestRelaydSpoofedMappings(t *testing.T) {
 	l := relLab(t, OneArmed, "accept_unknown_peers: true\n")
-	v4, _ := l.CoreRelayIfaces()
-	relayV4, _ := l.RelayIfaces()
-	relayMAC, err := l.InterfaceMAC(Relay, relayV4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	coreMAC, err := l.InterfaceMAC(Core, v4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v4, relayMAC, coreMAC := relayLink(t, l)
 	capture := relCapture(t, l, Core, v4, "udp")
 	relay := netip.AddrPortFrom(RelayIPv4, TeredoPort)
 	send := func(src netip.AddrPort, ipv6 []byte) {

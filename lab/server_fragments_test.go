@@ -33,6 +33,22 @@ func ipv4Fragments(pkt []byte, id uint16, first int) [][]byte {
 	return [][]byte{frag(data[:first], 0, true), frag(data[first:], first, false)}
 }
 
+// attackerUDP opens a UDP socket on an ephemeral port of the attacker
+// namespace, closed when the test ends.
+func attackerUDP(t *testing.T, l *Lab) *net.UDPConn {
+	t.Helper()
+	var conn *net.UDPConn
+	if err := l.Do(Attacker, func() error {
+		var err error
+		conn, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(AttackerIPv4, 0)))
+		return err
+	}); err != nil {
+		t.Fatalf("attacker socket: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
 // TestServerAndRelayFragmentedRS (issue 10, section 6): with the server and
 // the relay on one box sharing the primary address, a Router Solicitation
 // that reaches it in IPv4 fragments (which XDP leaves to the kernel, and the
@@ -44,15 +60,7 @@ func TestServerAndRelayFragmentedRS(t *testing.T) {
 	bin := relaydBinary(t)
 	l := startLab(t, Options{Relay: RelayMiredo})
 	useOurServer(t, l, bin, true)
-	var conn *net.UDPConn
-	if err := l.Do(Attacker, func() error {
-		var err error
-		conn, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(AttackerIPv4, 0)))
-		return err
-	}); err != nil {
-		t.Fatalf("attacker socket: %v", err)
-	}
-	defer conn.Close()
+	conn := attackerUDP(t, l)
 	src := conn.LocalAddr().(*net.UDPAddr).AddrPort()
 	for i, to := range []netip.AddrPort{netip.AddrPortFrom(ServerIPv4, TeredoPort), netip.AddrPortFrom(ServerIPv4Second, TeredoPort)} {
 		auth := &teredo.Auth{ClientID: make([]byte, 16), Nonce: [8]byte{0xf7, 0xa6, byte(i)}}
