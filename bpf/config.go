@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 )
 
 // Limits fixed in steer.h (TestLimitsMatchObject checks them).
@@ -13,6 +14,8 @@ const (
 	// MaxQueues bounds the RX queue index that can own a socket: Register
 	// accepts queues 0 to MaxQueues-1.
 	MaxQueues = 1024
+	// MaxMACs is the number of own MAC addresses the program checks.
+	MaxMACs = 8
 )
 
 // DefaultPort is the Teredo UDP port (RFC 4380 §2.9), used when Config.Port is 0.
@@ -42,6 +45,15 @@ type Config struct {
 	// SteerIPv6 enables steering of IPv6 to 2001::/32 on this attachment.
 	// A two-armed relay loads one Program per interface, each with one side.
 	SteerIPv6 bool
+	// MACs are the interface's own unicast MAC addresses (the port's and
+	// those of its VLAN sub-interfaces; at most MaxMACs): a steerable frame
+	// to another unicast MAC is dropped (drop_not_our_mac). Empty turns the
+	// check off. SetMACs replaces them.
+	MACs [][6]byte
+	// MaxFrameLen is the longest frame the AF_XDP sockets take (the UMEM
+	// frame size minus the UMEM and kernel headrooms); longer steerable
+	// frames are dropped (drop_oversize). 0 means no limit.
+	MaxFrameLen int
 }
 
 func (c *Config) port() uint16 {
@@ -58,7 +70,40 @@ func (c *Config) validate() error {
 	if _, err := relayAddrs(c.Addrs, c.SteerIPv4); err != nil {
 		return err
 	}
+	if _, err := ownMACs(c.MACs); err != nil {
+		return err
+	}
+	if c.MaxFrameLen < 0 {
+		return fmt.Errorf("%w: max frame length %d", ErrInvalidConfig, c.MaxFrameLen)
+	}
 	return nil
+}
+
+// macSet is the value of the own_macs map (struct own_macs in steer.h;
+// TestLimitsMatchObject checks the layout).
+type macSet struct {
+	N    uint32
+	Addr [MaxMACs][6]byte
+}
+
+// ownMACs validates macs and returns the map value: unicast, non-zero
+// addresses, at most MaxMACs, duplicates removed.
+func ownMACs(macs [][6]byte) (macSet, error) {
+	var v macSet
+	for _, m := range macs {
+		if m[0]&1 != 0 || m == [6]byte{} {
+			return v, fmt.Errorf("%w: own MAC %x is not a unicast address", ErrInvalidConfig, m)
+		}
+		if slices.Contains(v.Addr[:v.N], m) {
+			continue
+		}
+		if v.N == MaxMACs {
+			return v, fmt.Errorf("%w: more than %d own MAC addresses", ErrInvalidConfig, MaxMACs)
+		}
+		v.Addr[v.N] = m
+		v.N++
+	}
+	return v, nil
 }
 
 // relayAddrs validates addrs and returns them unmapped. At least one address

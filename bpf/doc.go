@@ -17,16 +17,28 @@
 // UDP, IPv6 to other destinations, IPv4 fragments of relay traffic (the
 // kernel reassembles them), malformed or truncated headers, and steerable
 // frames while no socket is registered for the queue. The program never
-// rewrites a frame, and drops only relay-bound UDP (to a relay address and
-// port, sane lengths) whose payload is not a Teredo packet: not [auth
-// indicator] [origin indication] IPv6 header, or an IPv6 payload length
-// beyond the datagram, exactly what teredo.Packet.Decode rejects, which the
-// relay, the server role and the kernel-socket path all drop — and only
-// while a socket serves the queue (with none, it passes like everything
-// else). Such garbage then costs no AF_XDP copy, ring slot or worker time.
-// Up to two VLAN tags (802.1Q 0x8100,
-// 802.1ad 0x88A8) are skipped; steered frames keep their tags, so the
-// consumer parses them too. The socket in a slot must be bound to the same
+// rewrites a frame. It drops, and only while a socket serves the queue (with
+// none, everything passes):
+//
+//   - relay-bound UDP (to a relay address and port, sane lengths) whose
+//     payload is not a Teredo packet: not [auth indicator] [origin
+//     indication] IPv6 header, or an IPv6 payload length beyond the
+//     datagram, exactly what teredo.Packet.Decode rejects, which the relay,
+//     the server role and the kernel-socket path all drop. Such garbage then
+//     costs no AF_XDP copy, ring slot or worker time;
+//   - a steerable frame sent to another host's unicast MAC (Config.MACs: the
+//     interface's and its VLAN sub-interfaces', which SetMACs follows), an
+//     unknown-unicast flood on an IX LAN meant for another relay, which
+//     Linux forwarding would drop too. A steerable frame to a broadcast or
+//     multicast MAC is passed: the kernel handles it as it would without the
+//     relay;
+//   - a steerable frame longer than an AF_XDP frame takes
+//     (Config.MaxFrameLen). Native XDP never sees one; generic XDP runs
+//     after GRO and on GSO super-frames, which the socket would drop
+//     uncounted (the daemon warns at start-up).
+//
+// Up to two VLAN tags (802.1Q 0x8100, 802.1ad 0x88A8) are skipped; steered
+// frames keep their tags, so the consumer parses them too. The socket in a slot must be bound to the same
 // interface and queue, otherwise the kernel drops what it cannot deliver;
 // hence one Program per interface, and Attach refuses a second interface.
 //
@@ -62,6 +74,9 @@
 //	pass_ipv6_nd              ICMPv6 Neighbor Discovery (133-137), not to 2001::/32
 //	pass_ipv6_other           other IPv6 not to 2001::/32
 //	drop_teredo_malformed     relay-bound UDP whose payload is not Teredo (XDP_DROP)
+//	pass_l2_group             steerable, to a broadcast or multicast MAC
+//	drop_not_our_mac          steerable, to another host's unicast MAC (XDP_DROP)
+//	drop_oversize             steerable, longer than an AF_XDP frame (XDP_DROP)
 //
 // Values are append-only. TestReasonTableMatchesBTF fails when steer.h and
 // the Go table drift (names and values, read from the object's BTF), and a
@@ -72,9 +87,11 @@
 //
 // Maps: xsks (XSKMAP, MaxQueues = 1024 slots), relay_addrs (hash, MaxAddrs = 8
 // IPv4 keys in network byte order), counters (per-CPU array, NumReasons
-// entries). Load-time constants (volatile const, set through
-// CollectionSpec.Variables before loading so the verifier prunes disabled
-// branches): relay_port, steer_ipv4, steer_ipv6. reason_len only anchors
+// entries), own_macs (one struct own_macs: a count and up to MaxMACs = 8
+// addresses; count 0 turns the check off). Load-time constants (volatile
+// const, set through CollectionSpec.Variables before loading so the verifier
+// prunes disabled branches): relay_port, steer_ipv4, steer_ipv6,
+// max_frame_len. reason_len only anchors
 // enum reason in BTF; reason_keys (static, in .rodata) holds the counters
 // map's keys, so counting needs no stack slot (see Privileges).
 //

@@ -31,8 +31,21 @@ var (
 	nativePeer   = netip.MustParseAddr("2001:db8:3::7")
 )
 
-// testConfig is the configuration steerCases expect.
-var testConfig = Config{Addrs: []netip.Addr{relayAddrA, relayAddrB}, Port: DefaultPort, SteerIPv4: true, SteerIPv6: true}
+// testConfig is the configuration steerCases expect: the relay's MAC and a
+// second one (a VLAN sub-interface's), and a frame limit low enough for
+// BPF_PROG_TEST_RUN to exceed.
+var testConfig = Config{Addrs: []netip.Addr{relayAddrA, relayAddrB}, Port: DefaultPort, SteerIPv4: true, SteerIPv6: true,
+	MACs: [][6]byte{[6]byte(macRelay), [6]byte(macRelayVLAN)}, MaxFrameLen: testMaxFrameLen}
+
+// testMaxFrameLen is testConfig's MaxFrameLen.
+const testMaxFrameLen = 1200
+
+var (
+	macRelayVLAN = []byte{0xb6, 0x7b, 0xe9, 0x04, 0x03, 0xfc}
+	macOther     = []byte{0x02, 0x00, 0x5e, 0x10, 0x00, 0x09} // another host on the LAN
+	macBroadcast = []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	macIPv6Mcast = []byte{0x33, 0x33, 0x00, 0x00, 0x00, 0x01}
+)
 
 const (
 	etherIPv4 = 0x0800
@@ -51,7 +64,12 @@ const (
 // ethernet returns an Ethernet header to the relay with one VLAN tag per
 // TPID in tags (outermost first), ending in etherType.
 func ethernet(etherType uint16, tags ...uint16) []byte {
-	b := slices.Concat(macRelay, macPeer)
+	return ethernetTo(macRelay, etherType, tags...)
+}
+
+// ethernetTo is ethernet with the destination MAC dst.
+func ethernetTo(dst []byte, etherType uint16, tags ...uint16) []byte {
+	b := slices.Concat(dst, macPeer)
 	for i, tpid := range tags {
 		b = binary.BigEndian.AppendUint16(b, tpid)
 		b = binary.BigEndian.AppendUint16(b, uint16(100+i)) // PCP 0, VID 100+i
@@ -284,6 +302,24 @@ func steerCases() []steerCase {
 		{"ipv6 payload beyond frame", with(frame(eth6, ipv6(nativePeer, teredoClient, 59, nil)), func(b []byte) { b[19] = 1 }), ReasonPassIPv6Malformed},
 		{"ipv6 payload beyond frame in qinq", with(frame(ethernet(etherIPv6, etherQinQ, etherVLAN), ipv6(nativePeer, teredoClient, 59, make([]byte, 8))), func(b []byte) { b[27] = 9 }), ReasonPassIPv6Malformed},
 		{"ipv6 payload up to frame end in qinq", with(frame(ethernet(etherIPv6, etherQinQ, etherVLAN), ipv6(nativePeer, teredoClient, 59, make([]byte, 8))), func(b []byte) { b[27] = 8 }), ReasonSteerIPv6Teredo},
+
+		// Destination MAC (issue 10): steered only to our own unicast MACs.
+		{"ipv4 relay udp to another host's mac", frame(ethernetTo(macOther, etherIPv4), relayUDP(relayAddrA)), ReasonDropNotOurMAC},
+		{"ipv6 to teredo, another host's mac", frame(ethernetTo(macOther, etherIPv6), ipv6(nativePeer, teredoClient, 59, nil)), ReasonDropNotOurMAC},
+		{"ipv6 to teredo, another host's mac, vlan", frame(ethernetTo(macOther, etherIPv6, etherVLAN), ipv6(nativePeer, teredoClient, 59, nil)), ReasonDropNotOurMAC},
+		{"ipv4 relay udp to the second own mac", frame(ethernetTo(macRelayVLAN, etherIPv4, etherVLAN), relayUDP(relayAddrA)), ReasonSteerIPv4UDP},
+		{"ipv4 relay udp to the broadcast mac", frame(ethernetTo(macBroadcast, etherIPv4), relayUDP(relayAddrA)), ReasonPassL2Group},
+		{"ipv6 to teredo, multicast mac", frame(ethernetTo(macIPv6Mcast, etherIPv6), ipv6(nativePeer, teredoClient, 59, nil)), ReasonPassL2Group},
+		{"ipv4 bgp to another host's mac", frame(ethernetTo(macOther, etherIPv4), ipv4Header{src: clientAddr, dst: relayAddrA, proto: protoTCP}.packet(make([]byte, 20))), ReasonPassIPv4Other},
+		{"arp to the broadcast mac", frame(ethernetTo(macBroadcast, etherARP), make([]byte, 28)), ReasonPassARP},
+		{"ipv6 nd to another host's mac", frame(ethernetTo(macOther, etherIPv6), ipv6(ndSrc, netip.MustParseAddr("fe80::1"), protoICMPv6, icmpv6(136))), ReasonPassIPv6ND},
+		{"malformed teredo to another host's mac", frame(ethernetTo(macOther, etherIPv4), ipv4Header{src: clientAddr, dst: relayAddrA, proto: protoUDP}.packet(udp(46240, 3544, []byte{1}))), ReasonDropTeredoMalformed},
+
+		// Length (issue 10): generic XDP may hand over GRO/GSO super-frames.
+		{"ipv6 to teredo, frame at the limit", frame(eth6, ipv6(nativePeer, teredoClient, protoTCP, make([]byte, testMaxFrameLen-14-40))), ReasonSteerIPv6Teredo},
+		{"ipv6 to teredo, frame one byte over", frame(eth6, ipv6(nativePeer, teredoClient, protoTCP, make([]byte, testMaxFrameLen-14-40+1))), ReasonDropOversize},
+		{"ipv4 relay udp, frame over", relayTeredo(ipv6(teredoClient, nativePeer, protoTCP, make([]byte, 1400))), ReasonDropOversize},
+		{"ipv6 not teredo, frame over", frame(eth6, ipv6(nativePeer, nativePeer, protoTCP, make([]byte, 1400))), ReasonPassIPv6Other},
 	}
 }
 
@@ -292,10 +328,26 @@ type modelConfig struct {
 	addrs      []netip.Addr
 	port       uint16
 	ipv4, ipv6 bool
+	macs       [][6]byte
+	maxLen     int
 }
 
 func modelOf(c Config) modelConfig {
-	return modelConfig{addrs: c.Addrs, port: c.port(), ipv4: c.SteerIPv4, ipv6: c.SteerIPv6}
+	return modelConfig{addrs: c.Addrs, port: c.port(), ipv4: c.SteerIPv4, ipv6: c.SteerIPv6, macs: c.MACs, maxLen: c.MaxFrameLen}
+}
+
+// modelSteer is the decision for a frame the model would steer: its
+// destination MAC and its length.
+func modelSteer(f []byte, c modelConfig, steer Reason) Reason {
+	switch dst := [6]byte(f[:6]); {
+	case dst[0]&1 != 0:
+		return ReasonPassL2Group
+	case len(c.macs) > 0 && !slices.Contains(c.macs, dst):
+		return ReasonDropNotOurMAC
+	case c.maxLen > 0 && len(f) > c.maxLen:
+		return ReasonDropOversize
+	}
+	return steer
 }
 
 // modelReason is an independent Go rendering of steer.c's decision for a
@@ -311,17 +363,23 @@ func modelReason(f []byte, c modelConfig) Reason {
 		}
 		etherType, off = binary.BigEndian.Uint16(f[off+2:]), off+4
 	}
+	var r Reason
 	switch etherType {
 	case etherIPv4:
-		return modelIPv4(f[off:], c)
+		r = modelIPv4(f[off:], c)
 	case etherIPv6:
-		return modelIPv6(f[off:], c)
+		r = modelIPv6(f[off:], c)
 	case etherARP:
 		return ReasonPassARP
 	case etherVLAN, etherQinQ:
 		return ReasonPassVLANTooDeep
+	default:
+		return ReasonPassNotIP
 	}
-	return ReasonPassNotIP
+	if r.Steered() {
+		return modelSteer(f, c, r)
+	}
+	return r
 }
 
 func modelIPv4(p []byte, c modelConfig) Reason {

@@ -76,6 +76,9 @@ func Load(cfg Config) (*Program, error) {
 	if err := p.setAddrsLocked(cfg.Addrs); err != nil {
 		return nil, errors.Join(err, p.objs.Close())
 	}
+	if err := p.setMACsLocked(cfg.MACs); err != nil {
+		return nil, errors.Join(err, p.objs.Close())
+	}
 	return p, nil
 }
 
@@ -87,6 +90,7 @@ func setConstants(spec *ebpf.CollectionSpec, cfg *Config) error {
 		{steerVarRelayPort, cfg.port()},
 		{steerVarSteerIpv4, boolByte(cfg.SteerIPv4)},
 		{steerVarSteerIpv6, boolByte(cfg.SteerIPv6)},
+		{steerVarMaxFrameLen, maxFrameLen(cfg.MaxFrameLen)},
 	}
 	for _, c := range consts {
 		v, ok := spec.Variables[c.name]
@@ -98,6 +102,14 @@ func setConstants(spec *ebpf.CollectionSpec, cfg *Config) error {
 		}
 	}
 	return nil
+}
+
+// maxFrameLen is the max_frame_len constant for Config.MaxFrameLen.
+func maxFrameLen(n int) uint32 {
+	if n <= 0 || n > 0xffffffff {
+		return 0xffffffff
+	}
+	return uint32(n)
 }
 
 func boolByte(b bool) uint8 {
@@ -222,6 +234,44 @@ func (p *Program) setAddrsLocked(addrs []netip.Addr) error {
 		}
 	}
 	return nil
+}
+
+// SetMACs replaces the interface's own MAC addresses (Config.MACs): the
+// daemon follows a MAC change of the interface or of its VLAN
+// sub-interfaces. The update is not atomic for frames in flight: a few may
+// be judged by a partly written set.
+func (p *Program) SetMACs(macs [][6]byte) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return fmt.Errorf("set own MACs: %w", ErrClosed)
+	}
+	return p.setMACsLocked(macs)
+}
+
+func (p *Program) setMACsLocked(macs [][6]byte) error {
+	v, err := ownMACs(macs)
+	if err != nil {
+		return fmt.Errorf("set own MACs: %w", err)
+	}
+	if err := p.objs.OwnMacs.Put(uint32(0), &v); err != nil {
+		return fmt.Errorf("set own MACs: %w", err)
+	}
+	return nil
+}
+
+// MACs returns the own MAC addresses in the program's map.
+func (p *Program) MACs() ([][6]byte, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, fmt.Errorf("read own MACs: %w", ErrClosed)
+	}
+	var v macSet
+	if err := p.objs.OwnMacs.Lookup(uint32(0), &v); err != nil {
+		return nil, fmt.Errorf("read own MACs: %w", err)
+	}
+	return slices.Clone(v.Addr[:min(v.N, MaxMACs)]), nil
 }
 
 // Addrs returns the relay addresses in the program's map, sorted.

@@ -45,6 +45,16 @@ func (p *Program) Addrs() ([]netip.Addr, error) {
 	return nil, fmt.Errorf("read relay addresses: %w", errors.ErrUnsupported)
 }
 
+// SetMACs fails: XDP is Linux-only.
+func (p *Program) SetMACs(macs [][6]byte) error {
+	return fmt.Errorf("set own MACs: %w", errors.ErrUnsupported)
+}
+
+// MACs fails: XDP is Linux-only.
+func (p *Program) MACs() ([][6]byte, error) {
+	return nil, fmt.Errorf("read own MACs: %w", errors.ErrUnsupported)
+}
+
 // Counters fails: XDP is Linux-only.
 func (p *Program) Counters() (Counters, error) {
 	return Counters{}, fmt.Errorf("read counters: %w", errors.ErrUnsupported)

@@ -58,8 +58,19 @@ const (
 	// ReasonDropTeredoMalformed: UDP to a relay address and port whose
 	// payload teredo.Packet.Decode rejects (not [auth indicator] [origin
 	// indication] IPv6 header, or an IPv6 payload length beyond the
-	// datagram); dropped (XDP_DROP), the only reason that drops.
+	// datagram); dropped (XDP_DROP).
 	ReasonDropTeredoMalformed
+	// ReasonPassL2Group: steerable, but sent to a broadcast or multicast
+	// MAC address; the kernel handles it as it would without the relay.
+	ReasonPassL2Group
+	// ReasonDropNotOurMAC: steerable, but sent to another host's unicast
+	// MAC address (Config.MACs), such as an unknown-unicast flood on an IX
+	// LAN meant for another relay; dropped as Linux forwarding drops it.
+	ReasonDropNotOurMAC
+	// ReasonDropOversize: steerable, but longer than an AF_XDP frame takes
+	// (Config.MaxFrameLen). Only generic XDP sees such frames: it runs
+	// after GRO and on GSO super-frames.
+	ReasonDropOversize
 
 	// NumReasons is the number of reasons (REASON_LEN).
 	NumReasons int = iota
@@ -88,6 +99,9 @@ var reasonLabels = [NumReasons]string{
 	ReasonPassIPv6ND:           "pass_ipv6_nd",
 	ReasonPassIPv6Other:        "pass_ipv6_other",
 	ReasonDropTeredoMalformed:  "drop_teredo_malformed",
+	ReasonPassL2Group:          "pass_l2_group",
+	ReasonDropNotOurMAC:        "drop_not_our_mac",
+	ReasonDropOversize:         "drop_oversize",
 }
 
 // String returns the metric label, e.g. "steer_ipv4_udp". Unknown values
@@ -107,7 +121,7 @@ func (r Reason) Steered() bool {
 // Dropped reports whether the program drops the frame (XDP_DROP). Reasons
 // neither steered nor dropped are an XDP_PASS to the kernel.
 func (r Reason) Dropped() bool {
-	return r == ReasonDropTeredoMalformed
+	return r == ReasonDropTeredoMalformed || r == ReasonDropNotOurMAC || r == ReasonDropOversize
 }
 
 // Reasons returns all reasons in value order, for iterating metric labels.

@@ -9,10 +9,17 @@
  *     the relay port (relay_port), when steer_ipv4 is set;
  *   - IPv6 whose destination is in 2001::/32, when steer_ipv6 is set.
  * Everything else, and anything steerable while no socket is registered for
- * the queue, is XDP_PASS. The one drop: relay-bound UDP whose payload can
- * never be a Teredo packet (teredo_malformed), which every consumer (relay,
- * server, kernel-socket path) would drop anyway, and only while a socket
- * serves the queue. Up to two VLAN tags
+ * the queue, is XDP_PASS. A steerable frame sent to a broadcast or multicast
+ * MAC is passed too: the kernel treats it as it would without the relay (it
+ * forwards no such IPv6, and a UDP datagram to a local address reaches the
+ * daemon's kernel socket). The drops, only while a socket serves the queue:
+ * relay-bound UDP whose payload can never be a Teredo packet
+ * (teredo_malformed), which every consumer (relay, server, kernel-socket
+ * path) would drop anyway; a steerable frame sent to another host's unicast
+ * MAC (an unknown-unicast flood on an IX LAN, meant for another relay: Linux
+ * forwarding drops those too); and a steerable frame longer than an AF_XDP
+ * frame holds (max_frame_len), which only generic XDP can see: it runs after
+ * GRO and takes GSO super-frames. Up to two VLAN tags
  * (802.1Q, 802.1ad) are skipped. Each exit counts exactly one enum reason in
  * the per-CPU counters map. See doc.go for the Go side.
  */
@@ -43,10 +50,22 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+/* One entry (key 0): the interface's own MAC addresses, set by the loader
+ * and updated by the daemon when a MAC changes (a bond failing over). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct own_macs);
+} own_macs SEC(".maps");
+
 /* Load-time constants, set by the loader through CollectionSpec.Variables. */
 volatile const __u16 relay_port = 3544;
 volatile const __u8 steer_ipv4 = 1;
 volatile const __u8 steer_ipv6 = 1;
+/* The longest frame the AF_XDP sockets take (UMEM frame size minus the
+ * headrooms); longer steerable frames are dropped as drop_oversize. */
+volatile const __u32 max_frame_len = 0xffffffff;
 
 /*
  * Not used by the program: keeps enum reason in BTF (bpf2go -type reason)
@@ -82,8 +101,11 @@ static const __u32 reason_keys[REASON_LEN] = {
 	[REASON_PASS_IPV6_ND] = REASON_PASS_IPV6_ND,
 	[REASON_PASS_IPV6_OTHER] = REASON_PASS_IPV6_OTHER,
 	[REASON_DROP_TEREDO_MALFORMED] = REASON_DROP_TEREDO_MALFORMED,
+	[REASON_PASS_L2_GROUP] = REASON_PASS_L2_GROUP,
+	[REASON_DROP_NOT_OUR_MAC] = REASON_DROP_NOT_OUR_MAC,
+	[REASON_DROP_OVERSIZE] = REASON_DROP_OVERSIZE,
 };
-_Static_assert(REASON_DROP_TEREDO_MALFORMED + 1 == REASON_LEN,
+_Static_assert(REASON_DROP_OVERSIZE + 1 == REASON_LEN,
 	       "a new reason needs its entry in reason_keys");
 
 static __always_inline int finish(enum reason reason, int action)
@@ -95,8 +117,68 @@ static __always_inline int finish(enum reason reason, int action)
 	return action;
 }
 
+/* Where a frame's destination MAC points, for mac_class. */
+enum mac_class {
+	MAC_OURS,	/* one of own_macs, or the check is off */
+	MAC_GROUP,	/* broadcast or multicast */
+	MAC_OTHER,	/* another host's unicast address */
+};
+
+static __always_inline int mac_equal(const __u8 *a, const __u8 *b)
+{
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] &&
+	       a[3] == b[3] && a[4] == b[4] && a[5] == b[5];
+}
+
+static __always_inline enum mac_class mac_class(const struct ethhdr *eth)
+{
+	const struct own_macs *m = bpf_map_lookup_elem(&own_macs, &reason_keys[0]);
+	__u32 n;
+
+	if (eth->h_dest[0] & 1)
+		return MAC_GROUP;
+	if (!m)
+		return MAC_OURS;
+	n = m->n;
+	if (n == 0)
+		return MAC_OURS;
+#pragma unroll
+	for (int i = 0; i < STEER_MAX_MACS; i++) {
+		if (i >= n)
+			break;
+		if (mac_equal(eth->h_dest, m->addr[i]))
+			return MAC_OURS;
+	}
+	return MAC_OTHER;
+}
+
+/*
+ * to_socket redirects a steerable frame to the socket of its queue, after
+ * the checks that apply to every steered frame: its destination MAC and its
+ * length. The Ethernet header is read again from ctx (a constant offset).
+ */
 static __always_inline int to_socket(struct xdp_md *ctx, enum reason reason)
 {
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	enum mac_class mac;
+	__u32 queue;
+
+	if ((void *)(eth + 1) > end)	/* checked by the caller; the verifier needs it again */
+		return finish(REASON_PASS_TRUNCATED_L2, XDP_PASS);
+	mac = mac_class(eth);
+	if (mac == MAC_GROUP)
+		return finish(REASON_PASS_L2_GROUP, XDP_PASS);
+	if (mac == MAC_OTHER || bpf_xdp_get_buff_len(ctx) > max_frame_len) {
+		/* Dropped only while a socket serves the queue, as teredo_malformed. */
+		queue = ctx->rx_queue_index;
+		if (!bpf_map_lookup_elem(&xsks, &queue))
+			return finish(REASON_PASS_NO_SOCKET, XDP_PASS);
+		if (mac == MAC_OTHER)
+			return finish(REASON_DROP_NOT_OUR_MAC, XDP_DROP);
+		return finish(REASON_DROP_OVERSIZE, XDP_DROP);
+	}
 	/* With no socket in the slot the helper returns the fallback XDP_PASS. */
 	if (bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_PASS) == XDP_REDIRECT)
 		return finish(reason, XDP_REDIRECT);

@@ -11,6 +11,17 @@
 #define STEER_MAX_ADDRS 8
 /* Entries of xsks: highest RX queue index that can own a socket, plus one. */
 #define STEER_MAX_QUEUES 1024
+/* MAC addresses of own_macs: the port's and those of its VLAN sub-interfaces. */
+#define STEER_MAX_MACS 8
+
+/*
+ * The value of own_macs (one entry, key 0): the unicast MAC addresses frames
+ * must be sent to for the program to steer them. n == 0 turns the check off.
+ */
+struct own_macs {
+	__u32 n;
+	__u8 addr[STEER_MAX_MACS][6];
+};
 
 /*
  * Verdict reasons, the key of the per-CPU counters map. Every exit of the
@@ -40,6 +51,10 @@ enum reason {
 	REASON_PASS_IPV6_OTHER,		/* any other IPv6 not to 2001::/32 */
 	/* Dropped. */
 	REASON_DROP_TEREDO_MALFORMED,	/* relay-bound UDP whose payload is not a Teredo packet */
+	/* Appended (values above are stable). */
+	REASON_PASS_L2_GROUP,		/* steerable, to a broadcast or multicast MAC: the kernel decides */
+	REASON_DROP_NOT_OUR_MAC,	/* steerable, to another host's unicast MAC (unknown-unicast flood) */
+	REASON_DROP_OVERSIZE,		/* steerable, longer than an AF_XDP frame (GRO/GSO in generic mode) */
 	REASON_LEN			/* sentinel: number of reasons */
 };
 

@@ -8,9 +8,16 @@ import (
 	_ "embed"
 	"fmt"
 	"io"
+	"structs"
 
 	"github.com/cilium/ebpf"
 )
+
+type steerOwnMacs struct {
+	_    structs.HostLayout
+	N    uint32
+	Addr [8][6]uint8
+}
 
 type steerReason uint32
 
@@ -34,21 +41,26 @@ const (
 	steerReasonREASON_PASS_IPV6ND             steerReason = 16
 	steerReasonREASON_PASS_IPV6OTHER          steerReason = 17
 	steerReasonREASON_DROP_TEREDO_MALFORMED   steerReason = 18
-	steerReasonREASON_LEN                     steerReason = 19
+	steerReasonREASON_PASS_L2GROUP            steerReason = 19
+	steerReasonREASON_DROP_NOT_OUR_MAC        steerReason = 20
+	steerReasonREASON_DROP_OVERSIZE           steerReason = 21
+	steerReasonREASON_LEN                     steerReason = 22
 )
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	steerMapCounters   = "counters"
-	steerMapRelayAddrs = "relay_addrs"
-	steerMapXsks       = "xsks"
-	steerProgSteer     = "steer"
-	steerVarReasonLen  = "reason_len"
-	steerVarRelayPort  = "relay_port"
-	steerVarSteerIpv4  = "steer_ipv4"
-	steerVarSteerIpv6  = "steer_ipv6"
+	steerMapCounters    = "counters"
+	steerMapOwnMacs     = "own_macs"
+	steerMapRelayAddrs  = "relay_addrs"
+	steerMapXsks        = "xsks"
+	steerProgSteer      = "steer"
+	steerVarMaxFrameLen = "max_frame_len"
+	steerVarReasonLen   = "reason_len"
+	steerVarRelayPort   = "relay_port"
+	steerVarSteerIpv4   = "steer_ipv4"
+	steerVarSteerIpv6   = "steer_ipv6"
 )
 
 // loadSteer returns the embedded CollectionSpec for steer.
@@ -101,6 +113,7 @@ type steerProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type steerMapSpecs struct {
 	Counters   *ebpf.MapSpec `ebpf:"counters"`
+	OwnMacs    *ebpf.MapSpec `ebpf:"own_macs"`
 	RelayAddrs *ebpf.MapSpec `ebpf:"relay_addrs"`
 	Xsks       *ebpf.MapSpec `ebpf:"xsks"`
 }
@@ -109,10 +122,11 @@ type steerMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type steerVariableSpecs struct {
-	ReasonLen *ebpf.VariableSpec `ebpf:"reason_len"`
-	RelayPort *ebpf.VariableSpec `ebpf:"relay_port"`
-	SteerIpv4 *ebpf.VariableSpec `ebpf:"steer_ipv4"`
-	SteerIpv6 *ebpf.VariableSpec `ebpf:"steer_ipv6"`
+	MaxFrameLen *ebpf.VariableSpec `ebpf:"max_frame_len"`
+	ReasonLen   *ebpf.VariableSpec `ebpf:"reason_len"`
+	RelayPort   *ebpf.VariableSpec `ebpf:"relay_port"`
+	SteerIpv4   *ebpf.VariableSpec `ebpf:"steer_ipv4"`
+	SteerIpv6   *ebpf.VariableSpec `ebpf:"steer_ipv6"`
 }
 
 // steerObjects contains all objects after they have been loaded into the kernel.
@@ -136,6 +150,7 @@ func (o *steerObjects) Close() error {
 // It can be passed to loadSteerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type steerMaps struct {
 	Counters   *ebpf.Map `ebpf:"counters"`
+	OwnMacs    *ebpf.Map `ebpf:"own_macs"`
 	RelayAddrs *ebpf.Map `ebpf:"relay_addrs"`
 	Xsks       *ebpf.Map `ebpf:"xsks"`
 }
@@ -143,6 +158,7 @@ type steerMaps struct {
 func (m *steerMaps) Close() error {
 	return _SteerClose(
 		m.Counters,
+		m.OwnMacs,
 		m.RelayAddrs,
 		m.Xsks,
 	)
@@ -152,10 +168,11 @@ func (m *steerMaps) Close() error {
 //
 // It can be passed to loadSteerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type steerVariables struct {
-	ReasonLen *ebpf.Variable `ebpf:"reason_len"`
-	RelayPort *ebpf.Variable `ebpf:"relay_port"`
-	SteerIpv4 *ebpf.Variable `ebpf:"steer_ipv4"`
-	SteerIpv6 *ebpf.Variable `ebpf:"steer_ipv6"`
+	MaxFrameLen *ebpf.Variable `ebpf:"max_frame_len"`
+	ReasonLen   *ebpf.Variable `ebpf:"reason_len"`
+	RelayPort   *ebpf.Variable `ebpf:"relay_port"`
+	SteerIpv4   *ebpf.Variable `ebpf:"steer_ipv4"`
+	SteerIpv6   *ebpf.Variable `ebpf:"steer_ipv6"`
 }
 
 // steerPrograms contains all programs after they have been loaded into the kernel.

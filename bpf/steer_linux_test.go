@@ -260,6 +260,54 @@ func TestSetAddrs(t *testing.T) {
 	check(b)
 }
 
+// TestSetMACs replaces the own MAC addresses at run time (a bond failing
+// over, a VLAN sub-interface added) and refuses invalid sets.
+func TestSetMACs(t *testing.T) {
+	p := loadTest(t, testConfig)
+	relay, second := [6]byte(macRelay), [6]byte(macRelayVLAN)
+	other := [6]byte(macOther)
+	check := func(want [][6]byte, dst []byte, reason Reason, socket bool) {
+		t.Helper()
+		got, err := p.MACs()
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("MACs = %x, %v; want %x", got, err, want)
+		}
+		checkRun(t, p, frame(ethernetTo(dst, etherIPv4), relayUDP(relayAddrA)), nil, reason, socket)
+	}
+	check([][6]byte{relay, second}, macRelay, ReasonSteerIPv4UDP, false)
+	if err := p.SetMACs([][6]byte{other}); err != nil {
+		t.Fatal(err)
+	}
+	ns := newNetNS(t)
+	if err := p.Register(0, ns.xsk(t, ns.loopback(t), 0)); err != nil {
+		t.Fatal(err)
+	}
+	// The old MAC is another host's now; the new one is steered.
+	checkRun(t, p, frame(ethernetTo(macRelay, etherIPv4), relayUDP(relayAddrA)), nil, ReasonDropNotOurMAC, true)
+	checkRun(t, p, frame(ethernetTo(macOther, etherIPv4), relayUDP(relayAddrA)), nil, ReasonSteerIPv4UDP, true)
+	if err := p.SetMACs(nil); err != nil {
+		t.Fatal(err)
+	}
+	// No MAC: the check is off.
+	checkRun(t, p, frame(ethernetTo(macPeer, etherIPv4), relayUDP(relayAddrA)), nil, ReasonSteerIPv4UDP, true)
+	nine := make([][6]byte, MaxMACs+1)
+	for i := range nine {
+		nine[i] = [6]byte{2, 0, 0, 0, 0, byte(i + 1)}
+	}
+	for _, bad := range [][][6]byte{nine, {[6]byte(macBroadcast)}, {{}}} {
+		if err := p.SetMACs(bad); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("SetMACs(%x) = %v, want ErrInvalidConfig", bad, err)
+		}
+	}
+	if got, _ := p.MACs(); len(got) != 0 {
+		t.Errorf("a refused set changed the map: %x", got)
+	}
+	if err := p.SetMACs([][6]byte{relay, relay}); err != nil {
+		t.Fatal(err)
+	}
+	check([][6]byte{relay}, macRelay, ReasonSteerIPv4UDP, true)
+}
+
 func TestRegisterErrors(t *testing.T) {
 	p := loadTest(t, testConfig)
 	for _, q := range []int{-1, MaxQueues} {
@@ -372,6 +420,17 @@ func TestLimitsMatchObject(t *testing.T) {
 		if got := spec.Maps[name].MaxEntries; got != uint32(want) {
 			t.Errorf("map %s has %d entries, Go expects %d", name, got, want)
 		}
+	}
+	// own_macs: one struct own_macs {__u32 n; __u8 addr[MaxMACs][6];}, as macSet.
+	if m := spec.Maps[steerMapOwnMacs]; m.MaxEntries != 1 || m.ValueSize != uint32(unsafe.Sizeof(macSet{})) {
+		t.Errorf("map %s: %d entries of %d bytes, Go expects 1 of %d", steerMapOwnMacs, m.MaxEntries, m.ValueSize, unsafe.Sizeof(macSet{}))
+	}
+	var own *btf.Struct
+	if err := spec.Types.TypeByName("own_macs", &own); err != nil {
+		t.Fatalf("struct own_macs not in BTF: %v", err)
+	}
+	if arr, ok := own.Members[1].Type.(*btf.Array); !ok || arr.Nelems != MaxMACs || own.Members[1].Offset.Bytes() != 4 {
+		t.Errorf("struct own_macs member %s: %v, want [%d][6]__u8 at offset 4", own.Members[1].Name, own.Members[1].Type, MaxMACs)
 	}
 	var port uint16
 	if err := spec.Variables[steerVarRelayPort].Get(&port); err != nil || port != DefaultPort {

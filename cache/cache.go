@@ -195,6 +195,10 @@ func prevPow2(n int) int {
 // Now returns the cache's clock (Config.Now).
 func (c *Cache) Now() int64 { return c.now() }
 
+// PeerQueueBytes returns the bytes one peer's queue holds at most
+// (Config.PeerQueueBytes).
+func (c *Cache) PeerQueueBytes() int { return c.peerQueue }
+
 // Capacity returns the number of entries the cache holds.
 func (c *Cache) Capacity() int { return len(c.shards) * c.perShard }
 

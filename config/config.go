@@ -97,6 +97,9 @@ type Config struct {
 	Bubbles            Bubbles
 	AcceptUnknownPeers bool
 	AcceptSymmetricNAT bool
+	// EncapUDPChecksum: encapsulated packets carry a UDP checksum
+	// (encap_udp_checksum, default true).
+	EncapUDPChecksum bool
 	// ExtraBogons are IPv4 prefixes refused as mapped or server addresses in
 	// addition to the RFC 4380 §5.2.4 list.
 	ExtraBogons []netip.Prefix

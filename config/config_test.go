@@ -34,17 +34,19 @@ func TestParseDefaults(t *testing.T) {
 		Peers:      Peers{Capacity: 1 << 20, QueueBytesPerPeer: 1280, QueueBytesTotal: 64 << 20},
 		Bubbles:    Bubbles{KeyFile: "/var/lib/teredo-relayd/bubble.key", Direct: false},
 
-		ICMPv6:  ICMPv6{Rate: 100, Burst: 50, Enabled: true},
-		API:     API{Socket: "/run/teredo-relayd/api.sock", AdminGroup: "teredo-relayd-admin"},
-		Metrics: Metrics{Listen: "127.0.0.1:9542"},
-		Log:     Log{Level: slog.LevelInfo, Format: LogText},
+		AcceptSymmetricNAT: true,
+		EncapUDPChecksum:   true,
+		ICMPv6:             ICMPv6{Rate: 100, Burst: 50, Enabled: true},
+		API:                API{Socket: "/run/teredo-relayd/api.sock", AdminGroup: "teredo-relayd-admin"},
+		Metrics:            Metrics{Listen: "127.0.0.1:9542"},
+		Log:                Log{Level: slog.LevelInfo, Format: LogText},
 		Announce: Announce{Enabled: false, IncludeFile: "/run/teredo-relayd-bird/announce.conf", SetName: "TEREDO_ANNOUNCE",
 			Birdc: "/usr/sbin/birdc", Socket: "/run/bird/bird.ctl", Prefixes: []netip.Prefix{netip.MustParsePrefix("2001::/32")},
 			Rise: 10 * time.Second, Timeout: 5 * time.Second},
 		Drain:     Drain{StateFile: "/var/lib/teredo-relayd/drained"},
 		PeerState: PeerState{File: "/var/lib/teredo-relayd/peers.state", SaveInterval: 10 * time.Second, MaxPeers: 1 << 20},
 		RateLimits: RateLimits{NewPeerRate: 50, NewPeerBurst: 100, BubbleRate: 5000, BubbleBurst: 5000,
-			ClientSlowPathRate: 100, ClientSlowPathBurst: 200},
+			ClientSlowPathRate: 100, ClientSlowPathBurst: 200, DestinationHandoffRate: 10, DestinationHandoffBurst: 10, BubbleShare: 0.25},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
@@ -67,7 +69,7 @@ ipv6: {address: "2001:db8::5"}
 peers: {capacity: 100, queue_bytes_per_peer: 1, queue_bytes_total: 1000}
 bubbles: {key_file: /tmp/k, direct: true}
 accept_unknown_peers: true
-accept_symmetric_nat: true
+accept_symmetric_nat: false
 extra_bogons: [198.51.100.0/24]
 icmpv6: {rate: 2.5, burst: 3}
 api: {socket: /tmp/api.sock}
@@ -95,7 +97,7 @@ log: {level: debug, format: json}
 	if c.Peers != (Peers{100, 1, 1000}) || c.Bubbles != (Bubbles{"/tmp/k", true}) {
 		t.Errorf("peers %+v bubbles %+v", c.Peers, c.Bubbles)
 	}
-	if !c.AcceptUnknownPeers || !c.AcceptSymmetricNAT || len(c.ExtraBogons) != 1 || c.ExtraBogons[0] != netip.MustParsePrefix("198.51.100.0/24") {
+	if !c.AcceptUnknownPeers || c.AcceptSymmetricNAT || len(c.ExtraBogons) != 1 || c.ExtraBogons[0] != netip.MustParsePrefix("198.51.100.0/24") {
 		t.Errorf("policy %+v", c)
 	}
 	if c.ICMPv6 != (ICMPv6{2.5, 3, true}) || c.API.Socket != "/tmp/api.sock" || c.Metrics.Listen != "" {
@@ -244,7 +246,7 @@ func TestCheckReload(t *testing.T) {
 	}{
 		{"same", "", ""},
 		{"log level", "log: {level: debug}\n", ""},
-		{"policy", "accept_unknown_peers: false\naccept_symmetric_nat: true\nbubbles: {direct: true}\nicmpv6: {rate: 5, burst: 1}\nextra_bogons: [198.51.100.0/24]\n", ""},
+		{"policy", "accept_unknown_peers: false\naccept_symmetric_nat: false\nencap_udp_checksum: false\nbubbles: {direct: true}\nicmpv6: {rate: 5, burst: 1}\nextra_bogons: [198.51.100.0/24]\n", ""},
 		{"queues", "queues: 2\n", "config: queues cannot change on reload"},
 		{"umem", "umem: {frames: 16384}\n", "config: umem.frames cannot change on reload"},
 		{"log format", "log: {format: json}\n", "config: log.format cannot change on reload"},

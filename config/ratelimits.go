@@ -15,6 +15,12 @@ const (
 	DefaultBubbleBurst         = 5000
 	DefaultClientSlowPathRate  = 100
 	DefaultClientSlowPathBurst = 200
+	// DefaultDestinationHandoffRate and DefaultDestinationHandoffBurst are
+	// relay.DefaultDestinationHandoffRate and ...Burst.
+	DefaultDestinationHandoffRate  = 10
+	DefaultDestinationHandoffBurst = 10
+	// DefaultBubbleShare is relay.DefaultBubbleShare.
+	DefaultBubbleShare = 0.25
 )
 
 // Bounds of the rate_limits keys (the relay engine's: a rate counts in
@@ -38,11 +44,19 @@ type RateLimits struct {
 	// is at least 2).
 	BubbleRate  float64
 	BubbleBurst int
+	// BubbleShare: the share of BubbleRate and BubbleBurst the destinations
+	// under one Teredo server IPv4, or with one mapped IPv4, may use.
+	BubbleShare float64
 	// ClientSlowPathRate and ClientSlowPathBurst: slow-path events (trust
 	// and learn notices, Time Exceeded hand-offs) one client IPv4 address
 	// may cause.
 	ClientSlowPathRate  float64
 	ClientSlowPathBurst int
+	// DestinationHandoffRate and DestinationHandoffBurst: native packets
+	// for one Teredo destination handed to the slow path (queued for a
+	// peer being verified, or answered with an ICMPv6 error).
+	DestinationHandoffRate  float64
+	DestinationHandoffBurst int
 }
 
 // rawRateLimits mirrors the rate_limits section.
@@ -53,6 +67,10 @@ type rawRateLimits struct {
 	BubbleBurst         *int     `yaml:"bubble_burst"`
 	ClientSlowPathRate  *float64 `yaml:"client_slow_path_rate"`
 	ClientSlowPathBurst *int     `yaml:"client_slow_path_burst"`
+
+	DestinationHandoffRate  *float64 `yaml:"destination_handoff_rate"`
+	DestinationHandoffBurst *int     `yaml:"destination_handoff_burst"`
+	BubbleShare             *float64 `yaml:"bubble_share"`
 }
 
 // rateLimits validates rate_limits and icmpv6.enabled.
@@ -74,6 +92,7 @@ func (r *rawConfig) rateLimits(c *Config) error {
 		{"rate_limits.new_peer", rl.NewPeerRate, rl.NewPeerBurst, DefaultNewPeerRate, DefaultNewPeerBurst, 1, &out.NewPeerRate, &out.NewPeerBurst, ""},
 		{"rate_limits.bubble", rl.BubbleRate, rl.BubbleBurst, DefaultBubbleRate, DefaultBubbleBurst, 2, &out.BubbleRate, &out.BubbleBurst, "; at least one round of 2 bubbles"},
 		{"rate_limits.client_slow_path", rl.ClientSlowPathRate, rl.ClientSlowPathBurst, DefaultClientSlowPathRate, DefaultClientSlowPathBurst, 1, &out.ClientSlowPathRate, &out.ClientSlowPathBurst, ""},
+		{"rate_limits.destination_handoff", rl.DestinationHandoffRate, rl.DestinationHandoffBurst, DefaultDestinationHandoffRate, DefaultDestinationHandoffBurst, 1, &out.DestinationHandoffRate, &out.DestinationHandoffBurst, ""},
 	} {
 		*f.rateOut = floatOr(f.rate, f.defRate)
 		if !(*f.rateOut >= minLimitRate && *f.rateOut <= maxLimitRate) { // also NaN
@@ -82,6 +101,10 @@ func (r *rawConfig) rateLimits(c *Config) error {
 		if *f.burstOut, err = intIn(f.key+"_burst", f.burst, f.defBurst, f.minBurst, maxLimitBurst); err != nil {
 			return fmt.Errorf("%w%s", err, f.burstNote)
 		}
+	}
+	out.BubbleShare = floatOr(rl.BubbleShare, DefaultBubbleShare)
+	if !(out.BubbleShare > 0 && out.BubbleShare <= 1) { // also NaN
+		return fmt.Errorf("rate_limits.bubble_share: %g is out of range (0 < share <= 1)", out.BubbleShare)
 	}
 	return nil
 }

@@ -14,7 +14,8 @@ func TestRateLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.ICMPv6.Enabled || c.RateLimits != (RateLimits{50, 100, 5000, 5000, 100, 200}) {
+	if !c.ICMPv6.Enabled || c.RateLimits != (RateLimits{NewPeerRate: 50, NewPeerBurst: 100, BubbleRate: 5000, BubbleBurst: 5000,
+		ClientSlowPathRate: 100, ClientSlowPathBurst: 200, DestinationHandoffRate: 10, DestinationHandoffBurst: 10, BubbleShare: 0.25}) {
 		t.Fatalf("defaults: icmpv6 %+v limits %+v", c.ICMPv6, c.RateLimits)
 	}
 	c, err = Parse([]byte(minimal + `
@@ -26,16 +27,22 @@ rate_limits:
   bubble_burst: 2
   client_slow_path_rate: 7
   client_slow_path_burst: 9
+  destination_handoff_rate: 4
+  destination_handoff_burst: 6
+  bubble_share: 0.5
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.ICMPv6 != (ICMPv6{Rate: DefaultICMPv6Rate, Burst: DefaultICMPv6Burst, Enabled: false}) ||
-		c.RateLimits != (RateLimits{0.5, 3, 200, 2, 7, 9}) {
+		c.RateLimits != (RateLimits{NewPeerRate: 0.5, NewPeerBurst: 3, BubbleRate: 200, BubbleBurst: 2,
+			ClientSlowPathRate: 7, ClientSlowPathBurst: 9, DestinationHandoffRate: 4, DestinationHandoffBurst: 6, BubbleShare: 0.5}) {
 		t.Fatalf("values: icmpv6 %+v limits %+v", c.ICMPv6, c.RateLimits)
 	}
 	for _, tc := range []struct{ extra, want string }{
 		{"rate_limits: {new_peer_rate: 0}\n", "rate_limits.new_peer_rate: 0 is out of range"},
+		{"rate_limits: {bubble_share: 0}\n", "rate_limits.bubble_share: 0 is out of range (0 < share <= 1)"},
+		{"rate_limits: {bubble_share: 1.5}\n", "rate_limits.bubble_share: 1.5 is out of range (0 < share <= 1)"},
 		{"rate_limits: {new_peer_rate: -1}\n", "rate_limits.new_peer_rate: -1 is out of range"},
 		{"rate_limits: {new_peer_rate: .nan}\n", `rate_limits.new_peer_rate: line 5: ".nan" is not a finite number`},
 		{"rate_limits: {new_peer_burst: 0}\n", "rate_limits.new_peer_burst: 0 is out of range (1-1048576)"},

@@ -9,10 +9,11 @@ import (
 // Of ipv4.address only the addresses after the first (the primary) may
 // change.
 var ReloadableKeys = []string{
-	"log.level", "accept_unknown_peers", "accept_symmetric_nat", "bubbles.direct",
+	"log.level", "accept_unknown_peers", "accept_symmetric_nat", "encap_udp_checksum", "bubbles.direct",
 	"icmpv6.enabled", "icmpv6.rate", "icmpv6.burst", "extra_bogons", "ipv4.address",
 	"rate_limits.new_peer_rate", "rate_limits.new_peer_burst", "rate_limits.bubble_rate",
 	"rate_limits.bubble_burst", "rate_limits.client_slow_path_rate", "rate_limits.client_slow_path_burst",
+	"rate_limits.destination_handoff_rate", "rate_limits.destination_handoff_burst", "rate_limits.bubble_share",
 }
 
 // fixedKeys lists every other setting with a way to read it.

@@ -116,8 +116,8 @@ func (r *rawConfig) roles(c *Config) error {
 		return err
 	}
 	if !relay {
-		// The kernel UDP socket (reassembled fragments) is bound to the
-		// primary and feeds the server.
+		// The kernel UDP sockets (reassembled fragments) are bound to the
+		// server's two addresses and feed the server.
 		if r.IPv4.Address.set && (len(r.IPv4.Address.vals) != 1 || r.IPv4.Address.vals[0] != s.Primary.String()) {
 			return fmt.Errorf("ipv4.address: with the server role alone, leave it out or set it to server.primary (%s)", s.Primary)
 		}

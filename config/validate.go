@@ -55,6 +55,7 @@ type rawConfig struct {
 	} `yaml:"bubbles"`
 	AcceptUnknownPeers *bool    `yaml:"accept_unknown_peers"`
 	AcceptSymmetricNAT *bool    `yaml:"accept_symmetric_nat"`
+	EncapUDPChecksum   *bool    `yaml:"encap_udp_checksum"`
 	ExtraBogons        []string `yaml:"extra_bogons"`
 	ICMPv6             struct {
 		Enabled *bool    `yaml:"enabled"` // config/ratelimits.go
@@ -125,7 +126,8 @@ func (r *rawConfig) validate() (*Config, error) {
 	}
 	c.Bubbles.Direct = boolOr(r.Bubbles.Direct, false)
 	c.AcceptUnknownPeers = boolOr(r.AcceptUnknownPeers, false)
-	c.AcceptSymmetricNAT = boolOr(r.AcceptSymmetricNAT, false)
+	c.AcceptSymmetricNAT = boolOr(r.AcceptSymmetricNAT, true)
+	c.EncapUDPChecksum = boolOr(r.EncapUDPChecksum, true)
 	for i, s := range r.ExtraBogons {
 		p, err := netip.ParsePrefix(s)
 		if err != nil || !p.Addr().Is4() {

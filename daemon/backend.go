@@ -75,6 +75,8 @@ func (d *Daemon) RelayCounters() metrics.RelayCounters {
 		{Label: limiterBubble, Value: c.Drops[relay.DropBubbleRateLimited] + c.BubbleRoundsRateLimited},
 		{Label: limiterNewPeer, Value: c.Drops[relay.DropNewPeerRateLimited]},
 		{Label: limiterClientSlowPath, Value: c.Drops[relay.DropClientRateLimited] + c.SlowPathNoticesRateLimited},
+		{Label: limiterDestinationHandoff, Value: c.Drops[relay.DropDestHandoffLimited]},
+		{Label: limiterBubbleShare, Value: c.Drops[relay.DropBubbleServerLimited] + c.Drops[relay.DropBubbleDestLimited]},
 	}
 	if sc, ok := d.ServerCounters(); ok {
 		out.RateLimited = append(out.RateLimited, metrics.Count{Label: limiterServerPerSource, Value: sc.Drops[server.DropRateLimited]})
@@ -84,11 +86,13 @@ func (d *Daemon) RelayCounters() metrics.RelayCounters {
 
 // Rate limiter names (the limiter label of teredo_relay_ratelimit_*).
 const (
-	limiterICMPv6          = "icmpv6"
-	limiterBubble          = "bubble"
-	limiterNewPeer         = "new_peer"
-	limiterClientSlowPath  = "client_slow_path"
-	limiterServerPerSource = "server_per_source"
+	limiterICMPv6             = "icmpv6"
+	limiterBubble             = "bubble"
+	limiterNewPeer            = "new_peer"
+	limiterClientSlowPath     = "client_slow_path"
+	limiterDestinationHandoff = "destination_handoff"
+	limiterBubbleShare        = "bubble_share"
+	limiterServerPerSource    = "server_per_source"
 )
 
 // rateLimits returns the configured rate of every limiter RelayCounters
@@ -104,6 +108,8 @@ func rateLimits(cfg *config.Config) []metrics.RateLimit {
 		{Limiter: limiterBubble, PacketsPerSecond: rl.BubbleRate},
 		{Limiter: limiterNewPeer, PacketsPerSecond: rl.NewPeerRate},
 		{Limiter: limiterClientSlowPath, PacketsPerSecond: rl.ClientSlowPathRate},
+		{Limiter: limiterDestinationHandoff, PacketsPerSecond: rl.DestinationHandoffRate},
+		{Limiter: limiterBubbleShare, PacketsPerSecond: rl.BubbleRate * rl.BubbleShare},
 	}
 	if cfg.ServerRole() {
 		out = append(out, metrics.RateLimit{Limiter: limiterServerPerSource, PacketsPerSecond: cfg.Server.RatePerSource})

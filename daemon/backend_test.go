@@ -49,7 +49,7 @@ func TestBackendRelayOnly(t *testing.T) {
 			t.Errorf("drop reason %s missing from %v", want, labels(rc.Drops))
 		}
 	}
-	if got, want := labels(rc.RateLimited), []string{"icmpv6", "bubble", "new_peer", "client_slow_path"}; !slices.Equal(got, want) {
+	if got, want := labels(rc.RateLimited), []string{"icmpv6", "bubble", "new_peer", "client_slow_path", "destination_handoff", "bubble_share"}; !slices.Equal(got, want) {
 		t.Errorf("rate-limited counters %v, want %v", got, want)
 	}
 
@@ -58,7 +58,9 @@ func TestBackendRelayOnly(t *testing.T) {
 		t.Errorf("roles %v", st.Roles)
 	}
 	wantLimits := []metrics.RateLimit{{Limiter: "icmpv6", PacketsPerSecond: 7}, {Limiter: "bubble", PacketsPerSecond: 400},
-		{Limiter: "new_peer", PacketsPerSecond: 3}, {Limiter: "client_slow_path", PacketsPerSecond: 9}}
+		{Limiter: "new_peer", PacketsPerSecond: 3}, {Limiter: "client_slow_path", PacketsPerSecond: 9},
+		{Limiter: "destination_handoff", PacketsPerSecond: relay.DefaultDestinationHandoffRate},
+		{Limiter: "bubble_share", PacketsPerSecond: 400 * relay.DefaultBubbleShare}}
 	if !slices.Equal(st.RateLimits, wantLimits) {
 		t.Errorf("rate limits %+v, want %+v", st.RateLimits, wantLimits)
 	}

@@ -97,6 +97,7 @@ type side struct {
 	ifindex  int
 	v4, v6   bool // what this side steers
 	prog     *bpf.Program
+	macs     [][6]byte // own MAC addresses in prog (steering.go)
 	mode     bpf.AttachMode
 	attached bool
 }
@@ -220,10 +221,15 @@ func (d *Daemon) startAll(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("create peer cache: %w", err)
 	}
+	if err := checkServerAddrs(cfg, addrAssigned); err != nil { // daemon/server.go
+		return err
+	}
 	if err := d.loadPeerState(cfg); err != nil { // daemon/peerstate.go
 		return err
 	}
-	if d.kernel, err = dataplane.OpenKernel(cfg.IPv4.Addresses, cfg.IPv4.Port); err != nil {
+	// A kernel UDP socket on every address XDP steers (reassembled
+	// fragments), the relay's primary first: it sends the relay's output.
+	if d.kernel, err = dataplane.OpenKernel(d.steerAddrs(cfg), cfg.IPv4.Port); err != nil {
 		return explain(err, "open kernel sockets")
 	}
 	out, err := d.startServer(cfg) // daemon/server.go
@@ -240,8 +246,8 @@ func (d *Daemon) startAll(ctx context.Context) error {
 	if d.hops, err = nexthop.Start(nexthop.Options{Ports: ports, Logger: d.log}); err != nil {
 		return explain(err, "mirror kernel routes")
 	}
-	for _, s := range d.sides {
-		if s.prog, err = bpf.Load(bpf.Config{Addrs: d.steerAddrs(cfg), Port: cfg.IPv4.Port, SteerIPv4: s.v4, SteerIPv6: s.v6 && cfg.RelayRole()}); err != nil {
+	for i, s := range d.sides {
+		if s.prog, err = bpf.Load(d.steerConfig(cfg, i)); err != nil { // daemon/steering.go
 			return explain(err, "load XDP program")
 		}
 	}
@@ -257,7 +263,9 @@ func (d *Daemon) startAll(ctx context.Context) error {
 			return explain(err, fmt.Sprintf("attach XDP program to %s (%s)", s.name, s.key))
 		}
 		s.attached = true
-		d.log.Info("XDP program attached", "interface", s.name, "mode", s.mode.String(), "steer_ipv4", s.v4, "steer_ipv6", s.v6)
+		d.log.Info("XDP program attached", "interface", s.name, "mode", s.mode.String(), "steer_ipv4", s.v4, "steer_ipv6", s.v6,
+			"own_macs", macString(s.macs))
+		d.warnGenericXDP(cfg, s)
 	}
 	// The listeners are bound before the workers start, so that a taken port
 	// or an unusable socket path fails the start instead of a running relay;
@@ -304,6 +312,7 @@ func (d *Daemon) startAll(ctx context.Context) error {
 	}
 	d.watchRoutes(ctx, cfg)                           // daemon/readiness.go
 	d.startPeerStateSaver(ctx)                        // daemon/peerstate.go
+	d.watchMACs(ctx)                                  // daemon/steering.go
 	if err := d.startAnnounce(ctx, cfg); err != nil { // daemon/announce.go
 		return err
 	}
@@ -427,6 +436,22 @@ func (d *Daemon) goBackground(name string, fn func() error) {
 	})
 }
 
+// goEvery runs fn every interval in the background until ctx ends.
+func (d *Daemon) goEvery(ctx context.Context, name string, interval time.Duration, fn func()) {
+	d.goBackground(name, func() error {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+				fn()
+			}
+		}
+	})
+}
+
 func (d *Daemon) reportFatal(err error) {
 	select {
 	case d.fatal <- err:
@@ -518,26 +543,32 @@ func relayConfig(cfg *config.Config, key []byte) relay.Config {
 		localServer = cfg.Server.Primary
 	}
 	return relay.Config{
-		LocalServer:         localServer,
-		IPv4Addr:            cfg.PrimaryIPv4(),
-		IPv4Addrs:           cfg.SecondaryIPv4(),
-		Port:                cfg.IPv4.Port,
-		IPv6Addr:            cfg.IPv6.Address,
-		Key:                 key,
-		AcceptUnknownPeers:  cfg.AcceptUnknownPeers,
-		DirectBubbles:       cfg.Bubbles.Direct,
-		AcceptSymmetricNAT:  cfg.AcceptSymmetricNAT,
-		ExtraBogons:         cfg.ExtraBogons,
-		ICMPv6Rate:          cfg.ICMPv6.Rate,
-		ICMPv6Burst:         cfg.ICMPv6.Burst,
-		DisableICMPv6Errors: !cfg.ICMPv6.Enabled,
-		NewPeerRate:         rl.NewPeerRate,
-		NewPeerBurst:        rl.NewPeerBurst,
-		BubbleRate:          rl.BubbleRate,
-		BubbleBurst:         rl.BubbleBurst,
-		ClientSlowPathRate:  rl.ClientSlowPathRate,
-		ClientSlowPathBurst: rl.ClientSlowPathBurst,
-		Now:                 relay.MonotonicNow,
+		LocalServer:        localServer,
+		IPv4Addr:           cfg.PrimaryIPv4(),
+		IPv4Addrs:          cfg.SecondaryIPv4(),
+		Port:               cfg.IPv4.Port,
+		IPv6Addr:           cfg.IPv6.Address,
+		Key:                key,
+		AcceptUnknownPeers: cfg.AcceptUnknownPeers,
+		DirectBubbles:      cfg.Bubbles.Direct,
+		// The YAML keys say what is done (true by default), the engine's
+		// fields what is not (false by default).
+		StrictMapping:           !cfg.AcceptSymmetricNAT,
+		DisableEncapUDPChecksum: !cfg.EncapUDPChecksum,
+		ExtraBogons:             cfg.ExtraBogons,
+		ICMPv6Rate:              cfg.ICMPv6.Rate,
+		ICMPv6Burst:             cfg.ICMPv6.Burst,
+		DisableICMPv6Errors:     !cfg.ICMPv6.Enabled,
+		NewPeerRate:             rl.NewPeerRate,
+		NewPeerBurst:            rl.NewPeerBurst,
+		BubbleRate:              rl.BubbleRate,
+		BubbleBurst:             rl.BubbleBurst,
+		ClientSlowPathRate:      rl.ClientSlowPathRate,
+		ClientSlowPathBurst:     rl.ClientSlowPathBurst,
+		BubbleShare:             rl.BubbleShare,
+		DestinationHandoffRate:  rl.DestinationHandoffRate,
+		DestinationHandoffBurst: rl.DestinationHandoffBurst,
+		Now:                     relay.MonotonicNow,
 	}
 }
 

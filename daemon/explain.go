@@ -64,17 +64,25 @@ func ifindexByName(name string) (int, error) {
 // this host: the relay still sends from it, but native hosts' answers to its
 // ICMPv6 errors and bubbles, and neighbour discovery for it, reach nothing.
 func (d *Daemon) warnUnassignedIPv6(cfg *config.Config) {
+	if !addrAssigned(cfg.IPv6.Address) {
+		d.log.Warn("ipv6.address is not assigned to any interface on this host; assign it to the IPv6-side interface",
+			"ipv6_address", cfg.IPv6.Address)
+	}
+}
+
+// addrAssigned reports whether a is configured on an interface of this host
+// (true when the interfaces cannot be listed: the bind that follows tells).
+func addrAssigned(a netip.Addr) bool {
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
-		return
+		return true
 	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok {
-			if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Unmap() == cfg.IPv6.Address {
-				return
+	for _, ia := range addrs {
+		if n, ok := ia.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Unmap() == a.Unmap() {
+				return true
 			}
 		}
 	}
-	d.log.Warn("ipv6.address is not assigned to any interface on this host; assign it to the IPv6-side interface",
-		"ipv6_address", cfg.IPv6.Address)
+	return false
 }

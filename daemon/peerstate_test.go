@@ -23,8 +23,8 @@ func TestAcceptRestored(t *testing.T) {
 		want        bool
 	}{
 		{"matching mapping", "", rec(t8, "203.0.113.1:46240"), true},
-		{"other mapping", "", rec(t8, "203.0.113.2:46240"), false},
-		{"other mapping, symmetric NAT accepted", "accept_symmetric_nat: true\n", rec(t8, "203.0.113.2:46240"), true},
+		{"other mapping, strict mapping checks", "accept_symmetric_nat: false\n", rec(t8, "203.0.113.2:46240"), false},
+		{"other mapping, symmetric NAT accepted (default)", "", rec(t8, "203.0.113.2:46240"), true},
 		{"bogon mapping", "accept_symmetric_nat: true\n", rec(t8, "10.0.0.1:46240"), false},
 		{"extra bogon mapping", "extra_bogons: [203.0.113.0/24]\n", rec(t8, "203.0.113.1:46240"), false},
 		{"mapping on the relay's own address", "accept_symmetric_nat: true\n", rec(t8, "192.0.2.10:3544"), false},

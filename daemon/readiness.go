@@ -54,19 +54,10 @@ func (d *Daemon) watchRoutes(ctx context.Context, cfg *config.Config) {
 		return
 	}
 	d.checkRoutes(want)
-	d.goBackground("readiness routes", func() error {
-		t := time.NewTicker(routeCheckInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-t.C:
-				if d.checkRoutes(want) {
-					d.updateAnnounce()
-					d.notifyStatus()
-				}
-			}
+	d.goEvery(ctx, "readiness routes", routeCheckInterval, func() {
+		if d.checkRoutes(want) {
+			d.updateAnnounce()
+			d.notifyStatus()
 		}
 	})
 }

@@ -17,6 +17,7 @@ var policyKeys = []struct {
 }{
 	{"accept_unknown_peers", func(c *config.Config) any { return c.AcceptUnknownPeers }},
 	{"accept_symmetric_nat", func(c *config.Config) any { return c.AcceptSymmetricNAT }},
+	{"encap_udp_checksum", func(c *config.Config) any { return c.EncapUDPChecksum }},
 	{"bubbles.direct", func(c *config.Config) any { return c.Bubbles.Direct }},
 	{"icmpv6.enabled", func(c *config.Config) any { return c.ICMPv6.Enabled }},
 	{"icmpv6.rate", func(c *config.Config) any { return c.ICMPv6.Rate }},

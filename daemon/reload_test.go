@@ -27,11 +27,13 @@ ipv6: {address: "2001:db8::1"}
 func TestRelayConfigMapping(t *testing.T) {
 	cfg, err := config.Parse([]byte(reloadBase + `
 accept_unknown_peers: true
-accept_symmetric_nat: true
+accept_symmetric_nat: false
+encap_udp_checksum: false
 bubbles: {direct: true}
 icmpv6: {enabled: false, rate: 7, burst: 3}
 extra_bogons: [198.51.100.0/24]
-rate_limits: {new_peer_rate: 1.5, new_peer_burst: 4, bubble_rate: 300, bubble_burst: 30, client_slow_path_rate: 20, client_slow_path_burst: 40}
+rate_limits: {new_peer_rate: 1.5, new_peer_burst: 4, bubble_rate: 300, bubble_burst: 30, client_slow_path_rate: 20, client_slow_path_burst: 40,
+  destination_handoff_rate: 3, destination_handoff_burst: 5, bubble_share: 0.5}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -40,10 +42,11 @@ rate_limits: {new_peer_rate: 1.5, new_peer_burst: 4, bubble_rate: 300, bubble_bu
 	want := relay.Config{
 		IPv4Addr: netip.MustParseAddr("192.0.2.1"), IPv4Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.2")},
 		Port: 3544, IPv6Addr: netip.MustParseAddr("2001:db8::1"),
-		AcceptUnknownPeers: true, AcceptSymmetricNAT: true, DirectBubbles: true,
+		AcceptUnknownPeers: true, StrictMapping: true, DirectBubbles: true, DisableEncapUDPChecksum: true,
 		ExtraBogons: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")},
 		ICMPv6Rate:  7, ICMPv6Burst: 3, DisableICMPv6Errors: true,
 		NewPeerRate: 1.5, NewPeerBurst: 4, BubbleRate: 300, BubbleBurst: 30, ClientSlowPathRate: 20, ClientSlowPathBurst: 40,
+		DestinationHandoffRate: 3, DestinationHandoffBurst: 5, BubbleShare: 0.5,
 	}
 	rc.Now = nil
 	if rc.IPv4Addr != want.IPv4Addr || !slices.Equal(rc.IPv4Addrs, want.IPv4Addrs) || !slices.Equal(rc.ExtraBogons, want.ExtraBogons) {
@@ -60,9 +63,11 @@ rate_limits: {new_peer_rate: 1.5, new_peer_burst: 4, bubble_rate: 300, bubble_bu
 	}
 	e := newTestEngine(t, def)
 	got := e.Config()
-	if got.DisableICMPv6Errors || got.DirectBubbles || got.NewPeerRate != relay.DefaultNewPeerRate || got.NewPeerBurst != relay.DefaultNewPeerBurst ||
+	if got.DisableICMPv6Errors || got.DirectBubbles || got.DisableEncapUDPChecksum || got.StrictMapping || got.NewPeerRate != relay.DefaultNewPeerRate || got.NewPeerBurst != relay.DefaultNewPeerBurst ||
 		got.BubbleRate != relay.DefaultBubbleRate || got.BubbleBurst != relay.DefaultBubbleRate ||
-		got.ClientSlowPathRate != relay.DefaultClientSlowPathRate || got.ClientSlowPathBurst != relay.DefaultClientSlowPathBurst {
+		got.ClientSlowPathRate != relay.DefaultClientSlowPathRate || got.ClientSlowPathBurst != relay.DefaultClientSlowPathBurst ||
+		got.DestinationHandoffRate != relay.DefaultDestinationHandoffRate || got.DestinationHandoffBurst != relay.DefaultDestinationHandoffBurst ||
+		got.BubbleShare != relay.DefaultBubbleShare {
 		t.Fatalf("file defaults differ from the engine's: %+v", got)
 	}
 }
@@ -71,11 +76,13 @@ rate_limits: {new_peer_rate: 1.5, new_peer_burst: 4, bubble_rate: 300, bubble_bu
 func configEqual(a, b relay.Config) bool {
 	a.Key, b.Key, a.Now, b.Now = nil, nil, nil, nil
 	return a.IPv4Addr == b.IPv4Addr && a.Port == b.Port && a.IPv6Addr == b.IPv6Addr &&
-		a.AcceptUnknownPeers == b.AcceptUnknownPeers && a.AcceptSymmetricNAT == b.AcceptSymmetricNAT &&
-		a.DirectBubbles == b.DirectBubbles && a.ICMPv6Rate == b.ICMPv6Rate && a.ICMPv6Burst == b.ICMPv6Burst &&
+		a.AcceptUnknownPeers == b.AcceptUnknownPeers && a.StrictMapping == b.StrictMapping &&
+		a.DirectBubbles == b.DirectBubbles && a.DisableEncapUDPChecksum == b.DisableEncapUDPChecksum && a.ICMPv6Rate == b.ICMPv6Rate && a.ICMPv6Burst == b.ICMPv6Burst &&
 		a.DisableICMPv6Errors == b.DisableICMPv6Errors && a.NewPeerRate == b.NewPeerRate && a.NewPeerBurst == b.NewPeerBurst &&
 		a.BubbleRate == b.BubbleRate && a.BubbleBurst == b.BubbleBurst &&
-		a.ClientSlowPathRate == b.ClientSlowPathRate && a.ClientSlowPathBurst == b.ClientSlowPathBurst
+		a.ClientSlowPathRate == b.ClientSlowPathRate && a.ClientSlowPathBurst == b.ClientSlowPathBurst &&
+		a.DestinationHandoffRate == b.DestinationHandoffRate && a.DestinationHandoffBurst == b.DestinationHandoffBurst &&
+		a.BubbleShare == b.BubbleShare
 }
 
 func newTestEngine(t *testing.T, cfg *config.Config) *relay.Engine {

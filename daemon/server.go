@@ -16,8 +16,13 @@ import (
 // (dataplane.ServerPath), and what the relay sends to a server address (its
 // indirect bubbles to this server's clients) is delivered in process
 // (dataplane.ServerLoop). With the server role alone, IPv6 is not steered,
-// the relay worker never runs and the kernel UDP socket's datagrams
-// (reassembled fragments) go to the server.
+// the relay worker never runs. The kernel UDP sockets (reassembled
+// fragments) are bound to the server's two addresses too, and their
+// datagrams go to the server first when they arrive on a server address:
+// with both roles on one address, a fragmented Router Solicitation is
+// answered, and what the server hands on (relay business on the shared
+// address) reaches the relay. The server's addresses must be configured on
+// an interface of this host, as miredo-server requires.
 
 // startServer builds the server when the role is on and returns the Output
 // the relay engine sends through.
@@ -90,19 +95,49 @@ func (d *Daemon) fastPath(cfg *config.Config) dataplane.Relay {
 	return dataplane.NewServerPath(d.srv, d.srv.NewHandler(), r)
 }
 
-// kernelHandler returns what handles the kernel UDP socket's datagrams:
-// the relay engine, or with the server role alone the server (the socket is
-// then bound to the server's primary address only).
-func (d *Daemon) kernelHandler(cfg *config.Config) func(from netip.AddrPort, payload []byte) {
-	if d.srv == nil || cfg.RelayRole() {
-		return d.engine.HandleUDP
+// kernelHandler returns what handles the kernel UDP sockets' datagrams (by
+// the address they arrived on): the server for its two addresses, then the
+// relay for what the server hands on on a shared address and for the
+// relay's own addresses.
+func (d *Daemon) kernelHandler(cfg *config.Config) func(local netip.Addr, from netip.AddrPort, payload []byte) {
+	relay := cfg.RelayRole()
+	if d.srv == nil {
+		return func(_ netip.Addr, from netip.AddrPort, payload []byte) { d.engine.HandleUDP(from, payload) }
 	}
-	primary := cfg.Server.Primary
-	return func(from netip.AddrPort, payload []byte) {
-		if err := d.srvLoop.Deliver(primary, from, payload); err != nil {
-			d.log.Debug("server kernel path send", "err", err)
+	primary, secondary := cfg.Server.Primary, cfg.Server.Secondary
+	return func(local netip.Addr, from netip.AddrPort, payload []byte) {
+		if local == primary || local == secondary {
+			toRelay, err := d.srvLoop.Deliver(local, from, payload)
+			if err != nil {
+				d.log.Debug("server kernel path send", "err", err)
+			}
+			if !toRelay {
+				return
+			}
+		}
+		if relay {
+			d.engine.HandleUDP(from, payload)
 		}
 	}
+}
+
+// checkServerAddrs refuses to start the server role when one of its
+// addresses is configured on no interface of this host: its kernel socket
+// could not be bound and clients qualifying against it (cone RSs are
+// answered from the other address) would fail. miredo-server refuses too.
+func checkServerAddrs(cfg *config.Config, assigned func(netip.Addr) bool) error {
+	if !cfg.ServerRole() {
+		return nil
+	}
+	for _, a := range []struct {
+		key  string
+		addr netip.Addr
+	}{{"server.primary", cfg.Server.Primary}, {"server.secondary", cfg.Server.Secondary}} {
+		if !assigned(a.addr) {
+			return fmt.Errorf("config: %s: %s is not assigned to an interface on this host (the server receives on both addresses)", a.key, a.addr)
+		}
+	}
+	return nil
 }
 
 // ServerCounters returns the server role's counters (false without the role).

@@ -136,6 +136,7 @@ func TestSeparateUMEMFullSizeEncapCopied(t *testing.T) {
 		t.Fatal(err)
 	}
 	frame := ipv6Frame(netip.MustParseAddr("2001:0:c000:201::9"))
+	copy(frame, macPortB[:]) // received on port b
 	for len(frame) < frameSize-rxOffset {
 		frame = append(frame, byte(len(frame)))
 	}

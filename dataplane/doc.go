@@ -26,6 +26,11 @@
 // passes to the kernel, such as reassembled IPv4 fragments, and hands it to
 // Engine.HandleUDP) and a raw IPv6 socket.
 //
+// A frame whose destination MAC is not one of its port's own (the port's and
+// its VLAN sub-interfaces', from the next-hop snapshot) is dropped
+// (l2_not_our_mac): the XDP program does not steer such frames, the worker
+// checks again so that nothing for another host is ever relayed.
+//
 // Per-packet code does not allocate, log or lock; every frame that is not
 // forwarded increments exactly one counter (the relay's drop reasons, or one
 // of this package's Reasons).

@@ -78,17 +78,20 @@ func (r *RawSender) Close() error {
 
 var errShortPacket = errors.New("dataplane: packet shorter than its IP header")
 
-// Kernel is the slow path's relay.Output: one UDP socket bound to each relay
-// address and the relay port (SO_REUSEADDR) and one raw IPv6 socket. It is
-// safe for concurrent use.
+// Kernel is the slow path's relay.Output: one UDP socket bound to each
+// address the data plane serves (the relay's, and the server role's two) and
+// the Teredo port (SO_REUSEADDR), and one raw IPv6 socket. It is safe for
+// concurrent use.
 type Kernel struct {
-	udp  []*net.UDPConn // [0] is the primary address: SendUDP uses it
-	fd6  int
-	mu   sync.Mutex // serialises Close with senders
-	done bool
+	udp   []*net.UDPConn // [0] is the primary address: SendUDP uses it
+	addrs []netip.Addr   // the address each socket is bound to
+	fd6   int
+	mu    sync.Mutex // serialises Close with senders
+	done  bool
 }
 
-// OpenKernel binds the UDP sockets and opens the raw IPv6 socket.
+// OpenKernel binds a UDP socket to each of addrs (the first is the primary,
+// the source of SendUDP) and port, and opens the raw IPv6 socket.
 func OpenKernel(addrs []netip.Addr, port uint16) (*Kernel, error) {
 	k := &Kernel{fd6: -1}
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
@@ -107,6 +110,7 @@ func OpenKernel(addrs []netip.Addr, port uint16) (*Kernel, error) {
 			return nil, fmt.Errorf("bind UDP %s: %w", netip.AddrPortFrom(a, port), err)
 		}
 		k.udp = append(k.udp, pc.(*net.UDPConn))
+		k.addrs = append(k.addrs, a)
 	}
 	fd6, err := openRawIPv6()
 	if err != nil {
@@ -137,9 +141,10 @@ func (k *Kernel) SendIPv6(pkt []byte) error {
 }
 
 // Serve reads every UDP socket until ctx is done or the sockets close, giving
-// each datagram to handle (Engine.HandleUDP). The buffer passed to handle is
-// reused after it returns.
-func (k *Kernel) Serve(ctx context.Context, handle func(from netip.AddrPort, payload []byte)) error {
+// each datagram to handle with the address its socket is bound to (the
+// datagram's destination). The buffer passed to handle is reused after it
+// returns.
+func (k *Kernel) Serve(ctx context.Context, handle func(local netip.Addr, from netip.AddrPort, payload []byte)) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(k.udp))
 	stop := context.AfterFunc(ctx, func() { k.Close() })
@@ -155,7 +160,7 @@ func (k *Kernel) Serve(ctx context.Context, handle func(from netip.AddrPort, pay
 					}
 					return
 				}
-				handle(netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), buf[:n])
+				handle(k.addrs[i], netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), buf[:n])
 			}
 		})
 	}

@@ -38,7 +38,9 @@ func (k *Kernel) SendUDP(netip.AddrPort, []byte) error { return errUnsupported }
 func (k *Kernel) SendIPv6([]byte) error { return errUnsupported }
 
 // Serve is only implemented on Linux.
-func (k *Kernel) Serve(context.Context, func(netip.AddrPort, []byte)) error { return errUnsupported }
+func (k *Kernel) Serve(context.Context, func(netip.Addr, netip.AddrPort, []byte)) error {
+	return errUnsupported
+}
 
 // Close is only implemented on Linux.
 func (k *Kernel) Close() error { return nil }

@@ -31,6 +31,9 @@ const (
 	ForwardedZeroCopy // descriptor re-queued on TX of a socket sharing the UMEM
 	ForwardedCopied   // copied into a frame of another UMEM (two-armed, separate UMEMs)
 
+	// Drops appended later (IsDrop lists them).
+	DropL2NotOurMAC // destination MAC is not one of the port's own (nexthop.Snapshot.OwnMACs)
+
 	// NumReasons sizes counter arrays.
 	NumReasons
 )
@@ -49,6 +52,7 @@ var reasonNames = enumlabel.Table[Reason]{
 	KernelOtherLink:   "kernel_other_link",
 	ForwardedZeroCopy: "forwarded_same_umem",
 	ForwardedCopied:   "forwarded_copied",
+	DropL2NotOurMAC:   "l2_not_our_mac",
 }
 
 // String returns the stable snake_case label of r.
@@ -57,7 +61,7 @@ func (r Reason) String() string {
 }
 
 // IsDrop reports whether r is a drop reason.
-func (r Reason) IsDrop() bool { return r <= DropNoEgress }
+func (r Reason) IsDrop() bool { return r <= DropNoEgress || r == DropL2NotOurMAC }
 
 // Counters are one worker's counters; Worker.Counters returns a snapshot.
 type Counters struct {

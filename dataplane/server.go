@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"errors"
+	"math/rand/v2"
 	"net/netip"
 	"sync"
 
@@ -104,7 +105,7 @@ const (
 // through raw.
 func NewServerLoop(next relay.Output, srv *server.Server, relayFrom netip.AddrPort, raw IPSender) *ServerLoop {
 	return &ServerLoop{
-		next: next, srv: srv, from: relayFrom, raw: raw, h: srv.NewHandler(),
+		next: next, srv: srv, from: relayFrom, raw: raw, h: srv.NewHandler(), ipID: uint16(rand.Uint32()),
 		addrs: [2]netip.Addr{srv.Primary().Addr(), srv.Secondary().Addr()},
 	}
 }
@@ -116,16 +117,25 @@ func (o *ServerLoop) SendUDP(dst netip.AddrPort, payload []byte) error {
 	if dst.Port() != teredo.Port || (dst.Addr() != o.addrs[0] && dst.Addr() != o.addrs[1]) {
 		return o.next.SendUDP(dst, payload)
 	}
-	return o.Deliver(dst.Addr(), o.from, payload)
+	_, err := o.Deliver(dst.Addr(), o.from, payload)
+	return err
 }
 
 // Deliver hands the server a datagram that arrived on local:3544 from from
 // outside the AF_XDP path (the relay's own output, or a kernel socket's
 // reassembled datagram) and sends the server's answer through the raw
 // sockets. A datagram the server drops is counted there and returns nil.
-func (o *ServerLoop) Deliver(local netip.Addr, from netip.AddrPort, payload []byte) error {
+// toRelay is set when the datagram is relay business on an address the two
+// roles share (server.Relay): the caller gives the unchanged payload to the
+// relay (Engine.HandleUDP); the server has not touched it.
+func (o *ServerLoop) Deliver(local netip.Addr, from netip.AddrPort, payload []byte) (toRelay bool, err error) {
 	if len(payload) > loopBufSize-loopHeadroom-teredo.OriginLen-teredo.RALen {
-		return errLoopTooBig
+		// Bigger than anything the server forwards or answers: data for
+		// the relay on a shared address, else nothing for us.
+		if o.srv.SharedWithRelay(local) {
+			return true, nil
+		}
+		return false, errLoopTooBig
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -136,14 +146,13 @@ func (o *ServerLoop) Deliver(local netip.Addr, from netip.AddrPort, payload []by
 		start := r.Off - teredo.EncapLen
 		teredo.PutIPv4UDP(o.buf[start:r.Off], r.Src, r.Dst, r.Len, o.ipID, teredo.DefaultTTL)
 		o.ipID++
-		return o.raw.SendIPv4(o.buf[start : r.Off+r.Len])
+		return false, o.raw.SendIPv4(o.buf[start : r.Off+r.Len])
 	case server.ToIPv6:
-		return o.raw.SendIPv6(o.buf[r.Off : r.Off+r.Len])
+		return false, o.raw.SendIPv6(o.buf[r.Off : r.Off+r.Len])
+	case server.Relay:
+		return true, nil
 	}
-	// Dropped (and counted) by the server. Relay business cannot come
-	// this way: a relay's datagram has no Teredo source, and with the
-	// server role alone there is no relay (RelayAddr unset).
-	return nil
+	return false, nil // dropped, and counted, by the server
 }
 
 // SendIPv6 implements relay.Output.

@@ -232,8 +232,26 @@ func TestServerLoop(t *testing.T) {
 			copy(e[8:24], cc[:])
 			copy(e[24:40], nn[:])
 			e[40] = teredo.ICMPv6EchoRequest
-			if err := loop.Deliver(srvPrimary, srvNAT, e); err != nil || len(raw.v6) != 1 || raw.v6[0][7] != 63 {
+			if toRelay, err := loop.Deliver(srvPrimary, srvNAT, e); toRelay || err != nil || len(raw.v6) != 1 || raw.v6[0][7] != 63 {
 				t.Fatalf("echo: %v, %d sent", err, len(raw.v6))
+			}
+			// A reassembled datagram of relay business (a client's data, not
+			// a bubble nor ICMPv6) on the shared address is handed on; on an
+			// address the relay does not share it is the server's (dropped).
+			shared := c.relayAddr == srvPrimary
+			data := make([]byte, 48)
+			copy(data, e)
+			data[6] = 17                               // UDP
+			for _, n := range []int{len(data), 2000} { // 2000: beyond the loop buffer
+				d := append(bytes.Clone(data), make([]byte, n-len(data))...)
+				d[4], d[5] = byte((n-40)>>8), byte(n-40)
+				toRelay, err := loop.Deliver(srvPrimary, srvNAT, d)
+				if toRelay != shared || (shared && err != nil) {
+					t.Fatalf("%d-byte client data on the primary: to relay %v (%v), want %v", n, toRelay, err, shared)
+				}
+			}
+			if toRelay, _ := loop.Deliver(s.Secondary().Addr(), srvNAT, data); toRelay {
+				t.Fatal("client data on the secondary handed to the relay")
 			}
 		})
 	}

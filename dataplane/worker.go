@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"errors"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -64,7 +65,10 @@ type Port struct {
 
 // WorkerConfig configures a Worker.
 type WorkerConfig struct {
-	Queue  int
+	Queue int
+	// Ports are the worker's sockets, in the order of the ports Hops was
+	// started with (nexthop.Hop.Port): Ports[i] receives frames for the
+	// MAC addresses of Hops' port i (nexthop.Snapshot.OwnMACs).
 	Ports  []Port
 	Relay  Relay
 	Hops   *nexthop.Table
@@ -88,6 +92,8 @@ type Worker struct {
 	hops     *nexthop.Table
 	kernel   KernelPath
 	snap     *nexthop.Snapshot
+	// macs are the snapshot's OwnMACs of each port, loaded with it.
+	macs [MaxPorts]portMACs
 
 	rx    [BatchSize]xsk.Desc
 	txq   [MaxPorts][BatchSize]xsk.Desc
@@ -140,6 +146,9 @@ func (w *Worker) Counters() Counters { return w.live.snapshot() }
 // completion and fill. It returns the number of frames received.
 func (w *Worker) Step() int {
 	w.snap = w.hops.Load()
+	for i := range w.nports {
+		w.macs[i].load(w.snap.OwnMACs(i))
+	}
 	got := 0
 	for i := range w.nports {
 		p := &w.ports[i]
@@ -190,6 +199,13 @@ func (w *Worker) handle(in int, d xsk.Desc) {
 		w.drop(src, d, DropL2Malformed)
 		return
 	}
+	// Another host's frame (an unknown-unicast flood on an IX LAN, a group
+	// address): Linux forwarding drops those, and so do we. The XDP program
+	// does not steer them; this catches a MAC change in between.
+	if !w.toUs(in, (*[6]byte)(buf[off:off+6])) {
+		w.drop(src, d, DropL2NotOurMAC)
+		return
+	}
 	l3, n := off+l2.hdrLen, int(d.Len)-l2.hdrLen
 	var v relay.Verdict
 	var pOff, pLen int
@@ -208,6 +224,27 @@ func (w *Worker) handle(in int, d xsk.Desc) {
 	default: // Drop and SlowPath: the relay counted it and copied what it needs.
 		src.Free(d)
 	}
+}
+
+// portMACs are the MAC addresses one port receives frames for.
+type portMACs struct {
+	first [6]byte   // the port's own, the common case
+	more  [][6]byte // its VLAN sub-interfaces' other ones
+	open  bool      // the port's link is unknown: nothing to judge by
+}
+
+func (m *portMACs) load(macs [][6]byte) {
+	m.open = len(macs) == 0
+	if !m.open {
+		m.first, m.more = macs[0], macs[1:]
+	}
+}
+
+// toUs reports whether dst is one of port in's own MAC addresses, or whether
+// the port's link is unknown (the frame is let through).
+func (w *Worker) toUs(in int, dst *[6]byte) bool {
+	m := &w.macs[in]
+	return m.first == *dst || m.open || slices.Contains(m.more, *dst)
 }
 
 func (w *Worker) drop(s Socket, d xsk.Desc, r Reason) {

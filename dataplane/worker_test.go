@@ -20,6 +20,7 @@ const (
 type fakeSocket struct {
 	umem    []byte
 	rx      []xsk.Desc
+	dstMACs [][6]byte // the frames' destination MACs as put, for reset
 	rxPos   int
 	tx      []xsk.Desc
 	txLimit int // descriptors one Transmit takes; -1: all
@@ -51,8 +52,17 @@ func (f *fakeSocket) Transmit(d []xsk.Desc) int {
 func (f *fakeSocket) Complete() int           { return 0 }
 func (f *fakeSocket) Free(d xsk.Desc)         { f.freed = append(f.freed, d) }
 func (f *fakeSocket) FD() int                 { return -1 }
-func (f *fakeSocket) reset()                  { f.rxPos, f.tx, f.freed = 0, f.tx[:0], f.freed[:0] }
 func (f *fakeSocket) bytes(d xsk.Desc) []byte { return f.umem[d.Addr : d.Addr+uint64(d.Len)] }
+
+// reset makes the socket receive the same frames again. The worker rewrites
+// headers in place (an encapsulation overwrites the old Ethernet header); the
+// destination MAC, which the worker checks, is put back.
+func (f *fakeSocket) reset() {
+	f.rxPos, f.tx, f.freed = 0, f.tx[:0], f.freed[:0]
+	for i, d := range f.rx {
+		copy(f.umem[d.Addr:], f.dstMACs[i][:])
+	}
+}
 func (f *fakeSocket) Frame(d xsk.Desc) ([]byte, int) {
 	chunk := d.Addr &^ (frameSize - 1)
 	if chunk+frameSize > uint64(len(f.umem)) {
@@ -74,6 +84,9 @@ func (f *fakeSocket) put(i int, frame []byte) xsk.Desc {
 	d := xsk.Desc{Addr: uint64(i*frameSize + rxOffset), Len: uint32(len(frame))}
 	copy(f.umem[d.Addr:], frame)
 	f.rx = append(f.rx, d)
+	var mac [6]byte
+	copy(mac[:], frame)
+	f.dstMACs = append(f.dstMACs, mac)
 	return d
 }
 
@@ -345,8 +358,12 @@ func TestL2Drops(t *testing.T) {
 		reason Reason
 	}{
 		{"ARP", arp, DropL2Unsupported},
-		{"three VLAN tags", []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x88, 0xa8, 0, 1, 0x81, 0, 0, 2, 0x81, 0, 0, 3, 0x86, 0xdd}, DropL2Unsupported},
+		{"three VLAN tags", append(bytes.Clone(macPortA[:]), 0, 0, 0, 0, 0, 0, 0x88, 0xa8, 0, 1, 0x81, 0, 0, 2, 0x81, 0, 0, 3, 0x86, 0xdd), DropL2Unsupported},
 		{"runt", make([]byte, 10), DropL2Malformed},
+		// Issue 10: frames for another host are dropped, not relayed.
+		{"another host's MAC", append(bytes.Clone(macPeer[:]), ipv6Frame(netip.MustParseAddr("2001::1"))[6:]...), DropL2NotOurMAC},
+		{"broadcast MAC", append([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, ipv4Frame(0, netip.MustParseAddr("2001:db8:1::1"))[6:]...), DropL2NotOurMAC},
+		{"another port's MAC", append(bytes.Clone(macPortB[:]), ipv6Frame(netip.MustParseAddr("2001::1"))[6:]...), DropL2NotOurMAC},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -300,8 +300,10 @@ func (l *Lab) veth(a Node, aName string, b Node, bName string, queues int) error
 		node Node
 		name string
 	}{{a, aName}, {b, bName}} {
-		if err := l.disableTxChecksum(end.node, end.name); err != nil {
-			return err
+		if l.opts.NoTxChecksumOffload {
+			if err := l.disableTxChecksum(end.node, end.name); err != nil {
+				return err
+			}
 		}
 		if err := l.ipIn(end.node, "link", "set", end.name, "up"); err != nil {
 			return err
@@ -431,9 +433,13 @@ func (l *Lab) addressAndRoute() error {
 			return err
 		}
 	}
-	if _, err := l.Exec(context.Background(), NAT, "iptables", "-w", "-t", "nat", "-A", "POSTROUTING",
-		"-o", NATOutsideIface, "-j", "MASQUERADE"); err != nil {
-		return fmt.Errorf("NAT masquerade: %w", err)
+	nat := []string{"-j", "MASQUERADE"}
+	if l.opts.NATRandomFully {
+		nat = []string{"-j", "SNAT", "--to-source", NATOutside.String(), "--random-fully"}
+	}
+	if _, err := l.Exec(context.Background(), NAT, append([]string{"iptables", "-w", "-t", "nat", "-A", "POSTROUTING",
+		"-o", NATOutsideIface}, nat...)...); err != nil {
+		return fmt.Errorf("NAT %s: %w", nat[1], err)
 	}
 	return nil
 }

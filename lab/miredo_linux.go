@@ -129,6 +129,12 @@ func (l *Lab) startClient(ctx context.Context) error {
 		if err != nil || !got.IsValid() || !routed {
 			return false, err
 		}
+		// Miredo adds its default route just after the address: a test
+		// that pings at once must not find the network unreachable.
+		routes, err := l.Exec(ctx, Client, "ip", "-6", "route", "show", "default", "dev", ClientInterface)
+		if err != nil || len(strings.TrimSpace(string(routes))) == 0 {
+			return false, err
+		}
 		l.clientAddr = got
 		return true, nil
 	})

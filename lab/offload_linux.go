@@ -44,10 +44,11 @@ func ethtoolValueIoctl(iface string, cmd, data uint32) (uint32, error) {
 }
 
 // disableTxChecksum turns TX checksum offload (and with it TSO) off on an
-// interface of node. On a veth, offload means the frame crosses to the peer
-// with only the pseudo-header sum in its checksum field: an XDP or AF_XDP
-// consumer, or a capture, sees an invalid checksum. A real NIC hands over
-// complete checksums, so the lab makes its veths behave that way.
+// interface of node (Options.NoTxChecksumOffload). On a veth, offload means
+// the frame crosses to the peer with only the pseudo-header sum in its
+// checksum field: an XDP or AF_XDP consumer, or a capture, sees an invalid
+// checksum. A real NIC hands over complete checksums; the NIC-like variant
+// of the lab makes its veths behave that way.
 func (l *Lab) disableTxChecksum(node Node, iface string) error {
 	return l.Do(node, func() error {
 		if _, err := ethtoolValueIoctl(iface, ethtoolSTXCSUM, 0); err != nil {

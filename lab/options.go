@@ -55,6 +55,20 @@ type Options struct {
 	Mode  Mode
 	// Queues is the number of TX and RX queues of the relay's veths (1 or 2).
 	Queues int
+	// NoTxChecksumOffload turns TX checksum offload (and with it TSO and
+	// GSO of TCP) off on every veth, the way a physical NIC behaves: frames
+	// cross with complete checksums, in MTU-sized segments. By default the
+	// veths keep their defaults (offloads on), as users' containers,
+	// namespaces and VMs do: local stacks then send TCP and UDP with only
+	// the pseudo-header sum in the checksum field and TCP as GSO
+	// super-frames.
+	NoTxChecksumOffload bool
+	// NATRandomFully makes the client's NAT a symmetric one (RFC 6081):
+	// iptables SNAT --random-fully picks a random source port for every new
+	// flow, so the client reaches the relay from another port than the one
+	// its server saw and put in its Teredo address. The default is
+	// MASQUERADE, which keeps the port (endpoint-independent mapping).
+	NATRandomFully bool
 
 	// RelaydBinary is the teredo-relayd executable (required for RelayTeredod).
 	RelaydBinary string

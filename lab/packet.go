@@ -14,6 +14,7 @@ import (
 
 // IPv6 next-header values used by the builders.
 const (
+	ProtoTCP    = 6
 	ProtoICMPv6 = 58
 	ProtoNoNext = 59
 	ProtoUDP    = 17

@@ -153,8 +153,8 @@ func TestUDPChecksum(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if u.ChecksumOK == tc.partial {
-				t.Errorf("ChecksumOK = %v", u.ChecksumOK)
+			if u.ChecksumOK == tc.partial || u.ChecksumPartial != tc.partial {
+				t.Errorf("ChecksumOK = %v, ChecksumPartial = %v", u.ChecksumOK, u.ChecksumPartial)
 			}
 		})
 	}

@@ -52,6 +52,14 @@ type UDP4 struct {
 	// A frame captured on the sending side of a device with checksum
 	// offload holds only the pseudo-header sum and fails.
 	ChecksumOK bool
+	// ChecksumZero: the UDP checksum is 0 ("not computed").
+	ChecksumZero bool
+	// ChecksumPartial: the UDP checksum field holds the folded pseudo-header
+	// sum, as a Linux stack leaves it for the device to complete
+	// (CHECKSUM_PARTIAL). Captured on a veth with the default offloads,
+	// what the kernel's sockets send looks like this until it reaches a
+	// consumer that completes or ignores it.
+	ChecksumPartial bool
 }
 
 // DecodeUDP4 decodes an Ethernet frame (VLAN tags allowed) carrying an
@@ -80,11 +88,12 @@ func DecodeUDP4(frame []byte) (UDP4, error) {
 	u.Src = netip.AddrPortFrom(netip.AddrFrom4([4]byte(p[12:16])), binary.BigEndian.Uint16(udp[0:2]))
 	u.Dst = netip.AddrPortFrom(netip.AddrFrom4([4]byte(p[16:20])), binary.BigEndian.Uint16(udp[2:4]))
 	u.Payload = udp[8:ulen]
-	if binary.BigEndian.Uint16(udp[6:8]) == 0 {
-		u.ChecksumOK = true
+	if field := binary.BigEndian.Uint16(udp[6:8]); field == 0 {
+		u.ChecksumOK, u.ChecksumZero = true, true
 	} else {
 		sum := sumWords(0, p[12:20]) + ProtoUDP + uint32(ulen)
 		u.ChecksumOK = finish(sumWords(sum, udp[:ulen])) == 0
+		u.ChecksumPartial = !u.ChecksumOK && ^finish(sum) == field
 	}
 	return u, nil
 }

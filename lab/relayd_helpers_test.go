@@ -17,7 +17,8 @@ func relaydMetrics(t *testing.T, l *Lab) map[string]float64 {
 	return scrapeMetrics(t, l, Relay, l.RelaydEnv().MetricsListen)
 }
 
-// scrapeMetrics scrapes a teredo-relayd listening on listen inside node.
+// scrapeMetrics scrapes a teredo-relayd Prometheus endpoint at listen
+// inside node's namespace, as relaydMetrics.
 func scrapeMetrics(t *testing.T, l *Lab, node Node, listen string) map[string]float64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

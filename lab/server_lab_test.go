@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -138,14 +137,7 @@ func pingBothWays(t *testing.T, l *Lab) {
 // to and returns the source of the RA that comes back and its payload.
 func rsExchange(t *testing.T, l *Lab, to netip.AddrPort, cone bool) (netip.AddrPort, []byte) {
 	t.Helper()
-	var conn *net.UDPConn
-	if err := l.Do(Attacker, func() error {
-		var err error
-		conn, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(AttackerIPv4, 0)))
-		return err
-	}); err != nil {
-		t.Fatalf("attacker socket: %v", err)
-	}
+	conn := attackerUDP(t, l)
 	defer conn.Close()
 	auth := &teredo.Auth{Nonce: [8]byte{0x5e, 0x4e, 0x3e, 0x2e, 0x1e, 0x0e, byte(to.Addr().As4()[3]), map[bool]byte{true: 1}[cone]}}
 	rs := make([]byte, auth.Len()+teredo.RSLen)

@@ -171,13 +171,13 @@ teredo_relay_queue_rx_packets_total{interface="eth0",queue="1"} 1150
 # TYPE teredo_relay_queue_tx_packets_total counter
 teredo_relay_queue_tx_packets_total{interface="eth0",queue="0"} 1200
 teredo_relay_queue_tx_packets_total{interface="eth0",queue="1"} 700
-# HELP teredo_relay_ratelimit_packets_per_second Configured sustained rate of a rate limiter, per second: icmpv6 errors and bubble datagrams (global), new_peer verifications per native source /64, client_slow_path events per client IPv4, server_per_source datagrams per source IPv4.
+# HELP teredo_relay_ratelimit_packets_per_second Configured sustained rate of a rate limiter, per second: icmpv6 errors and bubble datagrams (global), new_peer verifications per native source /64, client_slow_path events per client IPv4, destination_handoff hand-offs per Teredo destination, bubble_share bubble datagrams per server or mapped IPv4, server_per_source datagrams per source IPv4.
 # TYPE teredo_relay_ratelimit_packets_per_second gauge
 teredo_relay_ratelimit_packets_per_second{limiter="bubble"} 1000
 teredo_relay_ratelimit_packets_per_second{limiter="client_slow_path"} 200
 teredo_relay_ratelimit_packets_per_second{limiter="icmpv6"} 100
 teredo_relay_ratelimit_packets_per_second{limiter="new_peer"} 50
-# HELP teredo_relay_ratelimit_suppressed_total Actions a rate limiter refused, by limiter: icmpv6 (ICMPv6 errors not sent, all of them while icmpv6.enabled is off), bubble (bubble rounds not sent: first rounds are also bubble_rate_limited drops, retry rounds are skipped), new_peer (verifications not started: new_peer_rate_limited drops), client_slow_path (slow-path events refused: client_rate_limited drops and skipped trust notices), server_per_source (server datagrams refused: server rate_limited drops; with the server role only).
+# HELP teredo_relay_ratelimit_suppressed_total Actions a rate limiter refused, by limiter: icmpv6 (ICMPv6 errors not sent, all of them while icmpv6.enabled is off), bubble (bubble rounds not sent: first rounds are also bubble_rate_limited drops, retry rounds are skipped), new_peer (verifications not started: new_peer_rate_limited drops), client_slow_path (slow-path events refused: client_rate_limited drops and skipped trust notices), destination_handoff (native packets for a peer being verified refused before the slow path: destination_handoff_limited drops; a Time Exceeded or Packet Too Big refused there counts as icmpv6), bubble_share (new verifications refused because a Teredo server or mapped IPv4 used its share of the bubble cap: bubble_server_limited and bubble_destination_limited drops), server_per_source (server datagrams refused: server rate_limited drops; with the server role only).
 # TYPE teredo_relay_ratelimit_suppressed_total counter
 teredo_relay_ratelimit_suppressed_total{limiter="bubble"} 9
 teredo_relay_ratelimit_suppressed_total{limiter="client_slow_path"} 13

@@ -122,11 +122,17 @@ var (
 			"bubble (bubble rounds not sent: first rounds are also bubble_rate_limited drops, retry rounds are skipped), " +
 			"new_peer (verifications not started: new_peer_rate_limited drops), " +
 			"client_slow_path (slow-path events refused: client_rate_limited drops and skipped trust notices), " +
+			"destination_handoff (native packets for a peer being verified refused before the slow path: destination_handoff_limited drops; " +
+			"a Time Exceeded or Packet Too Big refused there counts as icmpv6), " +
+			"bubble_share (new verifications refused because a Teredo server or mapped IPv4 used its share of the bubble cap: " +
+			"bubble_server_limited and bubble_destination_limited drops), " +
 			"server_per_source (server datagrams refused: server rate_limited drops; with the server role only).",
-		Labels: []string{"limiter"}, LabelValues: map[string]string{"limiter": "icmpv6, bubble, new_peer, client_slow_path, server_per_source"}}
+		Labels: []string{"limiter"}, LabelValues: map[string]string{"limiter": "icmpv6, bubble, new_peer, client_slow_path, destination_handoff, bubble_share, server_per_source"}}
 	defRateLimit = Def{Name: n("ratelimit_packets_per_second"), Kind: Gauge,
 		Help: "Configured sustained rate of a rate limiter, per second: icmpv6 errors and bubble datagrams (global), " +
-			"new_peer verifications per native source /64, client_slow_path events per client IPv4, server_per_source datagrams per source IPv4.",
+			"new_peer verifications per native source /64, client_slow_path events per client IPv4, " +
+			"destination_handoff hand-offs per Teredo destination, bubble_share bubble datagrams per server or mapped IPv4, " +
+			"server_per_source datagrams per source IPv4.",
 		Labels: []string{"limiter"}, LabelValues: map[string]string{"limiter": "as in teredo_relay_ratelimit_suppressed_total"}}
 	defRingEvents = Def{Name: n("afxdp_ring_events_total"), Kind: Counter,
 		Help: "AF_XDP ring events, by interface, queue and event: the kernel's XDP_STATISTICS (rx_dropped to tx_ring_empty_descs), " +

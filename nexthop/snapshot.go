@@ -224,6 +224,10 @@ type Snapshot struct {
 	// VLAN of one) that is up, in (link, address) order. The relay sends to
 	// them directly, so StaleGateways has the kernel re-validate them.
 	gateways []neighKey
+	// ownMACs: per port (Hop.Port order), the port's MAC and those of its
+	// 802.1Q sub-interfaces, distinct, the port's first; nil for a port
+	// whose link is unknown.
+	ownMACs [][][6]byte
 }
 
 // Build returns a Snapshot of the state; ports are the ifindexes the relay
@@ -293,11 +297,38 @@ func (s *State) Build(ports []int32, generation uint64) *Snapshot {
 		}
 	}
 	snap.Routes = len(snap.entries)
+	snap.ownMACs = make([][][6]byte, len(ports))
+	for i, p := range ports {
+		l, ok := s.links[p]
+		if !ok {
+			continue
+		}
+		macs := [][6]byte{l.MAC}
+		for _, v := range s.links {
+			if v.VLANParent == p && v.VLANID != 0 && !slices.Contains(macs, v.MAC) {
+				macs = append(macs, v.MAC)
+			}
+		}
+		slices.SortFunc(macs[1:], func(a, b [6]byte) int { return slices.Compare(a[:], b[:]) })
+		snap.ownMACs[i] = macs
+	}
 	for k := range gateways {
 		snap.gateways = append(snap.gateways, k)
 	}
 	slices.SortFunc(snap.gateways, compareKeys)
 	return snap
+}
+
+// OwnMACs returns the unicast MAC addresses frames received on port (an
+// index into the ports the Table was given) are sent to when they are for
+// this host: the port's own and those of its 802.1Q sub-interfaces,
+// distinct, the port's first. It is nil when the port's link is unknown.
+// The slice is shared: do not modify it.
+func (s *Snapshot) OwnMACs(port int) [][6]byte {
+	if port < 0 || port >= len(s.ownMACs) {
+		return nil
+	}
+	return s.ownMACs[port]
 }
 
 func compareKeys(a, b neighKey) int {

@@ -235,3 +235,21 @@ func BenchmarkLookup4(b *testing.B) {
 		snap.Lookup4([4]byte{8, 8, 8, 8})
 	}
 }
+
+// TestOwnMACs: a port's own MAC addresses are its link's and those of its
+// 802.1Q sub-interfaces; a sub-interface that shares the port's MAC adds
+// nothing; an unknown port has none.
+func TestOwnMACs(t *testing.T) {
+	s := testState()
+	s.SetLink(Link{Index: 15, Name: "eth0.200", MAC: macPort0, Up: true, VLANParent: 10, VLANID: 200})
+	snap := s.Build([]int32{10, 11, 99}, 1)
+	if got := snap.OwnMACs(0); len(got) != 2 || got[0] != macPort0 || got[1] != macVLAN {
+		t.Errorf("port 0 own MACs %x, want %x %x", got, macPort0, macVLAN)
+	}
+	if got := snap.OwnMACs(1); len(got) != 1 || got[0] != macPort1 {
+		t.Errorf("port 1 own MACs %x, want %x", got, macPort1)
+	}
+	if got := snap.OwnMACs(2); got != nil {
+		t.Errorf("unknown port: %x", got)
+	}
+}

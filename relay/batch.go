@@ -110,7 +110,7 @@ func (w *Worker) observeRx(k *[16]byte, from netip.AddrPort, n int, now int64) c
 }
 
 // lookupTx is cache.Cache.LookupTx with the engine's validity, from the
-// batch when k was prepared. It remembers the slot for knownPeer.
+// batch when k was prepared. It remembers the slot for queuedFor.
 func (w *Worker) lookupTx(k *[16]byte, n int, now int64) (netip.AddrPort, bool) {
 	if w.inBatch {
 		if w.txSlot = w.slot(k); w.txSlot >= 0 {
@@ -120,12 +120,14 @@ func (w *Worker) lookupTx(k *[16]byte, n int, now int64) (netip.AddrPort, bool) 
 	return w.e.peers.LookupTx(k, n, now, w.e.validFor)
 }
 
-// knownPeer reports whether k has a cache entry, for the packet lookupTx
-// just turned down.
-func (w *Worker) knownPeer(k *[16]byte) bool {
-	if w.inBatch && w.txSlot >= 0 {
-		return w.batch.Known(w.txSlot)
+// queuedFor reports whether k has a cache entry, for the packet lookupTx
+// just turned down, and the bytes queued for it. A peer the batch found
+// absent costs no lock (a flood of new destinations); a known one is read
+// under its shard's mutex.
+func (w *Worker) queuedFor(k *[16]byte) (queued int, known bool) {
+	if w.inBatch && w.txSlot >= 0 && !w.batch.Known(w.txSlot) {
+		return 0, false
 	}
-	_, known := w.e.peers.Get(k)
-	return known
+	p, known := w.e.peers.Get(k)
+	return p.QueuedBytes, known
 }

@@ -68,6 +68,13 @@ const (
 	// 68 bytes per bubble that bounds bubble output to about 2.7 Mbit/s,
 	// and still verifies 2500 new peers per second.
 	DefaultBubbleRate = 5000
+	// DefaultBubbleShare is the share of the bubble cap (rate and burst)
+	// that the destinations under one Teredo server IPv4, or with one
+	// mapped IPv4, may use: a spray of new destinations under a server (or
+	// towards a victim) an attacker chose takes at most a quarter, and
+	// peers elsewhere are still verified. A large Teredo server's clients
+	// still get 1250 verifications per second by default.
+	DefaultBubbleShare = 0.25
 	// DefaultClientSlowPathRate and DefaultClientSlowPathBurst: slow-path
 	// events (trust/learn notices, Time Exceeded hand-offs) one client IPv4
 	// address may cause per second, and in a burst. A client needs about one
@@ -75,6 +82,14 @@ const (
 	// still fits.
 	DefaultClientSlowPathRate  = 100
 	DefaultClientSlowPathBurst = 200
+	// DefaultDestinationHandoffRate and DefaultDestinationHandoffBurst:
+	// native packets for one Teredo destination the workers may hand to the
+	// slow path (to queue for a peer being verified, or to answer with Time
+	// Exceeded or Packet Too Big), per second and in a burst. A peer's queue
+	// holds 1280 bytes, one full-size packet, so more would be dropped there
+	// anyway; a traceroute's three probes per hop fit.
+	DefaultDestinationHandoffRate  = 10
+	DefaultDestinationHandoffBurst = 10
 	// DefaultRateLimitTableSize is the number of cells of each per-source
 	// table (8 bytes each, so 128 KiB per table). A source shares its cell
 	// with a colliding one with probability 1/size per busy source.
@@ -148,11 +163,16 @@ type Config struct {
 	// off by default"). The indirect bubble alone reaches every client a
 	// relay on a public address can serve.
 	DirectBubbles bool
-	// AcceptSymmetricNAT accepts a bubble whose outer source differs from
-	// the mapping embedded in its Teredo source when its destination is the
-	// cookie the relay sent to that address; the peer is then trusted at the
-	// observed mapping (RFC 6081 symmetric-NAT clients; Miredo does this).
-	AcceptSymmetricNAT bool
+	// StrictMapping refuses every packet whose outer source differs from
+	// the mapping embedded in its Teredo source (mapping_mismatch), as RFC
+	// 4380 §5.4.2 reads. By default a client behind a symmetric NAT (RFC
+	// 6081; Linux SNAT --random-fully, carrier-grade NATs) is served: while
+	// its peer entry is under verification (pending, or trusted and being
+	// verified again after idle), a bubble from any mapping to a fresh
+	// cookie (one the relay sent in the last CookieValidity) proves it
+	// received the relay's bubble, and the peer is trusted at the observed
+	// mapping, where its data is then accepted. Miredo does the same.
+	StrictMapping bool
 	// ExtraBogons are IPv4 prefixes treated as not global unicast on top of
 	// the RFC 4380 §5.2.4 list (for example teredo.SpecialPurposeBogons, the
 	// relay's own prefixes, directed broadcasts of attached subnets).
@@ -165,6 +185,15 @@ type Config struct {
 	// the testbed capture shows exactly such frames. HandleUDP datagrams
 	// were verified by the kernel.
 	VerifyUDPChecksum bool
+	// DisableEncapUDPChecksum makes Encap send encapsulated packets with a
+	// zero UDP checksum ("not computed", which IPv4 allows). By default the
+	// checksum is computed, as Miredo and the kernel do: a zero leaves the
+	// inner IPv6 header without protection and trips NATs that mishandle
+	// it. The cost is a few nanoseconds per packet: the sum is derived from
+	// the headers when the inner TCP, UDP or ICMPv6 checksum is complete
+	// (teredo.InnerChecksum). Inner partial checksums are completed either
+	// way.
+	DisableEncapUDPChecksum bool
 
 	// ICMPv6Rate is the number of ICMPv6 errors per second (token bucket,
 	// default 10); ICMPv6Burst is the bucket size (default = rate). Zero
@@ -199,6 +228,17 @@ type Config struct {
 	// peer still expires on schedule.
 	BubbleRate  float64
 	BubbleBurst int
+	// BubbleShare is the share (0 < share ≤ 1, default 0.25) of BubbleRate
+	// and BubbleBurst that bubble rounds to the destinations under one
+	// embedded Teredo server IPv4, and to the destinations with one mapped
+	// IPv4, may use, each in a table of DefaultRateLimitTableSize cells
+	// keyed by a seeded hash of the address. A first round refused by
+	// either is dropped as bubble_server_limited or
+	// bubble_destination_limited (no entry), a retry round is skipped
+	// (BubbleRoundsRateLimited); so a spray at one server or one victim
+	// cannot use up the global cap that other peers' verifications need.
+	// 1 turns the shares off.
+	BubbleShare float64
 	// ClientSlowPathRate limits the slow-path work one client IPv4 address
 	// can cause from the UDP side: trust and learn notices (a bubble or
 	// packet from a pending, stale or unknown peer) and Time Exceeded
@@ -211,6 +251,19 @@ type Config struct {
 	ClientSlowPathRate      float64
 	ClientSlowPathBurst     int
 	ClientSlowPathTableSize int
+	// DestinationHandoffRate limits the native packets for one Teredo
+	// destination the workers hand to the slow path: per second (default
+	// 10) with bursts of DestinationHandoffBurst (default 10), in a table
+	// of DefaultRateLimitTableSize cells keyed by a seeded hash of the
+	// destination. Over the limit a packet for a peer being verified is
+	// dropped in the worker as destination_handoff_limited, and one that
+	// would get Time Exceeded or Packet Too Big is dropped as hop_limit or
+	// packet_too_big with its error suppressed. A packet for a peer whose
+	// queue is already full is dropped in the worker too (peer_queue_full),
+	// and an ICMPv6 error's token is taken before its hand-off: a flood
+	// from the native side is bounded before it reaches the slow path.
+	DestinationHandoffRate  float64
+	DestinationHandoffBurst int
 
 	// SlowPathQueueLen is the number of slow-path slots (default 1024).
 	SlowPathQueueLen int
@@ -282,6 +335,9 @@ func (c Config) withDefaults() Config {
 	if c.BubbleBurst == 0 && c.BubbleRate > 0 {
 		c.BubbleBurst = max(2, int(min(c.BubbleRate, maxBurst)))
 	}
+	if c.BubbleShare == 0 {
+		c.BubbleShare = DefaultBubbleShare
+	}
 	if c.ClientSlowPathRate == 0 {
 		c.ClientSlowPathRate = DefaultClientSlowPathRate
 	}
@@ -290,6 +346,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ClientSlowPathTableSize == 0 {
 		c.ClientSlowPathTableSize = DefaultRateLimitTableSize
+	}
+	if c.DestinationHandoffRate == 0 {
+		c.DestinationHandoffRate = DefaultDestinationHandoffRate
+	}
+	if c.DestinationHandoffBurst == 0 {
+		c.DestinationHandoffBurst = DefaultDestinationHandoffBurst
 	}
 	if c.SlowPathQueueLen == 0 {
 		c.SlowPathQueueLen = DefaultSlowPathQueueLen
@@ -373,7 +435,11 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("new-peer table size %d: must be 1..%d", c.NewPeerTableSize, maxRateLimitTableSize))
 	}
 	errs = append(errs, checkRate("bubble", c.BubbleRate, c.BubbleBurst, 2)...)
+	if !(c.BubbleShare > 0 && c.BubbleShare <= 1) { // also NaN
+		errs = append(errs, fmt.Errorf("bubble share %g: must be in (0, 1]", c.BubbleShare))
+	}
 	errs = append(errs, checkRate("client slow-path", c.ClientSlowPathRate, c.ClientSlowPathBurst, 1)...)
+	errs = append(errs, checkRate("destination hand-off", c.DestinationHandoffRate, c.DestinationHandoffBurst, 1)...)
 	if c.ClientSlowPathTableSize < 1 || c.ClientSlowPathTableSize > maxRateLimitTableSize {
 		errs = append(errs, fmt.Errorf("client slow-path table size %d: must be 1..%d", c.ClientSlowPathTableSize, maxRateLimitTableSize))
 	}

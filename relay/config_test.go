@@ -46,7 +46,7 @@ func TestConfigDefaults(t *testing.T) {
 			t.Errorf("default %s = %v, want %v", name, v[0], v[1])
 		}
 	}
-	if c.AcceptUnknownPeers || c.DirectBubbles || c.AcceptSymmetricNAT || c.VerifyUDPChecksum || c.DisableICMPv6Errors {
+	if c.AcceptUnknownPeers || c.DirectBubbles || c.StrictMapping || c.VerifyUDPChecksum || c.DisableICMPv6Errors {
 		t.Error("a boolean defaults to on")
 	}
 }

@@ -28,7 +28,11 @@ type pathCounters struct {
 	slowPathNoticesLost atomic.Uint64
 	// slowPathNoticesLimited: notices skipped by the client rate limit.
 	slowPathNoticesLimited atomic.Uint64
-	drops                  [NumDropReasons]atomic.Uint64
+	checksumsCompleted     atomic.Uint64
+	// icmpSuppressed: ICMPv6 errors refused in the worker, before the
+	// hand-off (rate limit, hand-off budget, RFC 4443, disabled).
+	icmpSuppressed [NumICMPv6Kinds]atomic.Uint64
+	drops          [NumDropReasons]atomic.Uint64
 }
 
 func (c *pathCounters) drop(r DropReason) { bump(&c.drops[r]) }
@@ -47,6 +51,10 @@ func (c *pathCounters) addTo(s *Counters) {
 	s.SlowPathNotices += c.slowPathNotices.Load()
 	s.SlowPathNoticesLost += c.slowPathNoticesLost.Load()
 	s.SlowPathNoticesRateLimited += c.slowPathNoticesLimited.Load()
+	s.EncapChecksumsCompleted += c.checksumsCompleted.Load()
+	for i := range c.icmpSuppressed {
+		s.ICMPv6Suppressed[i] += c.icmpSuppressed[i].Load()
+	}
 	for i := range c.drops {
 		s.Drops[i] += c.drops[i].Load()
 	}
@@ -126,6 +134,10 @@ type Counters struct {
 	// IPv4 address exceeded Config.ClientSlowPathRate (the data packet
 	// itself was forwarded).
 	SlowPathNoticesRateLimited uint64
+	// EncapChecksumsCompleted: native packets whose TCP or UDP checksum
+	// held only the pseudo-header sum (checksum offload on the sender's
+	// virtual interface) and that Encap completed.
+	EncapChecksumsCompleted uint64
 
 	BubblesSentDirect     uint64 // direct bubbles sent to a client's mapping
 	BubblesSentIndirect   uint64 // indirect bubbles sent to a client's server:3544

@@ -43,19 +43,30 @@
 // Config.IPv4Addrs, at most 8) and the relay port with a consistent length
 // and checksum, Teredo demultiplexing, IPv6 version and length (40 + payload
 // length ≤ UDP payload), no 01xxxxxx trailer, a Teredo source whose embedded
-// mapping equals the outer source (or, with AcceptSymmetricNAT, a bubble to
-// the relay's cookie for that source, or a packet from the mapping the peer
-// was trusted at), then:
+// mapping equals the outer source (or, unless StrictMapping, a bubble to a
+// fresh cookie for that source while the peer is being verified, or a
+// packet from the mapping the peer was trusted at), then:
+//
+//   - before a packet can make the relay trust or learn a peer, or send it
+//     an ICMPv6 error, its outer IPv4 source, the mapping the relay would
+//     then send to, must be one it may send to (RFC 4380 §5.4.1): global
+//     unicast (the §5.2.4 list and ExtraBogons), not one of the relay's (or
+//     the co-located server's) addresses, port ≠ 0; else
+//     src_mapping_invalid. A peer trusted at its mapping passed this when
+//     it was trusted, so its packets pay nothing more;
 //
 //   - bubbles are consumed: a known peer becomes trusted (slow path: Trust,
 //     queue released in FIFO order); never forwarded, never answered;
+//
 //   - destinations in 2001::/32 (loop guard), multicast or non-global
 //     (::/8, unique local fc00::/7, link-local and site-local) are
 //     dropped, and so are packets with a type 0 routing header (RFC 5095)
 //     first or after up to 4 hop-by-hop/destination options headers (a
 //     packet without extension headers pays one comparison);
+//
 //   - unknown peers are dropped unless AcceptUnknownPeers; a pending peer is
 //     forwarded and trusted;
+//
 //   - hop limit ≤ 1 goes to the slow path for Time Exceeded, else it is
 //     decremented.
 //
@@ -74,7 +85,17 @@
 //	after:   newOff=off-28   off-8 off
 //	          │ IPv4 (20)   │ UDP (8)│ IPv6 header (40) │ payload │     newLen = n + 28
 //	            src relay IPv4, dst mapping IPv4, DF clear, TTL 64, header checksum
-//	            UDP src relay port, dst mapping port, checksum 0 (RFC 768: not computed)
+//	            UDP src relay port, dst mapping port, checksum (DisableEncapUDPChecksum: 0)
+//
+// The inner packet's checksum is completed first when it is partial: a
+// Linux sender on a virtual interface (veth, a container, a VM behind a
+// bridge) leaves only the pseudo-header sum in the TCP or UDP checksum field
+// for the NIC to finish (CHECKSUM_PARTIAL), and AF_XDP loses that state.
+// The UDP checksum is then derived from the headers when the inner TCP, UDP
+// or ICMPv6 checksum is complete (the segment sums to the complement of its
+// pseudo-header), so it costs a few nanoseconds, not a pass over the
+// payload; teredo.InnerChecksum has the details. Packets handed to the slow
+// path are completed too, before they are queued.
 //
 // Checks, in order: IPv6 version and length, destination not multicast and
 // in 2001::/32, source not Teredo (loop guard) and global (as for Decap
@@ -110,12 +131,27 @@
 //	                                                                 for a peer without an entry, in the worker (no slow-path slot)
 //	bubble datagrams             global           5000/s, burst 5000 first round: drop bubble_rate_limited (no entry);
 //	                                                                 retry: round skipped (BubbleRoundsRateLimited), expiry on time
+//	bubble rounds, fair shares   server IPv4,     0.25 of the above  first round: drop bubble_server_limited /
+//	                             mapped IPv4      (BubbleShare)      bubble_destination_limited; retry: round skipped
 //	notices, Time Exceeded       client IPv4      100/s, burst 200   bubble, hop limit ≤ 1: drop client_rate_limited;
 //	                                                                 data: forwarded, notice skipped (SlowPathNoticesRateLimited)
-//	ICMPv6 errors                global           10/s, burst 10     suppressed (ICMPv6Suppressed); DisableICMPv6Errors: all
+//	ICMPv6 errors                global           10/s, burst 10     suppressed (ICMPv6Suppressed); DisableICMPv6Errors: all;
+//	                                                                 taken in the worker before a hand-off
+//	native hand-offs             Teredo dest.     10/s, burst 10     queueable: drop destination_handoff_limited; ICMPv6 error:
+//	                                                                 drop hop_limit/packet_too_big, error suppressed; in the worker
 //	bubble rounds per peer       Teredo address   4 per 300 s        drop bubble_budget, Destination Unreachable
 //	pending peers, queued bytes  global           cache capacity     drop cache_full, queue_limit, peer_queue_full
+//	                                                                 (a peer whose queue is full: in the worker)
 //	slow-path events             global           1024 slots         drop slowpath_queue_full
+//	trust and learn notices      global           1024 places        notice lost (SlowPathNoticesLost); own places, taken first
+//
+// Everything a native packet can make the slow path do is bounded in the
+// worker, before the packet takes a slot: an ICMPv6 error's token is taken
+// (and RFC 4443's rules asked) before its packet is handed over, a packet
+// for a peer whose queue is full is dropped there, and each destination has
+// a hand-off budget. Clients' trust and learn notices have places of their
+// own in the slow-path queue, which the slow path takes first: a flood from
+// the native side cannot cost a client its verification.
 //
 // The per-source limits are GCRA token buckets (one int64 per cell) in
 // fixed tables of 16384 cells indexed by a per-engine seeded hash of the
@@ -139,7 +175,8 @@
 // # Reconfiguration
 //
 // Engine.Reconfigure changes the policy settings while workers run:
-// AcceptUnknownPeers, AcceptSymmetricNAT, DirectBubbles, VerifyUDPChecksum,
+// AcceptUnknownPeers, StrictMapping, DirectBubbles, VerifyUDPChecksum,
+// DisableEncapUDPChecksum,
 // the ICMPv6 rate, burst and DisableICMPv6Errors, ExtraBogons, the
 // secondary IPv4Addrs, and the rates and bursts of the three limiters.
 // Everything else (addresses, port, key, table and queue sizes, MTU,
@@ -151,13 +188,24 @@
 // Reconfigure returns sees the new one. Limiter cells and peer entries are
 // kept across a reconfiguration.
 //
-// # Bubble cookies
+// # Bubble cookies and symmetric NATs
 //
-// Bubbles are sent from fe80::<HMAC-SHA256(key, peer Teredo address)[:8]>
-// (U/G bits cleared). The client's direct bubble answers to that address; a
-// bubble from an unexpected mapping is accepted (AcceptSymmetricNAT) only when
-// it is addressed to the right cookie. The key is in Config.Key; keep it
-// across restarts with LoadOrCreateKey.
+// Bubbles are sent from a cookie, fe80::<epoch bits | HMAC-SHA256(key,
+// epoch ‖ peer Teredo address)[:7]> (U/G bits cleared), where the epoch
+// counts CookieEpoch (10 s) of wall-clock time; a cookie is accepted for
+// CookieValidity (30 s) after its epoch, as Miredo accepts its timestamped
+// HMAC for 30 s. The client's direct bubble answers to that address. One
+// from a mapping other than the one embedded in the client's address (a
+// symmetric NAT, RFC 6081: Linux SNAT --random-fully, carrier-grade NATs,
+// Windows clients behind them) is accepted, unless StrictMapping, when it is
+// addressed to a fresh cookie and the peer is being verified: pending, or
+// trusted and bubbled again because its trust went stale (a NAT that
+// rebinds after idle gives the client a new port). The peer is then trusted
+// at the observed mapping, where its data is accepted from then on; a peer
+// in use is never re-pointed by a bubble, and a cookie seen once cannot be
+// replayed later. The key is in Config.Key; keep it across restarts with
+// LoadOrCreateKey (cookies of bubbles in flight during a restart stay
+// valid).
 //
 // # Concurrency and counters
 //

@@ -44,7 +44,6 @@ func TestDropReasons(t *testing.T) {
 	}
 	nativeTo := func(dst netip.Addr) []byte { return relaytest.Echo(nativeHost, dst, 64, 1, 1, nil) }
 	trusted := func(h *harness) { h.trustClient(clientMap) }
-	symmetric := func(c *Config, _ *cache.Config) { c.AcceptSymmetricNAT = true }
 
 	type tc struct {
 		name   string
@@ -79,8 +78,8 @@ func TestDropReasons(t *testing.T) {
 		{name: "N4 source not teredo", decap: fromClient(relaytest.Echo(netip.MustParseAddr("2001:db8::1"), nativeHost, 64, 1, 1, nil)), reason: DropSrcNotTeredo},
 		{name: "N3 mapping mismatch", decap: relaytest.IPv4UDP(netip.MustParseAddrPort("203.0.113.9:46240"), relayAP, data, true), setup: trusted, reason: DropMappingMismatch},
 		{name: "mapping mismatch port", decap: relaytest.IPv4UDP(netip.MustParseAddrPort("203.0.113.1:46241"), relayAP, data, true), setup: trusted, reason: DropMappingMismatch},
-		{name: "symmetric data without trust", cfg: symmetric, decap: relaytest.IPv4UDP(netip.MustParseAddrPort("203.0.113.1:50000"), relayAP, data, true), setup: trusted, reason: DropMappingMismatch},
-		{name: "symmetric bubble wrong cookie", cfg: symmetric, decap: relaytest.IPv4UDP(netip.MustParseAddrPort("203.0.113.1:50000"), relayAP, relaytest.Bubble(clientAddr, netip.MustParseAddr("fe80::4439:a801:d529:32ad")), true), setup: trusted, reason: DropBadCookie},
+		{name: "symmetric data without trust", decap: relaytest.IPv4UDP(netip.MustParseAddrPort("203.0.113.1:50000"), relayAP, data, true), setup: trusted, reason: DropMappingMismatch},
+		{name: "symmetric bubble wrong cookie", decap: relaytest.IPv4UDP(netip.MustParseAddrPort("203.0.113.1:50000"), relayAP, relaytest.Bubble(clientAddr, netip.MustParseAddr("fe80::4439:a801:d529:32ad")), true), setup: trusted, reason: DropBadCookie},
 		{name: "unknown peer data", decap: good, reason: DropUnknownPeer},
 		{name: "unknown peer bubble", decap: fromClient(relaytest.Bubble(clientAddr, netip.MustParseAddr("fe80::1"))), reason: DropUnknownPeer},
 		{name: "destination teredo", decap: fromClient(relaytest.Echo(clientAddr, teredoTo(serverIPv4, "198.51.100.9:1000"), 64, 1, 1, nil)), setup: trusted, reason: DropDstTeredoLoop},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"sync"
@@ -57,10 +58,24 @@ type Engine struct {
 	// dropped before it takes slow-path slots), the slow path for stale
 	// peers verified again.
 	newPeers *sourceLimiter
-	ipv6Src  netip.Addr
-	now      func() int64
-	validFor int64
-	q        *slowQueue
+	// destHandoffs bounds, per Teredo destination, the native packets the
+	// workers hand to the slow path (Config.DestinationHandoffRate).
+	destHandoffs *sourceLimiter
+	// bubbleServers and bubbleDests hold the shares of the bubble cap of
+	// each embedded server IPv4 and each mapped IPv4 (Config.BubbleShare);
+	// only the slow path uses them.
+	bubbleServers, bubbleDests *sourceLimiter
+	// icmpCap is the ICMPv6 error limiter's cell (Config.ICMPv6Rate): the
+	// workers take a token before they hand a packet over for an error,
+	// the slow path for the errors it decides on itself.
+	icmpCap atomic.Int64
+	ipv6Src netip.Addr
+	now     func() int64
+	// wallOffset is the wall clock minus now() at NewEngine: cookie epochs
+	// count wall-clock time (cookieEpoch), so they outlive a restart.
+	wallOffset int64
+	validFor   int64
+	q          *slowQueue
 
 	mu      sync.Mutex // guards workers
 	workers []*Worker
@@ -100,12 +115,17 @@ func NewEngine(cfg Config, peers *cache.Cache, out Output) (*Engine, error) {
 		validFor: int64(cfg.PeerValidity),
 		q:        newSlowQueue(cfg.SlowPathQueueLen, slotSize),
 
-		clientLimit: newSourceLimiter(cfg.ClientSlowPathTableSize),
-		newPeers:    newSourceLimiter(cfg.NewPeerTableSize),
+		clientLimit:  newSourceLimiter(cfg.ClientSlowPathTableSize),
+		newPeers:     newSourceLimiter(cfg.NewPeerTableSize),
+		destHandoffs: newSourceLimiter(DefaultRateLimitTableSize),
+
+		bubbleServers: newSourceLimiter(DefaultRateLimitTableSize),
+		bubbleDests:   newSourceLimiter(DefaultRateLimitTableSize),
 	}
 	if cfg.LocalServer.Is4() {
 		e.localServer = cfg.LocalServer.As4()
 	}
+	e.wallOffset = time.Now().UnixNano() - cfg.Now()
 	e.pol.Store(newPolicy(cfg))
 	// The caller's slices may change; e.cfg keeps no reloadable values that
 	// could be read by mistake.
@@ -124,14 +144,17 @@ func (e *Engine) Config() Config {
 	return c
 }
 
-// Cookie returns the link-local address the relay uses as the source of
+// Cookie returns the link-local address the relay uses now as the source of
 // bubbles sent to the Teredo address peer, the address the peer's direct
-// bubble answers to. It is safe for concurrent use but allocates; it is
-// meant for tests and diagnostics.
+// bubble answers to (valid for CookieValidity). It is safe for concurrent
+// use but allocates; it is meant for tests and diagnostics.
 func (e *Engine) Cookie(peer netip.Addr) netip.Addr {
 	k := peer.As16()
-	return newCookie(e.cfg.Key).addr(&k)
+	return newCookie(e.cfg.Key).addr(&k, e.epoch(e.now()))
 }
+
+// epoch returns the cookie epoch of monotonic time now.
+func (e *Engine) epoch(now int64) int64 { return cookieEpoch(now, e.wallOffset) }
 
 // NewWorker returns a fast-path worker. Each Worker must be used by one
 // goroutine at a time (one per RX queue); any number may run in parallel.
@@ -144,7 +167,11 @@ func (e *Engine) NewWorker() *Worker {
 }
 
 func (e *Engine) newWorker() *Worker {
-	return &Worker{e: e, cookie: newCookie(e.cfg.Key), batch: e.peers.NewBatch()}
+	// The IPv4 ID of encapsulated datagrams starts at a random value in
+	// every worker: IDs that start at 0 with each process and queue tell
+	// an observer how long the relay has run and how busy each queue is,
+	// and collide between workers and restarts.
+	return &Worker{e: e, cookie: newCookie(e.cfg.Key), batch: e.peers.NewBatch(), ipID: uint16(rand.Uint32())}
 }
 
 // HandleUDP processes a datagram that arrived on the kernel UDP socket (IPv4
@@ -191,12 +218,12 @@ func (e *Engine) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case n := <-e.q.notices:
+			e.slow.notice(n)
+			e.slow.drain()
 		case i := <-e.q.work:
 			e.slow.process(i)
-			// Drain what is already there before looking at the timers again.
-			for range e.q.len() {
-				e.slow.process(<-e.q.work)
-			}
+			e.slow.drain()
 		case <-tick.C:
 			e.slow.tick(e.now())
 		}

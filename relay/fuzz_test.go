@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/teredorelay/teredorelay/cache"
 	"github.com/teredorelay/teredorelay/relay/relaytest"
 	"github.com/teredorelay/teredorelay/teredo"
 )
@@ -49,6 +48,12 @@ func fuzzCheck(t *testing.T, h *harness, buf []byte, v Verdict, off, n int, want
 			if ip4.SrcAddr() != relayIPv4 || !teredo.IsGlobalUnicast(ip4.DstAddr()) || ip4.DstAddr() == relayIPv4 {
 				t.Fatalf("to_ipv4 %v -> %v", ip4.SrcAddr(), ip4.DstAddr())
 			}
+			// The UDP checksum is there and verifies, unless the inner
+			// TCP, UDP or ICMPv6 checksum it is derived from is wrong
+			// (teredo.InnerChecksum).
+			if valid, l4 := innerL4Check(buf[off+28 : off+n]); udp.Checksum == 0 || !outerUDPValid(buf[off:off+n]) && (valid || !l4) {
+				t.Fatalf("to_ipv4 UDP checksum %#x does not verify", udp.Checksum)
+			}
 		}
 	default:
 		t.Fatalf("unexpected verdict %v", v)
@@ -71,7 +76,7 @@ func FuzzDecap(f *testing.F) {
 	f.Add(fromClient(relaytest.WithOrigin(serverAP, relaytest.Bubble(clientAddr, nativeHost))))
 	nh, ext := extChain("hbh", "rh0")
 	f.Add(fromClient(relaytest.IPv6(clientAddr, nativeHost, nh, 64, ext)))
-	h := newHarness(f, func(c *Config, _ *cache.Config) { c.AcceptSymmetricNAT = true })
+	h := newHarness(f, nil)
 	h.trustClient(clientMap)
 	f.Fuzz(func(t *testing.T, pkt []byte) {
 		buf, off := relaytest.Frame(pkt)
@@ -92,6 +97,7 @@ func FuzzEncap(f *testing.F) {
 	}
 	f.Add(relaytest.Echo(nativeHost, clientAddr, 1, 1, 1, nil))
 	f.Add(relaytest.UDPPayload(nativeHost, clientAddr, 64, 1400))
+	f.Add(relaytest.TCPSegment(nativeHost, clientAddr, 64, 100, true))
 	nh, ext := extChain("dst", "rh0")
 	f.Add(relaytest.IPv6(nativeHost, clientAddr, nh, 64, ext))
 	h := newHarness(f, nil)

@@ -203,12 +203,11 @@ func TestRetryAndExpiry(t *testing.T) {
 }
 
 // TestMappingChange: a client behind a symmetric NAT answers from a port
-// other than the one in its address; with AcceptSymmetricNAT its bubble to
-// the right cookie makes it trusted at the observed mapping, and traffic
-// follows the new mapping; a later packet from the embedded mapping moves it
-// back.
+// other than the one in its address; by default its bubble to the right
+// cookie makes it trusted at the observed mapping, and traffic follows the
+// new mapping; a later packet from the embedded mapping moves it back.
 func TestMappingChange(t *testing.T) {
-	h := newHarness(t, func(c *Config, _ *cache.Config) { c.AcceptSymmetricNAT = true })
+	h := newHarness(t, nil)
 	observed := netip.MustParseAddrPort("203.0.113.1:50000")
 	pkt := relaytest.Echo(nativeHost, clientAddr, 64, 1, 1, nil)
 	h.encap(pkt)
@@ -254,8 +253,8 @@ func TestMappingChange(t *testing.T) {
 		t.Fatalf("encap after moving back: %v, dst port %d", v, binary.BigEndian.Uint16(got[22:24]))
 	}
 
-	// The peer is trusted at its embedded mapping now: a bubble to the
-	// (never changing) cookie from a foreign mapping must not re-point it.
+	// The peer is trusted at its embedded mapping now, and in use: a bubble
+	// to a fresh cookie from a foreign mapping must not re-point it.
 	hijack := relaytest.IPv4UDP(third, relayAP, relaytest.Bubble(clientAddr, h.e.Cookie(clientAddr)), true)
 	mismatches := h.counters().Drops[DropMappingMismatch]
 	if v, _ := h.decap(hijack); v != Drop || h.counters().Drops[DropMappingMismatch] != mismatches+1 {
@@ -266,8 +265,8 @@ func TestMappingChange(t *testing.T) {
 		t.Fatalf("encap after the refused cookie bubble: %v, dst port %d", v, binary.BigEndian.Uint16(got[22:24]))
 	}
 
-	// Without AcceptSymmetricNAT the same bubble is a mapping mismatch.
-	h2 := newHarness(t, nil)
+	// With StrictMapping the same bubble is a mapping mismatch.
+	h2 := newHarness(t, func(c *Config, _ *cache.Config) { c.StrictMapping = true })
 	h2.encap(pkt)
 	h2.drain()
 	if v, _ := h2.decap(good); v != Drop || h2.counters().Drops[DropMappingMismatch] != 1 {

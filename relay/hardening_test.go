@@ -182,7 +182,11 @@ func TestNewPeerFloodBounded(t *testing.T) {
 // (BubbleRoundsRateLimited) and the peer still expires on schedule.
 func TestBubbleRateLimit(t *testing.T) {
 	// 2 bubbles per second, burst 2: one round, refilled in 1 s.
-	h := newHarness(t, func(c *Config, _ *cache.Config) { c.BubbleRate, c.BubbleBurst, c.DirectBubbles = 2, 2, true })
+	// All the peers are under one server: BubbleShare 1 leaves the global
+	// cap alone in play (TestBubbleShares has the shares).
+	h := newHarness(t, func(c *Config, _ *cache.Config) {
+		c.BubbleRate, c.BubbleBurst, c.DirectBubbles, c.BubbleShare = 2, 2, true, 1
+	})
 	type step struct {
 		at          time.Duration // since start; the timers run up to here, then the packet
 		peer        int           // destination teredoPeer(peer), -1 for none
@@ -248,6 +252,7 @@ func TestBubbleRateLimit(t *testing.T) {
 func TestBubbleFloodBounded(t *testing.T) {
 	h := newHarness(t, func(c *Config, cc *cache.Config) {
 		c.BubbleRate, c.BubbleBurst = 100, 20
+		c.BubbleShare = 1 // one server: the global cap alone
 		cc.Capacity = 1 << 14
 	})
 	n := 0
@@ -666,9 +671,13 @@ func TestDisableICMPv6Errors(t *testing.T) {
 // TestClientLimitConcurrent: workers share the per-client cells and the
 // compare-and-swap keeps the limit exact: with the clock standing still,
 // four workers sending 400 hop-limit packets from one address get exactly
-// the burst through.
+// the burst through. (The ICMPv6 error limit, also checked before the
+// hand-off, is set out of the way.)
 func TestClientLimitConcurrent(t *testing.T) {
-	h := newHarness(t, func(c *Config, _ *cache.Config) { c.ClientSlowPathRate, c.ClientSlowPathBurst = 1, 150 })
+	h := newHarness(t, func(c *Config, _ *cache.Config) {
+		c.ClientSlowPathRate, c.ClientSlowPathBurst = 1, 150
+		c.ICMPv6Rate, c.ICMPv6Burst = 1e6, 10000
+	})
 	h.trustClient(clientMap)
 	pkt := fromClient(relaytest.Echo(clientAddr, nativeHost, 1, 1, 1, nil))
 	done := make(chan int)

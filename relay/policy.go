@@ -31,6 +31,16 @@ type policy struct {
 	newPeer gcraParams
 	bubble  gcraParams
 	client  gcraParams
+	// icmp drives the ICMPv6 error limiter (ICMPv6Rate, ICMPv6Burst; zero
+	// when DisableICMPv6Errors), destHandoff the per-destination hand-off
+	// limiter (DestinationHandoffRate).
+	icmp        gcraParams
+	destHandoff gcraParams
+	// bubbleShare drives the per-server and per-mapped-IPv4 shares of the
+	// bubble cap (BubbleShare of BubbleRate and BubbleBurst); shares says
+	// they apply (BubbleShare < 1).
+	bubbleShare gcraParams
+	shares      bool
 	// bubblesPerRound is the bubble-cap tokens one round takes: 2 with
 	// direct bubbles, else 1.
 	bubblesPerRound int64
@@ -48,7 +58,13 @@ func newPolicy(cfg Config) *policy {
 		newPeer:         newGCRAParams(cfg.NewPeerRate, cfg.NewPeerBurst),
 		bubble:          newGCRAParams(cfg.BubbleRate, cfg.BubbleBurst),
 		client:          newGCRAParams(cfg.ClientSlowPathRate, cfg.ClientSlowPathBurst),
+		destHandoff:     newGCRAParams(cfg.DestinationHandoffRate, cfg.DestinationHandoffBurst),
+		bubbleShare:     newGCRAParams(max(minRate, cfg.BubbleRate*cfg.BubbleShare), max(1, int(float64(cfg.BubbleBurst)*cfg.BubbleShare))),
+		shares:          cfg.BubbleShare < 1,
 		bubblesPerRound: 1,
+	}
+	if !cfg.DisableICMPv6Errors {
+		p.icmp = newGCRAParams(cfg.ICMPv6Rate, cfg.ICMPv6Burst)
 	}
 	if cfg.DirectBubbles {
 		p.bubblesPerRound = 2
@@ -91,12 +107,14 @@ var fixedFields = []struct {
 // Reconfigure applies a new configuration while the workers and the slow
 // path run. Only the policy settings can change:
 //
-//	AcceptUnknownPeers, AcceptSymmetricNAT, DirectBubbles, VerifyUDPChecksum
+//	AcceptUnknownPeers, StrictMapping, DirectBubbles, VerifyUDPChecksum,
+//	DisableEncapUDPChecksum
 //	ICMPv6Rate, ICMPv6Burst, DisableICMPv6Errors
 //	ExtraBogons
 //	IPv4Addrs (the further addresses; IPv4Addr stays)
-//	NewPeerRate, NewPeerBurst, BubbleRate, BubbleBurst,
-//	ClientSlowPathRate, ClientSlowPathBurst (not the table sizes)
+//	NewPeerRate, NewPeerBurst, BubbleRate, BubbleBurst, BubbleShare,
+//	ClientSlowPathRate, ClientSlowPathBurst,
+//	DestinationHandoffRate, DestinationHandoffBurst (not the table sizes)
 //
 // cfg is a complete configuration, defaults applied as by NewEngine; every
 // other field must equal the running value (Key byte for byte; a nil Key,

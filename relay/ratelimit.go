@@ -6,55 +6,6 @@ import (
 	"sync/atomic"
 )
 
-// tokenBucket limits events to rate per second with bursts of up to burst.
-// Time comes from the caller (nanoseconds, monotonic). Not safe for
-// concurrent use: the slow path owns it.
-type tokenBucket struct {
-	rate   float64 // tokens per nanosecond; <= 0 denies everything
-	burst  float64
-	tokens float64
-	last   int64
-	init   bool
-}
-
-func newTokenBucket(perSecond float64, burst int) tokenBucket {
-	return tokenBucket{rate: perSecond / 1e9, burst: float64(burst), tokens: float64(burst)}
-}
-
-// setRate changes the rate and burst (Engine.Reconfigure), keeping the
-// tokens earned so far up to the new burst. A bucket that denied
-// everything (rate <= 0) starts full.
-func (b *tokenBucket) setRate(perSecond float64, burst int) {
-	if b.rate <= 0 {
-		*b = newTokenBucket(perSecond, burst)
-		return
-	}
-	b.rate, b.burst = perSecond/1e9, float64(burst)
-	b.tokens = min(b.tokens, b.burst)
-}
-
-// allow takes one token if available at time now.
-func (b *tokenBucket) allow(now int64) bool {
-	if b.rate <= 0 {
-		return false
-	}
-	if !b.init {
-		b.init, b.last = true, now
-	}
-	if now > b.last {
-		b.tokens += float64(now-b.last) * b.rate
-		if b.tokens > b.burst {
-			b.tokens = b.burst
-		}
-		b.last = now
-	}
-	if b.tokens >= 1 {
-		b.tokens--
-		return true
-	}
-	return false
-}
-
 // gcraParams drive a generic-cell-rate-algorithm limiter: a token bucket
 // kept as one int64 per cell, the "theoretical arrival time" (tat) at which
 // the bucket would be full again. An event of n tokens at now is allowed
@@ -127,6 +78,23 @@ func (l *sourceLimiter) cell(key uint64) *atomic.Int64 {
 	h := maphash.Comparable(l.seed, key)
 	i, _ := bits.Mul64(h, uint64(len(l.cells))) // fast range reduction
 	return &l.cells[i]
+}
+
+// cell16 returns the cell of a 16-byte key (an IPv6 address): hashed whole,
+// so that no two addresses are made to share a cell on purpose.
+func (l *sourceLimiter) cell16(key *[16]byte) *atomic.Int64 {
+	h := maphash.Comparable(l.seed, *key)
+	i, _ := bits.Mul64(h, uint64(len(l.cells)))
+	return &l.cells[i]
+}
+
+// allow16 and refund16 are allow and refund for a 16-byte key.
+func (l *sourceLimiter) allow16(p gcraParams, key *[16]byte, now int64) bool {
+	return p.take(l.cell16(key), now, 1)
+}
+
+func (l *sourceLimiter) refund16(p gcraParams, key *[16]byte, now int64) {
+	p.refund(l.cell16(key), now)
 }
 
 // allow takes one token from key's cell at time now under p.

@@ -62,6 +62,13 @@ const (
 	DropClientRateLimited  // client IPv4 caused too much slow-path work (Config.ClientSlowPathRate)
 	DropRoutingHeader0     // IPv6 routing header type 0 (RFC 5095), either direction
 
+	// Appended for issue 10 (the values above are stable).
+
+	DropSrcMappingInvalid   // outer IPv4 source not a mapping the relay may send to: not global unicast (RFC 4380 §5.2.4, ExtraBogons), a relay address, or port 0
+	DropDestHandoffLimited  // native packets for one Teredo destination handed to the slow path too fast (Config.DestinationHandoffRate)
+	DropBubbleServerLimited // the destination's Teredo server IPv4 used its share of the bubble cap (Config.BubbleShare)
+	DropBubbleDestLimited   // the destination's mapped IPv4 used its share of the bubble cap (Config.BubbleShare)
+
 	// NumDropReasons is the number of reasons; it sizes counter arrays.
 	NumDropReasons
 )
@@ -107,6 +114,11 @@ var dropReasonNames = enumlabel.Table[DropReason]{
 	DropBubbleRateLimited:  "bubble_rate_limited",
 	DropClientRateLimited:  "client_rate_limited",
 	DropRoutingHeader0:     "routing_header_type0",
+
+	DropSrcMappingInvalid:   "src_mapping_invalid",
+	DropDestHandoffLimited:  "destination_handoff_limited",
+	DropBubbleServerLimited: "bubble_server_limited",
+	DropBubbleDestLimited:   "bubble_destination_limited",
 }
 
 // String returns the stable snake_case label of r.

@@ -70,7 +70,7 @@ func TestReconfigure(t *testing.T) {
 				t.Fatalf("unknown peer after: %v, learned %d", v, h.counters().PeersLearned)
 			}
 		}},
-		{"accept symmetric NAT", func(c *Config) { c.AcceptSymmetricNAT = true }, func(t *testing.T, h *harness, after bool) {
+		{"strict mapping", func(c *Config) { c.StrictMapping = true }, func(t *testing.T, h *harness, after bool) {
 			// A bubble to the right cookie from a mapping other than the
 			// embedded one, from a peer being verified.
 			peer, _ := uniquePeer(map[bool]int{false: 20, true: 21}[after])
@@ -82,7 +82,7 @@ func TestReconfigure(t *testing.T) {
 			other := netip.MustParseAddrPort("203.0.113.99:4000")
 			h.decap(relaytest.IPv4UDP(other, relayAP, relaytest.Bubble(peer, h.e.Cookie(peer)), true))
 			h.drain()
-			if !after {
+			if after {
 				checkDrops(t, before, h.counters(), map[DropReason]uint64{DropMappingMismatch: 1})
 				return
 			}
@@ -182,7 +182,7 @@ func TestReconfigure(t *testing.T) {
 				t.Fatalf("client_rate_limited moved by %d, want %d", d, want)
 			}
 		}},
-		{"bubble rate", func(c *Config) { c.BubbleRate, c.BubbleBurst = 1, 2 }, func(t *testing.T, h *harness, after bool) {
+		{"bubble rate", func(c *Config) { c.BubbleRate, c.BubbleBurst, c.BubbleShare = 1, 2, 1 }, func(t *testing.T, h *harness, after bool) {
 			h.clock.Advance(10 * time.Second)
 			base := map[bool]int{false: 300, true: 400}[after]
 			before := h.counters()
@@ -207,7 +207,7 @@ func TestReconfigure(t *testing.T) {
 			want := h.baseConfig()
 			tc.mod(&want)
 			got := h.e.Config()
-			if got.AcceptUnknownPeers != want.AcceptUnknownPeers || got.AcceptSymmetricNAT != want.AcceptSymmetricNAT ||
+			if got.AcceptUnknownPeers != want.AcceptUnknownPeers || got.StrictMapping != want.StrictMapping ||
 				got.DirectBubbles != want.DirectBubbles || got.DisableICMPv6Errors != want.DisableICMPv6Errors ||
 				!slices.Equal(got.ExtraBogons, want.ExtraBogons) || !slices.Equal(got.IPv4Addrs, want.IPv4Addrs) ||
 				(want.NewPeerRate != 0 && got.NewPeerRate != want.NewPeerRate) ||
@@ -421,7 +421,7 @@ func TestReconfigureConcurrent(t *testing.T) {
 		}
 		on := i%2 == 0
 		h.reconfigure(func(c *Config) {
-			c.AcceptUnknownPeers, c.AcceptSymmetricNAT, c.DirectBubbles, c.DisableICMPv6Errors = on, !on, on, !on
+			c.AcceptUnknownPeers, c.StrictMapping, c.DirectBubbles, c.DisableICMPv6Errors = on, !on, on, !on
 			c.ICMPv6Rate, c.ICMPv6Burst = float64(1+i%7), 1+i%5
 			c.NewPeerRate, c.NewPeerBurst = float64(10+i), 1+i%9
 			c.BubbleRate, c.ClientSlowPathRate = float64(100+i), float64(1000+i)

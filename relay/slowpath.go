@@ -53,7 +53,6 @@ type slowPath struct {
 	e      *Engine
 	c      slowCounters
 	cookie *cookie
-	icmp   tokenBucket
 	// pol is the policy in force, loaded from Engine.pol at each event and
 	// tick (refresh).
 	pol *policy
@@ -87,7 +86,6 @@ func newSlowPath(e *Engine) *slowPath {
 	sp := &slowPath{
 		e:           e,
 		cookie:      newCookie(cfg.Key),
-		icmp:        newTokenBucket(pol.cfg.ICMPv6Rate, pol.cfg.ICMPv6Burst),
 		pol:         pol,
 		pending:     make(map[[16]byte]pendingState, min(maxPending, 4096)),
 		maxPending:  maxPending,
@@ -115,17 +113,19 @@ func (sp *slowPath) start(now int64) {
 	}
 }
 
-// refresh picks up a policy published by Engine.Reconfigure. The ICMPv6
-// bucket is the slow path's own: it takes the new rate and burst here.
-func (sp *slowPath) refresh() {
-	p := sp.e.pol.Load()
-	if p == sp.pol {
-		return
+// refresh picks up a policy published by Engine.Reconfigure.
+func (sp *slowPath) refresh() { sp.pol = sp.e.pol.Load() }
+
+// notice handles a client's trust or learn notice.
+func (sp *slowPath) notice(n notice) {
+	sp.refresh()
+	now := sp.e.now()
+	switch n.kind {
+	case evTrust:
+		sp.trust(&n.key, n.from, now)
+	case evLearn:
+		sp.learn(&n.key, n.from, now)
 	}
-	if p.cfg.ICMPv6Rate != sp.pol.cfg.ICMPv6Rate || p.cfg.ICMPv6Burst != sp.pol.cfg.ICMPv6Burst {
-		sp.icmp.setRate(p.cfg.ICMPv6Rate, p.cfg.ICMPv6Burst)
-	}
-	sp.pol = p
 }
 
 // process handles the event in slot i and frees the slot.
@@ -135,28 +135,32 @@ func (sp *slowPath) process(i int32) {
 	s := &q.slots[i]
 	now := sp.e.now()
 	switch s.kind {
-	case evTrust:
-		sp.trust(&s.key, s.from, now)
-	case evLearn:
-		sp.learn(&s.key, s.from, now)
 	case evEncap:
 		sp.encap(&s.key, s.buf[:s.n], now, false)
 	case evEncapNew:
 		sp.encap(&s.key, s.buf[:s.n], now, true)
-	case evTimeExceeded:
+	case evTimeExceeded: // the worker took the ICMPv6 token
 		sp.c.drop(DropHopLimit)
-		sp.sendICMP(ICMPv6TimeExceeded, teredo.ICMPv6TimeExceeded, teredo.CodeHopLimitExceeded, 0, s.buf[:s.n], s.from, now)
+		sp.sendICMP(ICMPv6TimeExceeded, teredo.ICMPv6TimeExceeded, teredo.CodeHopLimitExceeded, 0, s.buf[:s.n], s.from, now, true)
 	case evTooBig:
 		sp.c.drop(DropPacketTooBig)
-		sp.sendICMP(ICMPv6PacketTooBig, teredo.ICMPv6PacketTooBig, 0, uint32(sp.e.cfg.MTU), s.buf[:s.n], s.from, now)
+		sp.sendICMP(ICMPv6PacketTooBig, teredo.ICMPv6PacketTooBig, 0, uint32(sp.e.cfg.MTU), s.buf[:s.n], s.from, now, true)
 	}
 	q.release(i)
 }
 
-// drain processes every queued event without blocking (tests, shutdown).
+// drain processes what is queued, without blocking: the notices first (a
+// client's trust notice may release what the packets behind it wait for),
+// then the packets, as many as were queued when it started, so that a
+// flood cannot keep Run from its timers.
+// The slow path is the only consumer: what len counts is there to take.
 func (sp *slowPath) drain() {
-	for sp.e.q.len() > 0 {
-		sp.process(<-sp.e.q.work)
+	q := sp.e.q
+	for n := len(q.notices); n > 0; n-- {
+		sp.notice(<-q.notices)
+	}
+	for n := len(q.work); n > 0; n-- {
+		sp.process(<-q.work)
 	}
 }
 
@@ -246,7 +250,7 @@ func (sp *slowPath) encap(k *[16]byte, pkt []byte, now int64, paid bool) {
 	if !sp.budgetAllows(k, now) {
 		sp.c.drop(DropBubbleBudget)
 		pkt[7]++ // quote the packet as it arrived, before the fast path's decrement
-		sp.sendICMP(ICMPv6DestUnreachable, teredo.ICMPv6DestUnreachable, teredo.CodeAddrUnreachable, 0, pkt, netip.AddrPort{}, now)
+		sp.sendICMP(ICMPv6DestUnreachable, teredo.ICMPv6DestUnreachable, teredo.CodeAddrUnreachable, 0, pkt, netip.AddrPort{}, now, false)
 		return
 	}
 	if len(sp.pending) >= sp.maxPending {
@@ -255,8 +259,8 @@ func (sp *slowPath) encap(k *[16]byte, pkt []byte, now int64, paid bool) {
 	}
 	// The first round's bubbles are taken before the entry exists: no
 	// pending peer without bubbles.
-	if !sp.takeBubbles(now) {
-		sp.c.drop(DropBubbleRateLimited)
+	if r, ok := sp.takeBubbles(k, now); !ok {
+		sp.c.drop(r)
 		return
 	}
 	// A stale trusted entry keeps its state and queue until the peer answers
@@ -295,9 +299,31 @@ func (sp *slowPath) enqueue(k *[16]byte, pkt []byte) bool {
 	return false
 }
 
-// takeBubbles takes the tokens of one bubble round from the global cap.
-func (sp *slowPath) takeBubbles(now int64) bool {
-	return sp.pol.bubble.take(&sp.bubbleCap, now, sp.pol.bubblesPerRound)
+// takeBubbles takes the tokens of one bubble round to k: from the share of
+// k's embedded server IPv4 and from the share of its mapped IPv4 (unless
+// BubbleShare is 1), and from the global cap. It returns the reason of the
+// first refusal, having given back what it took.
+func (sp *slowPath) takeBubbles(k *[16]byte, now int64) (DropReason, bool) {
+	e, pol := sp.e, sp.pol
+	server := uint64(binary.BigEndian.Uint32(k[4:8]))
+	mapped := uint64(^binary.BigEndian.Uint32(k[12:16]))
+	if pol.shares {
+		if !e.bubbleServers.allow(pol.bubbleShare, server, now) {
+			return DropBubbleServerLimited, false
+		}
+		if !e.bubbleDests.allow(pol.bubbleShare, mapped, now) {
+			e.bubbleServers.refund(pol.bubbleShare, server, now)
+			return DropBubbleDestLimited, false
+		}
+	}
+	if !pol.bubble.take(&sp.bubbleCap, now, pol.bubblesPerRound) {
+		if pol.shares {
+			e.bubbleServers.refund(pol.bubbleShare, server, now)
+			e.bubbleDests.refund(pol.bubbleShare, mapped, now)
+		}
+		return DropBubbleRateLimited, false
+	}
+	return 0, true
 }
 
 // bubble sends one bubble round to k (the caller took its tokens from the
@@ -308,7 +334,7 @@ func (sp *slowPath) bubble(k *[16]byte, now int64) {
 	e := sp.e
 	sp.budgetUse(k, now)
 	e.peers.RecordBubble(k, now)
-	n := teredo.PutBubble(sp.scratch, sp.cookie.addr(k), netip.AddrFrom16(*k))
+	n := teredo.PutBubble(sp.scratch, sp.cookie.addr(k, e.epoch(now)), netip.AddrFrom16(*k))
 	b := sp.scratch[:n]
 	server := netip.AddrPortFrom(netip.AddrFrom4([4]byte(k[4:8])), teredo.Port)
 	if err := e.out.SendUDP(server, b); err != nil {
@@ -364,7 +390,7 @@ func (sp *slowPath) runTimers(now int64) {
 			sp.expire(&key, st, now)
 			continue
 		}
-		if sp.takeBubbles(now) {
+		if _, ok := sp.takeBubbles(&key, now); ok {
 			sp.bubble(&key, now)
 			bump(&sp.c.bubbleRetries)
 		} else {
@@ -384,7 +410,7 @@ func (sp *slowPath) expire(k *[16]byte, st pendingState, now int64) {
 	bumpN(&sp.c.drops[DropPeerExpired], dropped)
 	bump(&sp.c.peerExpiries)
 	if st.quote >= 0 {
-		sp.sendICMP(ICMPv6DestUnreachable, teredo.ICMPv6DestUnreachable, teredo.CodeAddrUnreachable, 0, sp.quote(st.quote), netip.AddrPort{}, now)
+		sp.sendICMP(ICMPv6DestUnreachable, teredo.ICMPv6DestUnreachable, teredo.CodeAddrUnreachable, 0, sp.quote(st.quote), netip.AddrPort{}, now, false)
 	} else {
 		bump(&sp.c.icmpSuppressed[ICMPv6DestUnreachable])
 	}
@@ -392,18 +418,20 @@ func (sp *slowPath) expire(k *[16]byte, st pendingState, now int64) {
 }
 
 // sendICMP builds and sends an ICMPv6 error about invoking, within the rate
-// limit. to is the client's mapping for an invoking packet that came from a
-// Teredo client (the error is sent back over UDP), invalid for a native
-// sender (the error goes out with SendIPv6). Errors that RFC 4443 forbids
-// (about an ICMPv6 error, a bubble, a multicast or unspecified source) and
-// errors over the rate limit are counted as suppressed.
-func (sp *slowPath) sendICMP(kind ICMPv6Kind, typ, code uint8, param uint32, invoking []byte, to netip.AddrPort, now int64) {
-	if sp.pol.cfg.DisableICMPv6Errors {
+// limit (paid: a worker took the token before it handed invoking over). to
+// is the client's mapping for an invoking packet that came from a Teredo
+// client (the error is sent back over UDP), invalid for a native sender
+// (the error goes out with SendIPv6). Errors that RFC 4443 forbids (about an
+// ICMPv6 error, a bubble, a multicast or unspecified source) and errors over
+// the rate limit are counted as suppressed.
+func (sp *slowPath) sendICMP(kind ICMPv6Kind, typ, code uint8, param uint32, invoking []byte, to netip.AddrPort, now int64, paid bool) {
+	if sp.pol.cfg.DisableICMPv6Errors || teredo.ICMPv6ErrorEligible(typ, code, invoking) != nil ||
+		!paid && !sp.pol.icmp.take(&sp.e.icmpCap, now, 1) {
 		bump(&sp.c.icmpSuppressed[kind])
 		return
 	}
 	n, err := teredo.PutICMPv6Error(sp.scratch, typ, code, param, sp.e.ipv6Src, invoking)
-	if err != nil || !sp.icmp.allow(now) {
+	if err != nil {
 		bump(&sp.c.icmpSuppressed[kind])
 		return
 	}

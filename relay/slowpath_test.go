@@ -170,7 +170,9 @@ func TestQueueCaps(t *testing.T) {
 }
 
 // TestSlowPathQueueFull: a full slow-path queue is a counted drop, never a
-// stall; notices lost are counted apart and the packet is still forwarded.
+// stall. Notices have places of their own: a full packet queue does not
+// cost a client its trust notice; with those places taken too, notices
+// lost are counted apart and the packet is still forwarded.
 func TestSlowPathQueueFull(t *testing.T) {
 	h := newHarness(t, func(c *Config, _ *cache.Config) { c.SlowPathQueueLen = 2 })
 	pkt := relaytest.Echo(nativeHost, clientAddr, 64, 1, 1, nil)
@@ -184,17 +186,29 @@ func TestSlowPathQueueFull(t *testing.T) {
 	if c.Drops[DropSlowPathQueue] != 2 || c.SlowPathHandoffs != 2 || h.e.QueueDepth() != 2 {
 		t.Fatalf("counters %+v depth %d", c, h.e.QueueDepth())
 	}
-	// A pending peer's data while the queue is full: forwarded, notice lost.
+	// A pending peer's data while the packet queue is full: forwarded, and
+	// its notice is posted.
 	k := clientAddr.As16()
 	h.peers.InsertPending(&k, clientMap, h.clock.Now())
-	if v, _ := h.decap(fromClient(relaytest.Echo(clientAddr, nativeHost, 64, 1, 1, nil))); v != ToIPv6 {
+	data := fromClient(relaytest.Echo(clientAddr, nativeHost, 64, 1, 1, nil))
+	if v, _ := h.decap(data); v != ToIPv6 {
 		t.Fatalf("pending peer data with a full queue: %v", v)
 	}
-	if c := h.counters(); c.SlowPathNoticesLost != 1 {
-		t.Fatalf("notices lost %d", c.SlowPathNoticesLost)
+	if c := h.counters(); c.SlowPathNoticesLost != 0 || c.SlowPathNotices != 1 {
+		t.Fatalf("notices posted %d, lost %d", c.SlowPathNotices, c.SlowPathNoticesLost)
+	}
+	// Two notice places: the third notice is lost, its packet forwarded.
+	for _, want := range []uint64{0, 1} {
+		if v, _ := h.decap(data); v != ToIPv6 {
+			t.Fatalf("pending peer data with full notice places: %v", v)
+		}
+		if c := h.counters(); c.SlowPathNoticesLost != want {
+			t.Fatalf("notices lost %d, want %d", c.SlowPathNoticesLost, want)
+		}
 	}
 	h.drain()
-	if v, _ := h.encap(pkt); v != SlowPath {
+	// The notice that got through made the peer trusted.
+	if v, _ := h.encap(pkt); v != ToIPv4 {
 		t.Fatalf("after draining: %v", v)
 	}
 }

@@ -30,6 +30,13 @@ const (
 	evTooBig
 )
 
+// notice is a packet-less event (evTrust, evLearn) from a client's packet.
+type notice struct {
+	kind eventKind
+	from netip.AddrPort
+	key  [16]byte
+}
+
 // slot is one preallocated slow-path buffer.
 type slot struct {
 	kind eventKind
@@ -45,17 +52,25 @@ type slot struct {
 // and returns the index to the free list. Both channels have room for every
 // slot, so publishing never blocks; a producer that finds no free slot counts
 // a drop instead of waiting.
+//
+// Notices (a client's packet or bubble that makes a peer trusted or
+// learnt) have a channel of their own, with as many places as there are
+// slots and no packet buffer: packets handed over from the native side,
+// however many, cannot take the capacity a client's trust notice needs, and
+// the consumer takes notices first.
 type slowQueue struct {
-	slots []slot
-	free  chan int32
-	work  chan int32
+	slots   []slot
+	free    chan int32
+	work    chan int32
+	notices chan notice
 }
 
 func newSlowQueue(n, slotSize int) *slowQueue {
 	q := &slowQueue{
-		slots: make([]slot, n),
-		free:  make(chan int32, n),
-		work:  make(chan int32, n),
+		slots:   make([]slot, n),
+		free:    make(chan int32, n),
+		work:    make(chan int32, n),
+		notices: make(chan notice, n),
 	}
 	arena := make([]byte, n*slotSize)
 	for i := range q.slots {
@@ -83,8 +98,19 @@ func (q *slowQueue) post(kind eventKind, key *[16]byte, from netip.AddrPort, pkt
 	return true
 }
 
+// notify publishes a notice; it returns false, without blocking, when the
+// notice channel is full.
+func (q *slowQueue) notify(kind eventKind, key *[16]byte, from netip.AddrPort) bool {
+	select {
+	case q.notices <- notice{kind: kind, key: *key, from: from}:
+		return true
+	default:
+		return false
+	}
+}
+
 // release returns a processed slot to the free list.
 func (q *slowQueue) release(i int32) { q.free <- i }
 
-// len returns the number of published, unprocessed events.
-func (q *slowQueue) len() int { return len(q.work) }
+// len returns the number of published, unprocessed events and notices.
+func (q *slowQueue) len() int { return len(q.work) + len(q.notices) }

@@ -9,8 +9,10 @@ import (
 )
 
 // Worker runs the fast path for one RX queue. It owns its parser state and
-// counters; it never allocates, logs or takes a lock (peer lookups are
-// lock-free). A Worker is not safe for concurrent use.
+// counters; it never allocates, logs or takes a lock of its own. Peer
+// lookups are lock-free; only a packet for a peer under verification reads
+// that peer under its cache shard's mutex (queuedFor). A Worker is not safe
+// for concurrent use.
 type Worker struct {
 	e      *Engine
 	c      pathCounters
@@ -91,6 +93,7 @@ func (w *Worker) Decap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 // buf[newOff:newOff+newLen]; forwarding counters are left to the caller.
 func (w *Worker) decapPayload(pol *policy, buf []byte, off, n int, from netip.AddrPort) (Verdict, int, int) {
 	c := &w.c
+	e := w.e
 	p := &w.pkt
 	if err := p.Decode(buf[off : off+n]); err != nil {
 		switch err {
@@ -114,28 +117,34 @@ func (w *Worker) decapPayload(pol *policy, buf []byte, off, n int, from netip.Ad
 		return w.drop(DropSrcNotTeredo)
 	}
 	mismatch := !teredo.MatchesSource(src, from)
-	if mismatch && !pol.cfg.AcceptSymmetricNAT {
+	if mismatch && pol.cfg.StrictMapping {
 		return w.drop(DropMappingMismatch)
 	}
 	if teredo.IsBubble(ip) {
 		// Bubbles are consumed here: never forwarded, never answered with
 		// an ICMPv6 error (vector T13), never a reason to create state.
-		if mismatch && !w.cookie.matches(src, dst) {
-			return w.drop(DropBadCookie)
-		}
 		now := w.now()
-		switch w.observeRx(src, from, len(ip), now) {
+		rx := w.observeRx(src, from, len(ip), now)
+		switch rx {
 		case cache.RxTrusted:
 			bump(&c.bubblesReceived)
 			return Drop, 0, 0
 		case cache.RxUnknown:
 			return w.drop(DropUnknownPeer)
-		case cache.RxMappingChanged:
-			// The cookie never changes, so whoever once saw it could
-			// re-point a trusted peer to their own address: a cookie
-			// bubble from a foreign mapping counts only while the peer
-			// is being verified (pending).
-			if mismatch {
+		}
+		if !w.mappingAllowed(pol, from) {
+			return w.drop(DropSrcMappingInvalid)
+		}
+		if mismatch {
+			// From a mapping other than the one in the address (a
+			// symmetric NAT): only a bubble to a fresh cookie counts, and
+			// only while the peer is being verified, pending or trusted
+			// and bubbled again after idle. A trusted peer in use is never
+			// re-pointed this way.
+			if !w.cookie.matches(src, dst, e.epoch(now)) {
+				return w.drop(DropBadCookie)
+			}
+			if rx == cache.RxMappingChanged && !e.reverifying(src) {
 				return w.drop(DropMappingMismatch)
 			}
 		}
@@ -159,7 +168,13 @@ func (w *Worker) decapPayload(pol *policy, buf []byte, off, n int, from netip.Ad
 		return w.drop(DropRoutingHeader0)
 	}
 	now := w.now()
-	switch w.observeRx(src, from, len(ip), now) {
+	rx := w.observeRx(src, from, len(ip), now)
+	if rx != cache.RxTrusted && !w.mappingAllowed(pol, from) {
+		// Whatever comes next (trust, learn, an ICMPv6 error) would send
+		// to from: never to a mapping the relay must not send to.
+		return w.drop(DropSrcMappingInvalid)
+	}
+	switch rx {
 	case cache.RxTrusted:
 	case cache.RxTrustedQueued:
 		// Trusted at exactly this mapping, with packets queued while its
@@ -184,10 +199,29 @@ func (w *Worker) decapPayload(pol *policy, buf []byte, off, n int, from netip.Ad
 		if !w.clientAllowed(pol, from, now) {
 			return w.drop(DropClientRateLimited)
 		}
-		return w.handoff(evTimeExceeded, src, from, ip[:min(len(ip), quoteMax)])
+		return w.icmpHandoff(pol, icmpTimeExceeded, src, false, from, ip[:min(len(ip), quoteMax)], now)
 	}
 	ip[7] = hop - 1
 	return ToIPv6, off + p.Offset, len(ip)
+}
+
+// mappingAllowed reports whether from may become a peer's mapping, the
+// address the relay then sends to (RFC 4380 §5.4.1: global unicast): not in
+// the RFC 4380 §5.2.4 list or ExtraBogons, not one of the relay's own
+// addresses nor the co-located server's, and not port 0. Checked before any
+// trust, learn or hand-off the packet could cause; a peer already trusted
+// at from was checked when it was trusted.
+func (w *Worker) mappingAllowed(pol *policy, from netip.AddrPort) bool {
+	a := from.Addr().As4()
+	return from.Port() != 0 && pol.bogons.GlobalUnicast4(a) && !w.e.isRelayAddr(pol, a) && a != w.e.localServer
+}
+
+// reverifying reports whether the trusted peer k is being verified again
+// with bubbles (its trust went stale): bubbles were sent to it and nothing
+// came from its mapping since.
+func (e *Engine) reverifying(k *[16]byte) bool {
+	p, ok := e.peers.Get(k)
+	return ok && p.State == cache.Trusted && p.Bubbles > 0 && p.FirstBubble >= p.LastRx
 }
 
 // hasRoutingHeader0 reports whether the IPv6 packet ip (at least 40 bytes)
@@ -247,12 +281,62 @@ func (w *Worker) limitedNotify(pol *policy, kind eventKind, key *[16]byte, from 
 
 // notify posts a packet-less event (trust, learn) to the slow path.
 func (w *Worker) notify(kind eventKind, key *[16]byte, from netip.AddrPort) bool {
-	if w.e.q.post(kind, key, from, nil) {
+	if w.e.q.notify(kind, key, from) {
 		bump(&w.c.slowPathNotices)
 		return true
 	}
 	bump(&w.c.slowPathNoticesLost)
 	return false
+}
+
+// icmpError describes one ICMPv6 error a hand-off asks the slow path for.
+type icmpError struct {
+	ev     eventKind
+	kind   ICMPv6Kind
+	reason DropReason // the packet's drop reason, the error sent or not
+	typ    uint8
+	code   uint8
+}
+
+var (
+	icmpTimeExceeded = icmpError{evTimeExceeded, ICMPv6TimeExceeded, DropHopLimit, teredo.ICMPv6TimeExceeded, teredo.CodeHopLimitExceeded}
+	icmpTooBig       = icmpError{evTooBig, ICMPv6PacketTooBig, DropPacketTooBig, teredo.ICMPv6PacketTooBig, 0}
+)
+
+// icmpHandoff hands quote to the slow path to be answered with the ICMPv6
+// error ie, after everything that could refuse the error has been asked,
+// in the worker: the error is allowed at all (DisableICMPv6Errors, RFC 4443
+// §2.4 (e)), the destination's hand-off budget (perDest, for native
+// packets, keyed by key), and a token of the ICMPv6 rate limit. A refused
+// packet is dropped under ie.reason with its error counted as suppressed,
+// as the slow path would count it, without costing a slot.
+func (w *Worker) icmpHandoff(pol *policy, ie icmpError, key *[16]byte, perDest bool, from netip.AddrPort, quote []byte, now int64) (Verdict, int, int) {
+	e := w.e
+	if pol.cfg.DisableICMPv6Errors || teredo.ICMPv6ErrorEligible(ie.typ, ie.code, quote) != nil ||
+		perDest && !e.destHandoffs.allow16(pol.destHandoff, key, now) {
+		return w.suppress(ie)
+	}
+	if !pol.icmp.take(&e.icmpCap, now, 1) {
+		if perDest {
+			e.destHandoffs.refund16(pol.destHandoff, key, now)
+		}
+		return w.suppress(ie)
+	}
+	if !e.q.post(ie.ev, key, from, quote) {
+		pol.icmp.refund(&e.icmpCap, now)
+		if perDest {
+			e.destHandoffs.refund16(pol.destHandoff, key, now)
+		}
+		return w.drop(DropSlowPathQueue)
+	}
+	bump(&w.c.slowPathHandoffs)
+	return SlowPath, 0, 0
+}
+
+// suppress drops a packet whose ICMPv6 error is not sent.
+func (w *Worker) suppress(ie icmpError) (Verdict, int, int) {
+	bump(&w.c.icmpSuppressed[ie.kind])
+	return w.drop(ie.reason)
 }
 
 // handoff copies pkt to the slow path and returns SlowPath, or counts a
@@ -323,27 +407,61 @@ func (w *Worker) Encap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 	if e.isRelayAddr(pol, server) && server != e.localServer {
 		return w.drop(DropDstSelf)
 	}
+	now := w.now()
 	if l > e.cfg.MTU {
-		return w.handoff(evTooBig, dst, netip.AddrPort{}, ip[:quoteMax])
+		return w.icmpHandoff(pol, icmpTooBig, dst, true, netip.AddrPort{}, ip[:quoteMax], now)
 	}
 	hop := ip[7]
 	if hop <= 1 {
-		return w.handoff(evTimeExceeded, dst, netip.AddrPort{}, ip[:min(l, quoteMax)])
+		return w.icmpHandoff(pol, icmpTimeExceeded, dst, true, netip.AddrPort{}, ip[:min(l, quoteMax)], now)
 	}
 	ip[7] = hop - 1
-	now := w.now()
 	if mapping, ok := w.lookupTx(dst, l, now); ok {
+		outerSum := !pol.cfg.DisableEncapUDPChecksum
+		s, completed := teredo.InnerChecksum(ip, outerSum)
+		if completed {
+			bump(&c.checksumsCompleted)
+		}
 		newOff = off - teredo.EncapLen
-		teredo.PutIPv4UDP(buf[newOff:off], e.relayAP, mapping, l, w.ipID, e.cfg.TTL)
+		if outerSum {
+			teredo.PutIPv4UDPSum(buf[newOff:off], e.relayAP, mapping, l, w.ipID, e.cfg.TTL, s)
+		} else {
+			teredo.PutIPv4UDP(buf[newOff:off], e.relayAP, mapping, l, w.ipID, e.cfg.TTL)
+		}
 		w.ipID++
 		bump(&c.encapForwarded)
 		bumpN(&c.encapForwardedBytes, l+teredo.EncapLen)
 		return ToIPv4, newOff, l + teredo.EncapLen
 	}
-	if !w.knownPeer(dst) {
+	queued, known := w.queuedFor(dst)
+	if !known {
 		return w.handoffNewPeer(pol, dst, ip, now)
 	}
-	return w.handoff(evEncap, dst, netip.AddrPort{}, ip)
+	// A peer being verified (or verified again): the slow path queues the
+	// packet. When the queue is already full it would drop it; so do we,
+	// here. The destination's hand-off budget bounds what passes before
+	// the slow path has queued the packets in flight.
+	if queued+l > e.peers.PeerQueueBytes() {
+		return w.drop(DropPeerQueueFull)
+	}
+	if !e.destHandoffs.allow16(pol.destHandoff, dst, now) {
+		return w.drop(DropDestHandoffLimited)
+	}
+	w.completeChecksum(ip)
+	if v, o, n := w.handoff(evEncap, dst, netip.AddrPort{}, ip); v == SlowPath {
+		return v, o, n
+	}
+	e.destHandoffs.refund16(pol.destHandoff, dst, now)
+	return Drop, 0, 0
+}
+
+// completeChecksum completes a partial inner checksum of a native packet the
+// slow path will queue or send through a kernel socket (which computes the
+// outer checksum, not the inner one).
+func (w *Worker) completeChecksum(ip []byte) {
+	if _, completed := teredo.InnerChecksum(ip, false); completed {
+		bump(&w.c.checksumsCompleted)
+	}
 }
 
 // handoffNewPeer hands the slow path a native packet for a destination
@@ -355,12 +473,19 @@ func (w *Worker) Encap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 // the token when the destination turns out to be verified or under way by
 // then.
 func (w *Worker) handoffNewPeer(pol *policy, dst *[16]byte, ip []byte, now int64) (Verdict, int, int) {
+	e := w.e
 	src64 := binary.BigEndian.Uint64(ip[8:16])
-	if !w.e.newPeers.allow(pol.newPeer, src64, now) {
+	if !e.newPeers.allow(pol.newPeer, src64, now) {
 		return w.drop(DropNewPeerRateLimited)
 	}
-	if !w.e.q.post(evEncapNew, dst, netip.AddrPort{}, ip) {
-		w.e.newPeers.refund(pol.newPeer, src64, now)
+	if !e.destHandoffs.allow16(pol.destHandoff, dst, now) {
+		e.newPeers.refund(pol.newPeer, src64, now)
+		return w.drop(DropDestHandoffLimited)
+	}
+	w.completeChecksum(ip)
+	if !e.q.post(evEncapNew, dst, netip.AddrPort{}, ip) {
+		e.newPeers.refund(pol.newPeer, src64, now)
+		e.destHandoffs.refund16(pol.destHandoff, dst, now)
 		return w.drop(DropSlowPathQueue)
 	}
 	bump(&w.c.slowPathHandoffs)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net/netip"
 	"testing"
 
@@ -330,5 +331,29 @@ func TestRateLimiterTable(t *testing.T) {
 	}
 	if off := newSourceLimiter(-1, 1, 8, 0); !off.allow(victim, 0) {
 		t.Fatal("disabled limiter refused")
+	}
+}
+
+// TestIPv4IDRandomStart (issue 10, section 6): every handler starts the
+// IPv4 IDs of what it sends at a random value, then counts up.
+func TestIPv4IDRandomStart(t *testing.T) {
+	h := newHarness(t, nil)
+	rs := fromClient(rsPayload(false, nil))
+	firsts := map[uint16]bool{}
+	for range 16 {
+		h.h = h.s.NewHandler()
+		v, out := h.handle(rs)
+		_, out2 := h.handle(rs)
+		if v != ToIPv4 || len(out) < 20 || len(out2) < 20 {
+			t.Fatalf("RS: %v", v)
+		}
+		first := binary.BigEndian.Uint16(out[4:6])
+		if next := binary.BigEndian.Uint16(out2[4:6]); next != first+1 {
+			t.Fatalf("IDs %d then %d: want consecutive", first, next)
+		}
+		firsts[first] = true
+	}
+	if len(firsts) < 2 {
+		t.Fatalf("16 handlers started their IPv4 IDs at %v", firsts)
 	}
 }

@@ -20,7 +20,8 @@
 //	frame path only: IPv4 header, not a fragment, UDP, to Primary/Secondary:3544, UDP length
 //	rule 1  well-formed Teredo payload, IPv6 version and length,        teredo_malformed, ipv6_malformed,
 //	        no 01xxxxxx trailer, no origin indication                   trailer_discard, origin_indication
-//	rule 2  a bubble or ICMPv6 (next header 58)                         not_bubble_or_icmpv6 (or Relay)
+//	rule 2  a bubble or ICMPv6 (next header 58)                         not_bubble_or_icmpv6 (or Relay),
+//	        with at least its 4-byte header                             icmpv6_truncated
 //	rule 3  IPv4 source global unicast (RFC 4380 §5.2.4 + ExtraBogons)  src_not_global
 //	loop    IPv4 source is not a server address with port 3544         loop
 //	rule 4  link-local source, to ff02::2, ICMPv6 133: a valid RS       rs_invalid   → RA

@@ -63,6 +63,8 @@ func dropCases() []dropCase {
 		{name: "rule 1 trailer 01xxxxxx", pkt: fromClient(append(bubble(clientAddr, otherServerClient), 0x41, 0)), want: DropTrailerDiscard},
 		{name: "rule 1 origin indication", pkt: ipv4udp(relayAP, primaryAP(), append([]byte{0, 0, 1, 2, 3, 4, 5, 6}, bubble(relayCookie, clientAddr)...)), want: DropOriginIndication},
 		{name: "rule 2 udp payload", pkt: fromClient(ipv6(clientAddr, nativeHost, 17, 64, make([]byte, 8))), want: DropNotBubbleOrICMPv6},
+		{name: "rule 2 icmpv6 of 3 bytes to native", pkt: fromClient(ipv6(clientAddr, nativeHost, teredo.ProtoICMPv6, 64, []byte{128, 0, 0})), want: DropICMPv6Truncated},
+		{name: "rule 2 icmpv6 of 0 bytes to a client", pkt: ipv4udp(relayAP, primaryAP(), ipv6(nativeHost, clientAddr, teredo.ProtoICMPv6, 64, nil)), want: DropICMPv6Truncated},
 		{name: "rule 3 private source", pkt: ipv4udp(netip.MustParseAddrPort("10.1.2.3:46240"), primaryAP(), rs), want: DropSrcNotGlobal},
 		{name: "rule 3 extra bogon", pkt: fromClient(rs), mod: func(c *Config) { c.ExtraBogons = []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")} }, want: DropSrcNotGlobal},
 		{name: "loop guard", pkt: ipv4udp(secondaryAP(), primaryAP(), bubble(relayCookie, clientAddr)), want: DropLoop},

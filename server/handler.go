@@ -184,6 +184,9 @@ func (h *Handler) process(buf []byte, off, n, local int, from netip.AddrPort, he
 	bubble := teredo.IsBubble(ip)
 	icmp := ip[6] == teredo.ProtoICMPv6
 	shared := s.relayAt == local
+	if icmp && len(ip) < teredo.IPv6HeaderLen+4 {
+		return h.drop(DropICMPv6Truncated) // nothing to forward or answer
+	}
 	// Rule 2: only bubbles and ICMPv6, unless the relay shares this address.
 	if !bubble && !icmp {
 		if shared {

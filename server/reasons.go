@@ -48,6 +48,10 @@ const (
 	DropNoHeadroom // no room in front of the packet for the IPv4/UDP headers and the origin indication
 	DropNoTailroom // no room after the RS for the larger RA
 
+	// Appended (the values above are stable).
+
+	DropICMPv6Truncated // rule 2: ICMPv6 shorter than its 4-byte header (type, code, checksum)
+
 	// NumDropReasons is the number of reasons; it sizes counter arrays.
 	NumDropReasons
 )
@@ -81,6 +85,7 @@ var dropReasonNames = enumlabel.Table[DropReason]{
 	DropRateLimited:       "rate_limited",
 	DropNoHeadroom:        "no_headroom",
 	DropNoTailroom:        "no_tailroom",
+	DropICMPv6Truncated:   "icmpv6_truncated",
 }
 
 // String returns the stable snake_case label of r.

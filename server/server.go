@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	mrand "math/rand/v2"
 	"net/netip"
 	"sync"
 
@@ -90,6 +91,7 @@ func (s *Server) NewHandler() *Handler {
 	h := &Handler{
 		s:     s,
 		limit: newSourceLimiter(c.RatePerSource, c.RateBurst, c.RateTableSize, mix(s.keySeed+uint64(len(s.handlers)))),
+		ipID:  uint16(mrand.Uint32()), // a random start per handler, as the relay's workers
 	}
 	s.handlers = append(s.handlers, h)
 	return h
@@ -105,6 +107,12 @@ func (s *Server) Counters() Counters {
 		h.c.addTo(&out)
 	}
 	return out
+}
+
+// SharedWithRelay reports whether a is the server address a co-located
+// relay shares (Config.RelayAddr), where relay business is handed on.
+func (s *Server) SharedWithRelay(a netip.Addr) bool {
+	return s.relayAt >= 0 && a.Unmap() == netip.AddrFrom4(s.addrs[s.relayAt])
 }
 
 // addrIndex returns the index of a server address, or -1.

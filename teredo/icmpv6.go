@@ -36,11 +36,9 @@ const (
 // checksum field (msg[2:4]) must be zero; to verify a received message compute
 // over it as received: a correct message yields 0.
 func ICMPv6Checksum(src, dst *[16]byte, msg []byte) uint16 {
-	s := sum(src[:], 0)
-	s = sum(dst[:], s)
-	l := uint32(len(msg))
-	s = uint32(fold(s)) + l>>16 + l&0xffff + ProtoICMPv6
-	return ^fold(sum(msg, s))
+	l := uint64(len(msg))
+	acc := sumAddr(src, sumAddr(dst, l>>16+l&0xffff+ProtoICMPv6))
+	return ^fold(fold64(sum64(msg, acc)))
 }
 
 // VerifyICMPv6Checksum reports whether the ICMPv6 message carried by the IPv6
@@ -111,6 +109,14 @@ func PutTimeExceeded(b []byte, src netip.Addr, invoking []byte) (int, error) {
 // PutPacketTooBig builds a Packet Too Big error carrying mtu; see PutICMPv6Error.
 func PutPacketTooBig(b []byte, mtu uint32, src netip.Addr, invoking []byte) (int, error) {
 	return PutICMPv6Error(b, ICMPv6PacketTooBig, 0, mtu, src, invoking)
+}
+
+// ICMPv6ErrorEligible reports, with the sentinel error PutICMPv6Error would
+// return, why no ICMPv6 error of type typ and code may answer invoking, or
+// nil when one may: the checks of PutICMPv6Error without building anything,
+// so that a rate limit is not spent on an error that cannot be sent.
+func ICMPv6ErrorEligible(typ, code uint8, invoking []byte) error {
+	return errorEligible(typ, code, invoking)
 }
 
 // errorEligible applies RFC 4443 §2.4 (e) and the Teredo bubble rule to the

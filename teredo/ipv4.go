@@ -134,24 +134,52 @@ func (u *UDPHeader) Decode(b []byte) error {
 // §5.1.2], protocol UDP, header checksum filled) and an 8-byte UDP header
 // (checksum 0, "not computed", which IPv4 allows) into b[0:28] for a UDP
 // payload of payloadLen bytes that the caller places at b[28:]. len(b) >= 28 and
-// payloadLen <= 65507. SetUDPChecksum can fill the UDP checksum afterwards.
+// payloadLen <= 65507. SetUDPChecksum can fill the UDP checksum afterwards
+// with a pass over the payload; PutIPv4UDPSum computes it from the
+// payload's sum instead.
 func PutIPv4UDP(b []byte, src, dst netip.AddrPort, payloadLen int, id uint16, ttl uint8) {
+	putIPv4UDP(b, src, dst, payloadLen, id, ttl, 0, false)
+}
+
+// PutIPv4UDPSum is PutIPv4UDP with the UDP checksum filled from
+// payloadSum, the one's complement sum of the payload (InnerChecksum for an
+// IPv6 packet): the payload is not read again.
+func PutIPv4UDPSum(b []byte, src, dst netip.AddrPort, payloadLen int, id uint16, ttl uint8, payloadSum uint32) {
+	putIPv4UDP(b, src, dst, payloadLen, id, ttl, payloadSum, true)
+}
+
+// putIPv4UDP writes the headers; both checksums are computed from the
+// values, not read back from b (a load over bytes just stored one or two at
+// a time waits for them: store forwarding fails).
+func putIPv4UDP(b []byte, src, dst netip.AddrPort, payloadLen int, id uint16, ttl uint8, payloadSum uint32, udpSum bool) {
 	_ = b[EncapLen-1]
 	s, d := as4(src.Addr()), as4(dst.Addr())
-	b[0], b[1] = 0x45, 0
-	binary.BigEndian.PutUint16(b[2:4], uint16(EncapLen+payloadLen))
+	s32, d32 := binary.BigEndian.Uint32(s[:]), binary.BigEndian.Uint32(d[:])
+	total, udpLen := uint64(EncapLen+payloadLen), uint64(UDPHeaderLen+payloadLen)
+	addrs := uint64(s32>>16) + uint64(s32&0xffff) + uint64(d32>>16) + uint64(d32&0xffff)
+	hsum := 0x4500 + total + uint64(id) + (uint64(ttl)<<8 | ProtoUDP) + addrs
+	binary.BigEndian.PutUint32(b[0:4], 0x45000000|uint32(total))
 	binary.BigEndian.PutUint16(b[4:6], id)
 	b[6], b[7] = 0, 0 // flags (DF clear) and fragment offset
 	b[8], b[9] = ttl, ProtoUDP
-	b[10], b[11] = 0, 0
-	copy(b[12:16], s[:])
-	copy(b[16:20], d[:])
-	binary.BigEndian.PutUint16(b[10:12], ^fold(sum(b[:IPv4HeaderLen], 0)))
+	binary.BigEndian.PutUint16(b[10:12], ^fold(fold64(hsum)))
+	binary.BigEndian.PutUint32(b[12:16], s32)
+	binary.BigEndian.PutUint32(b[16:20], d32)
 	u := b[IPv4HeaderLen:EncapLen]
 	binary.BigEndian.PutUint16(u[0:2], src.Port())
 	binary.BigEndian.PutUint16(u[2:4], dst.Port())
-	binary.BigEndian.PutUint16(u[4:6], uint16(UDPHeaderLen+payloadLen))
-	u[6], u[7] = 0, 0
+	binary.BigEndian.PutUint16(u[4:6], uint16(udpLen))
+	var c uint16
+	if udpSum {
+		// Pseudo-header (addresses, protocol, length) and UDP header
+		// (ports, length; the checksum field counts as 0), then the payload.
+		acc := uint64(payloadSum) + addrs + ProtoUDP + udpLen +
+			uint64(src.Port()) + uint64(dst.Port()) + udpLen
+		if c = ^fold(fold64(acc)); c == 0 {
+			c = 0xffff // RFC 768: 0 means no checksum
+		}
+	}
+	binary.BigEndian.PutUint16(u[6:8], c)
 }
 
 // UDPChecksum returns the UDP checksum over the IPv4 pseudo-header (src, dst,
@@ -183,36 +211,4 @@ func SetUDPChecksum(pkt []byte) {
 	udp := pkt[IPv4HeaderLen:tl]
 	udp[6], udp[7] = 0, 0
 	binary.BigEndian.PutUint16(udp[6:8], UDPChecksum([4]byte(pkt[12:16]), [4]byte(pkt[16:20]), udp))
-}
-
-// sum adds b as big-endian 16-bit words to s (one's complement sum, not folded).
-func sum(b []byte, s uint32) uint32 {
-	acc := uint64(s)
-	for len(b) >= 8 {
-		acc += uint64(binary.BigEndian.Uint32(b[0:4])) + uint64(binary.BigEndian.Uint32(b[4:8]))
-		b = b[8:]
-	}
-	if len(b) >= 4 {
-		acc += uint64(binary.BigEndian.Uint32(b[0:4]))
-		b = b[4:]
-	}
-	if len(b) >= 2 {
-		acc += uint64(binary.BigEndian.Uint16(b[0:2]))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		acc += uint64(b[0]) << 8
-	}
-	// fold 64 -> 32 bits; 32-bit words summed give the same one's complement
-	// 16-bit sum once folded.
-	acc = (acc >> 32) + (acc & 0xffffffff)
-	acc = (acc >> 32) + (acc & 0xffffffff)
-	return uint32(acc)
-}
-
-// fold folds a 32-bit one's complement sum to 16 bits.
-func fold(s uint32) uint16 {
-	s = (s >> 16) + (s & 0xffff)
-	s = (s >> 16) + (s & 0xffff)
-	return uint16(s)
 }

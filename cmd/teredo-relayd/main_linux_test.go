@@ -267,6 +267,9 @@ func TestStartupErrorsExit(t *testing.T) {
 		{"api_socket_dir_is_a_file", "", "teredo-relayd: config: api.socket: create control socket directory: ", nil},
 		{"interface_missing", "", "teredo-relayd: config: interfaces.one_armed: tdrd9: no such network interface", nil},
 		{"ipv4_address_not_assigned", "", "teredo-relayd: config: ipv4.address: not assigned to an interface on this host", nil},
+		// The server role needs both its addresses on this host (issue 10).
+		{"server_secondary_not_assigned", "roles: [relay, server]\nserver: {primary: 192.0.2.1, secondary: 192.0.2.3}\n",
+			"teredo-relayd: config: server.secondary: 192.0.2.3 is not assigned to an interface on this host", nil},
 		// Refused after the background tasks started: they must stop too.
 		{"debug_listener_refused", "", "teredo-relayd: TEREDO_RELAYD_DEBUG_LISTEN: \"192.0.2.1\" is not a loopback address",
 			[]string{"TEREDO_RELAYD_DEBUG_LISTEN=192.0.2.1:6060"}},

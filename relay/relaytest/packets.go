@@ -95,3 +95,34 @@ func IPv4UDP(src, dst netip.AddrPort, payload []byte, udpChecksum bool) []byte {
 func TeredoAddr(server netip.Addr, flags uint16, mapped netip.AddrPort) netip.Addr {
 	return teredo.Addr{Server: server, Flags: flags, Mapped: mapped}.IP()
 }
+
+// TCPSegment builds a TCP-over-IPv6 packet (an ACK with size bytes of
+// payload) with a correct checksum or, with partialChecksum, with only the
+// folded pseudo-header sum in the checksum field: what a Linux stack sends
+// on a virtual interface with checksum offload (CHECKSUM_PARTIAL), which
+// the relay must complete.
+func TCPSegment(src, dst netip.Addr, hopLimit uint8, size int, partialChecksum bool) []byte {
+	seg := make([]byte, 20+size)
+	binary.BigEndian.PutUint16(seg[0:2], 443)
+	binary.BigEndian.PutUint16(seg[2:4], 51000)
+	binary.BigEndian.PutUint32(seg[4:8], 0x01020304)
+	binary.BigEndian.PutUint32(seg[8:12], 0x0a0b0c0d)
+	seg[12], seg[13] = 5<<4, 0x10 // 20-byte header, ACK
+	binary.BigEndian.PutUint16(seg[14:16], 512)
+	for i := 20; i < len(seg); i++ {
+		seg[i] = byte(i * 7)
+	}
+	p := IPv6(src, dst, 6, hopLimit, seg)
+	// The pseudo-header: addresses, length, next header (RFC 8200 §8.1).
+	ph := make([]byte, 40)
+	copy(ph, p[8:40])
+	binary.BigEndian.PutUint32(ph[32:36], uint32(len(seg)))
+	ph[39] = 6
+	pseudo := ^teredo.Checksum(ph, 0) // folded sum, not complemented
+	if partialChecksum {
+		binary.BigEndian.PutUint16(p[40+16:], pseudo)
+		return p
+	}
+	binary.BigEndian.PutUint16(p[40+16:], teredo.Checksum(seg, uint32(pseudo)))
+	return p
+}
