@@ -227,7 +227,7 @@ func NewTunnel(cfg TunnelConfig, tr Transport, tun TunnelHost) (*Tunnel, error) 
 		return nil, err
 	}
 	t := &Tunnel{
-		cfg: cfg, tr: tr, tun: tun, network: "unknown",
+		cfg: cfg, tr: tr, tun: tun, network: "unknown", mtu: teredo.MinMTU, // the link's MTU until an RA says more
 		primary: cfg.Primary, secondary: cfg.Secondary,
 		peers: newPeerTable(cfg.MaxPeers), tx: make([]byte, 2048), icmp: make([]byte, teredo.MinMTU),
 	}

@@ -253,7 +253,8 @@ func TestTunnelManagedNetwork(t *testing.T) {
 		r.tn.SetNetwork(r.now(), true)
 		r.pump()
 		s := r.tn.Snapshot(r.now())
-		if typ == TypeClient && (s.State != StateOffline || s.Error != "client is in a managed network" || s.Network != "managed" || len(r.n.sent) != 0) {
+		// The interface's MTU is the link's (1280) before any RA.
+		if typ == TypeClient && (s.State != StateOffline || s.Error != "client is in a managed network" || s.Network != "managed" || len(r.n.sent) != 0 || s.MTU != teredo.MinMTU) {
 			t.Errorf("client on a managed network: %+v, %d datagrams sent", s, len(r.n.sent))
 		}
 		if typ == TypeEnterpriseClient && (s.State != StateDormant || s.Network != "managed") {
