@@ -10,12 +10,13 @@ REVISION := $(shell scripts/version.sh revision)
 LDFLAGS := -X github.com/teredorelay/teredorelay/internal/buildinfo.version=$(VERSION) \
 	-X github.com/teredorelay/teredorelay/internal/buildinfo.revision=$(REVISION)
 # Commands in the Debian package, NAME:DIR for ./cmd/NAME installed in /usr/DIR
-# (a command is added to the package with one line here; docs/man/NAME.1.md
-# gives it a manual page).
+# (a command is added to the package with one line here; docs/man/NAME.1.md,
+# or NAME.8.md for sbin, gives it a manual page).
 DEB_COMMANDS := \
 	teredo-relayd:sbin \
 	relayctl:bin \
-	teredo-probe:bin
+	teredo-probe:bin \
+	teredo-client:sbin
 DEB_ARCH := $(shell $(GO) env GOARCH)
 DEB_ROOT := build/deb/root
 RACE_PKGS := ./cache/... ./peerstate/... ./relay/... ./teredo/... ./server/... ./client/... ./announce/... ./nexthop/... ./dataplane/... ./control/... ./xsk/...
