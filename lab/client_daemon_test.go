@@ -613,7 +613,7 @@ func TestClientDaemonPeerToPeer(t *testing.T) {
 	clientBinary(t)
 	l := startLab(t, Options{Relay: RelayMiredo})
 	addSecondSite(t, l)
-	requireDefaultOffloads(t, l)
+	requireDefaultOffloads(t, l, Nat2, Client2)
 	a := startOurClient(t, l, Client, "tclient-a", "--idle-timeout", "0")
 	b := startOurClient(t, l, Client2, "tclient-b", "--idle-timeout", "0")
 	sa := a.waitState(t, 30*time.Second, "client A qualified", func(s client.Snapshot) bool { return s.State == client.StateQualified })
