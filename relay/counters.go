@@ -33,13 +33,26 @@ type pathCounters struct {
 	// slowPathNoticesLimited: notices skipped by the client rate limit.
 	slowPathNoticesLimited uint64
 	checksumsCompleted     uint64
+	// rare counts the additions to the arrays below (drops and suppressed
+	// errors, a minority of packets): publish looks at the arrays only when
+	// it moved.
+	rare uint64
 	// icmpSuppressed: ICMPv6 errors refused in the worker, before the
 	// hand-off (rate limit, hand-off budget, RFC 4443, disabled).
 	icmpSuppressed [NumICMPv6Kinds]uint64
 	drops          [NumDropReasons]uint64
 }
 
-func (c *pathCounters) drop(r DropReason) { c.drops[r]++ }
+func (c *pathCounters) drop(r DropReason) {
+	c.drops[r]++
+	c.rare++
+}
+
+// suppressed counts an ICMPv6 error refused in the worker.
+func (c *pathCounters) suppressed(k ICMPv6Kind) {
+	c.icmpSuppressed[k]++
+	c.rare++
+}
 
 // pathCounterWords is the number of uint64 words in pathCounters, which
 // holds nothing else (publishedCounters copies it word by word).
@@ -55,11 +68,26 @@ func (c *pathCounters) words() *[pathCounterWords]uint64 {
 	return (*[pathCounterWords]uint64)(unsafe.Pointer(c))
 }
 
-// publish stores the words of c that changed since the last publish; the
-// owner is the only writer, so loading its own last value is a plain load.
+// headWords is the number of words before the arrays, rare included.
+const headWords = unsafe.Offsetof(pathCounters{}.icmpSuppressed) / 8
+
+// rare is the last word before the arrays.
+var (
+	_ [unsafe.Offsetof(pathCounters{}.rare)/8 - (headWords - 1)]struct{}
+	_ [(headWords - 1) - unsafe.Offsetof(pathCounters{}.rare)/8]struct{}
+)
+
+// publish stores the words of c that changed since the last publish (the
+// arrays only when rare moved); the owner is the only writer, so loading
+// its own last value is a plain load.
 func (p *publishedCounters) publish(c *pathCounters) {
-	for i, v := range c.words() {
-		if p[i].Load() != v {
+	w := c.words()
+	n := headWords
+	if p[headWords-1].Load() != c.rare {
+		n = pathCounterWords
+	}
+	for i := range n {
+		if v := w[i]; p[i].Load() != v {
 			p[i].Store(v)
 		}
 	}

@@ -348,7 +348,7 @@ func (w *Worker) icmpHandoff(pol *policy, ie icmpError, key *[16]byte, perDest b
 
 // suppress drops a packet whose ICMPv6 error is not sent.
 func (w *Worker) suppress(ie icmpError) (Verdict, int, int) {
-	w.c.icmpSuppressed[ie.kind]++
+	w.c.suppressed(ie.kind)
 	return w.drop(ie.reason)
 }
 
