@@ -14,13 +14,25 @@ import (
 // process's own, nothing to switch).
 type namespace struct{ fd int }
 
+// startNetNS is the inode of the network namespace the process started
+// in, read while package initialisation runs on the main thread, before any
+// thread can have switched. Comparing with /proc/self/ns/net later would be
+// wrong: that is the main thread's namespace, and a goroutine that locks
+// its thread and enters a namespace may be running on the main thread.
+var startNetNS = func() uint64 {
+	var st unix.Stat_t
+	if unix.Stat("/proc/thread-self/ns/net", &st) != nil {
+		return 0
+	}
+	return st.Ino
+}()
+
 // currentNamespace holds the calling thread's network namespace when it is
-// not the process's: a transport opened inside a namespace (a test lab
-// switching one locked thread) opens its siblings there too.
+// not the one the process started in: a transport opened inside a namespace
+// (a test lab switching one locked thread) opens its siblings there too.
 func currentNamespace() namespace {
-	var self, proc unix.Stat_t
-	if unix.Stat("/proc/thread-self/ns/net", &self) != nil || unix.Stat("/proc/self/ns/net", &proc) != nil ||
-		self.Ino == proc.Ino {
+	var self unix.Stat_t
+	if startNetNS == 0 || unix.Stat("/proc/thread-self/ns/net", &self) != nil || self.Ino == startNetNS {
 		return namespace{fd: -1}
 	}
 	fd, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)

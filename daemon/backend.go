@@ -44,14 +44,15 @@ func (d *Daemon) RelayCounters() metrics.RelayCounters {
 	c := d.engine.Counters()
 	dp := d.DataplaneCounters()
 	out := metrics.RelayCounters{
-		V4ToV6Packets:   c.DecapForwarded,
-		V4ToV6Bytes:     c.DecapForwardedBytes,
-		V6ToV4Packets:   c.EncapForwarded + c.QueueReleases + c.SlowPathSends,
-		V6ToV4Bytes:     c.EncapForwardedBytes,
-		BubblesDirect:   c.BubblesSentDirect,
-		BubblesIndirect: c.BubblesSentIndirect,
-		BubbleRetries:   c.BubbleRetries,
-		BubbleExpiries:  c.PeerExpiries,
+		V4ToV6Packets:      c.DecapForwarded,
+		V4ToV6Bytes:        c.DecapForwardedBytes,
+		V6ToV4Packets:      c.EncapForwarded + c.QueueReleases + c.SlowPathSends,
+		V6ToV4Bytes:        c.EncapForwardedBytes,
+		BubblesDirect:      c.BubblesSentDirect,
+		BubblesIndirect:    c.BubblesSentIndirect,
+		BubbleRetries:      c.BubbleRetries,
+		BubbleExpiries:     c.PeerExpiries,
+		ChecksumsCompleted: c.EncapChecksumsCompleted,
 	}
 	for r := relay.DropReason(0); r < relay.NumDropReasons; r++ {
 		out.Drops = append(out.Drops, metrics.Count{Label: r.String(), Value: c.Drops[r]})

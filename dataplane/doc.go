@@ -11,6 +11,14 @@
 //	received:  chunk │ headroom │ Eth(14/18/22) │ IPv6 … │
 //	encap:     chunk │ … │ Eth' │ IPv4 │ UDP │ IPv6 … │  (IPv4+UDP+Eth' in the headroom)
 //
+// Step handles a batch in two passes. The first checks every frame's link
+// layer and, when the relay batches its lookups (BatchRelay, as
+// relay.Worker does), prepares each frame's peer and resolves them all at
+// once: the cache misses of the batch overlap instead of queueing one after
+// the other. The second gives the frames to the relay in the same order and
+// forwards them. Verdicts and counts are the same as frame by frame
+// (TestStepBatchedLikePerPacket); only the cost differs.
+//
 // Next hops come from a nexthop.Table snapshot loaded once per batch. A
 // destination whose neighbour is not resolved yet, or whose route leaves
 // through a link that is not a port, goes out through the kernel (raw

@@ -20,15 +20,47 @@ import (
 // addresses are given to the server handler too, which counts them as drops
 // (ipv4_malformed, wrong_destination).
 type ServerPath struct {
-	h     *server.Handler
-	relay Relay // nil: server role only
-	addrs [2][4]byte
+	h       *server.Handler
+	relay   Relay      // nil: server role only
+	batcher BatchRelay // relay, when it batches its lookups
+	addrs   [2][4]byte
 }
 
 // NewServerPath returns the fast path of one queue: h (from s.NewHandler)
 // first, then r (nil for the server role alone).
 func NewServerPath(s *server.Server, h *server.Handler, r Relay) *ServerPath {
-	return &ServerPath{h: h, relay: r, addrs: [2][4]byte{s.Primary().Addr().As4(), s.Secondary().Addr().As4()}}
+	p := &ServerPath{h: h, relay: r, addrs: [2][4]byte{s.Primary().Addr().As4(), s.Secondary().Addr().As4()}}
+	p.batcher, _ = r.(BatchRelay)
+	return p
+}
+
+// BeginBatch, PrepareDecap, PrepareEncap, Resolve and EndBatch pass the
+// worker's batch on to the relay (BatchRelay); frames to a server address
+// are not prepared (the server handles them first).
+func (p *ServerPath) BeginBatch() {
+	if p.batcher != nil {
+		p.batcher.BeginBatch()
+	}
+}
+
+func (p *ServerPath) PrepareDecap(buf []byte, off, n int) bool {
+	return p.batcher != nil && !p.toServer(buf, off, n) && p.batcher.PrepareDecap(buf, off, n)
+}
+
+func (p *ServerPath) PrepareEncap(buf []byte, off, n int) bool {
+	return p.batcher != nil && p.batcher.PrepareEncap(buf, off, n)
+}
+
+func (p *ServerPath) Resolve() {
+	if p.batcher != nil {
+		p.batcher.Resolve()
+	}
+}
+
+func (p *ServerPath) EndBatch() {
+	if p.batcher != nil {
+		p.batcher.EndBatch()
+	}
 }
 
 // Decap handles an IPv4 frame from the IPv4 side.

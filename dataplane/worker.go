@@ -37,6 +37,21 @@ type Relay interface {
 	Encap(buf []byte, off, n int) (v relay.Verdict, newOff, newLen int)
 }
 
+// BatchRelay is a Relay that looks up the peers of a whole RX batch at once
+// (*relay.Worker; see relay/batch.go): Step parses every frame's link layer
+// first, prepares the relay's lookups, resolves them together (many cache
+// misses in flight instead of one after the other), then hands the frames
+// to Decap and Encap in the same order. Preparing is only a hint: a relay
+// gives the same verdicts with or without it.
+type BatchRelay interface {
+	Relay
+	BeginBatch()
+	PrepareDecap(buf []byte, off, n int) bool
+	PrepareEncap(buf []byte, off, n int) bool
+	Resolve()
+	EndBatch()
+}
+
 // KernelPath sends a complete IP packet through the kernel's stack (routing
 // and neighbour resolution): used when the fast path cannot build the
 // Ethernet header itself. Implementations must not keep pkt and must not
@@ -89,6 +104,7 @@ type Worker struct {
 	ports    [MaxPorts]Port
 	nports   int
 	relay    Relay
+	batcher  BatchRelay // relay, when it batches its lookups; else nil
 	hops     *nexthop.Table
 	kernel   KernelPath
 	snap     *nexthop.Snapshot
@@ -96,6 +112,7 @@ type Worker struct {
 	macs [MaxPorts]portMACs
 
 	rx    [BatchSize]xsk.Desc
+	rxL2  [BatchSize]rxFrame // Step's first pass over rx
 	txq   [MaxPorts][BatchSize]xsk.Desc
 	txn   [MaxPorts]int
 	batch Counters // this step's counts, published once per step
@@ -114,6 +131,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	}
 	w := &Worker{queue: cfg.Queue, cpu: cfg.CPU, nports: len(cfg.Ports), relay: cfg.Relay, hops: cfg.Hops, kernel: cfg.Kernel,
 		idleSpin: cfg.IdleSpin}
+	w.batcher, _ = cfg.Relay.(BatchRelay)
 	if w.idleSpin == 0 {
 		w.idleSpin = DefaultIdleSpin
 	}
@@ -156,9 +174,7 @@ func (w *Worker) Step() int {
 			continue
 		}
 		n := p.Socket.Receive(w.rx[:])
-		for j := range n {
-			w.handle(i, w.rx[j])
-		}
+		w.receive(i, n)
 		w.batch.RxFrames[i] += uint64(n)
 		got += n
 	}
@@ -182,41 +198,99 @@ func (w *Worker) Step() int {
 	return got
 }
 
-// handle processes one received frame: parse L2, run the relay, forward.
-func (w *Worker) handle(in int, d xsk.Desc) {
+// rxFrame is a received frame after Step's first pass: where it is and its
+// link layer, or why it is dropped.
+type rxFrame struct {
+	buf  []byte
+	off  int
+	l2   l2Frame
+	drop Reason // when !ok
+	ok   bool
+	free bool // when !ok: the frame is ours to free
+}
+
+// receive handles the n frames in w.rx from port in, in two passes: link
+// layers first (and the relay's batch lookup of their peers), then the
+// relay's verdicts and forwarding, frame by frame in order.
+func (w *Worker) receive(in, n int) {
 	src := w.ports[in].Socket
-	buf, off := src.Frame(d)
-	if buf == nil {
-		w.batch.Events[DropL2Malformed]++ // not a frame of this UMEM: nothing to free
-		return
+	br := w.batcher
+	if br != nil {
+		br.BeginBatch()
 	}
-	if off+int(d.Len) > len(buf) {
-		w.drop(src, d, DropL2Malformed) // runs past its chunk: the chunk is still ours
+	for j, d := range w.rx[:n] {
+		f := &w.rxL2[j]
+		w.parse(in, src, d, f)
+		if br == nil || !f.ok {
+			continue
+		}
+		l3, l3Len := f.off+f.l2.hdrLen, int(d.Len)-f.l2.hdrLen
+		switch f.l2.etherType {
+		case etherTypeIPv4:
+			br.PrepareDecap(f.buf, l3, l3Len)
+		case etherTypeIPv6:
+			br.PrepareEncap(f.buf, l3, l3Len)
+		}
+	}
+	if br != nil {
+		br.Resolve()
+	}
+	for j, d := range w.rx[:n] {
+		w.handle(in, d, &w.rxL2[j])
+		w.rxL2[j].buf = nil
+	}
+	if br != nil {
+		br.EndBatch()
+	}
+}
+
+// parse locates received frame d and checks its link layer into f.
+func (w *Worker) parse(in int, src Socket, d xsk.Desc, f *rxFrame) {
+	f.ok, f.free = false, true
+	buf, off := src.Frame(d)
+	switch {
+	case buf == nil:
+		f.drop, f.free = DropL2Malformed, false // not a frame of this UMEM: nothing to free
+		return
+	case off+int(d.Len) > len(buf):
+		f.drop = DropL2Malformed // runs past its chunk: the chunk is still ours
 		return
 	}
 	l2, ok := parseL2(buf[off : off+int(d.Len)])
-	if !ok {
-		w.drop(src, d, DropL2Malformed)
-		return
-	}
+	switch {
+	case !ok:
+		f.drop = DropL2Malformed
 	// Another host's frame (an unknown-unicast flood on an IX LAN, a group
 	// address): Linux forwarding drops those, and so do we. The XDP program
 	// does not steer them; this catches a MAC change in between.
-	if !w.toUs(in, (*[6]byte)(buf[off:off+6])) {
-		w.drop(src, d, DropL2NotOurMAC)
+	case !w.toUs(in, (*[6]byte)(buf[off:off+6])):
+		f.drop = DropL2NotOurMAC
+	case l2.etherType != etherTypeIPv4 && l2.etherType != etherTypeIPv6:
+		f.drop = DropL2Unsupported
+	default:
+		f.buf, f.off, f.l2, f.ok = buf, off, l2, true
+	}
+}
+
+// handle processes one received frame after parse: run the relay, forward.
+func (w *Worker) handle(in int, d xsk.Desc, f *rxFrame) {
+	src := w.ports[in].Socket
+	if !f.ok {
+		if f.free {
+			w.drop(src, d, f.drop)
+		} else {
+			w.batch.Events[f.drop]++
+		}
 		return
 	}
-	l3, n := off+l2.hdrLen, int(d.Len)-l2.hdrLen
+	buf, off := f.buf, f.off
+	l3, n := off+f.l2.hdrLen, int(d.Len)-f.l2.hdrLen
 	var v relay.Verdict
 	var pOff, pLen int
-	switch l2.etherType {
-	case etherTypeIPv4:
+	if f.l2.etherType == etherTypeIPv4 {
 		v, pOff, pLen = w.relay.Decap(buf, l3, n)
-	case etherTypeIPv6:
+	} else {
 		v, pOff, pLen = w.relay.Encap(buf, l3, n)
-	default:
-		w.drop(src, d, DropL2Unsupported)
-		return
 	}
 	switch v {
 	case relay.ToIPv6, relay.ToIPv4:

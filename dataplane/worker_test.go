@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/teredorelay/teredorelay/nexthop"
@@ -556,4 +557,58 @@ func BenchmarkStep(b *testing.B) {
 		w.Step()
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*BatchSize), "ns/frame")
+}
+
+// batchRecorder is a fakeRelay that batches its lookups and records the
+// calls the worker makes, in order.
+type batchRecorder struct {
+	fakeRelay
+	log []string
+}
+
+func (r *batchRecorder) BeginBatch() { r.log = append(r.log, "begin") }
+func (r *batchRecorder) Resolve()    { r.log = append(r.log, "resolve") }
+func (r *batchRecorder) EndBatch()   { r.log = append(r.log, "end") }
+func (r *batchRecorder) PrepareDecap(buf []byte, off, n int) bool {
+	r.log = append(r.log, "prepare decap "+netip.AddrFrom16([16]byte(buf[off+28+24:off+28+40])).String())
+	return true
+}
+func (r *batchRecorder) PrepareEncap(buf []byte, off, n int) bool {
+	r.log = append(r.log, "prepare encap "+netip.AddrFrom16([16]byte(buf[off+24:off+40])).String())
+	return true
+}
+func (r *batchRecorder) Decap(buf []byte, off, n int) (relay.Verdict, int, int) {
+	r.log = append(r.log, "decap")
+	return r.fakeRelay.Decap(buf, off, n)
+}
+func (r *batchRecorder) Encap(buf []byte, off, n int) (relay.Verdict, int, int) {
+	r.log = append(r.log, "encap")
+	return r.fakeRelay.Encap(buf, off, n)
+}
+
+// A relay that batches its lookups sees the whole RX batch prepared first
+// (only the frames it will be given: not the link-layer drops), then one
+// Resolve, then the frames in the same order, then EndBatch; the frames
+// are forwarded and dropped as without a batch.
+func TestStepPreparesBatchInOrder(t *testing.T) {
+	r := &batchRecorder{fakeRelay: fakeRelay{decap: relay.ToIPv6, encap: relay.ToIPv4}}
+	w, s := oneArmed(t, r, nil)
+	s.put(0, ipv4Frame(0, netip.MustParseAddr("2001:db8:1::1")))
+	s.put(1, append(bytes.Clone(macPeer[:]), ipv6Frame(netip.MustParseAddr("2001::2"))[6:]...)) // not our MAC
+	s.put(2, ipv6Frame(netip.MustParseAddr("2001::3")))
+	s.put(3, make([]byte, 10)) // runt
+	s.put(4, ipv4Frame(100, netip.MustParseAddr("2001:db8:1::5")))
+	if n := w.Step(); n != 5 {
+		t.Fatalf("received %d", n)
+	}
+	want := []string{"begin",
+		"prepare decap 2001:db8:1::1", "prepare encap 2001::3", "prepare decap 2001:db8:1::5",
+		"resolve", "decap", "encap", "decap", "end"}
+	if !slices.Equal(r.log, want) {
+		t.Fatalf("calls\n%q\nwant\n%q", r.log, want)
+	}
+	c := w.Counters()
+	if len(s.tx) != 3 || len(s.freed) != 2 || c.Events[DropL2NotOurMAC] != 1 || c.Events[DropL2Malformed] != 1 || c.Events[ForwardedZeroCopy] != 3 {
+		t.Fatalf("tx %v freed %v events %v", s.tx, s.freed, c.Events)
+	}
 }

@@ -510,8 +510,18 @@ func testRelaydPingOptions(t *testing.T, opts Options) {
 	// In native mode the veth splits the native host's GSO super-frames
 	// before XDP (attaching XDP takes TSO/GSO off its peer): none is too
 	// long for an AF_XDP frame.
-	if m := relaydMetrics(t, l); m[relXDP("drop", "drop_oversize")] != 0 {
+	m := relaydMetrics(t, l)
+	if m[relXDP("drop", "drop_oversize")] != 0 {
 		t.Errorf("%v frames dropped as drop_oversize in native mode", m[relXDP("drop", "drop_oversize")])
+	}
+	// The native host's TCP at default veth offloads leaves partial
+	// checksums for the relay to complete; a NIC-like sender leaves none.
+	completed := m["teredo_relay_encap_checksums_completed_total"]
+	switch {
+	case opts.NoTxChecksumOffload && completed != 0:
+		t.Errorf("%v checksums completed on NIC-like veths, want 0", completed)
+	case !opts.NoTxChecksumOffload && completed < 100:
+		t.Errorf("%v checksums completed at default offloads, want the native host's TCP segments (>= 100)", completed)
 	}
 	if !l.RelayRunning() {
 		t.Errorf("teredo-relayd exited during the test:\n%s", l.ProcessLog("relay"))

@@ -95,6 +95,7 @@ func (c *Collector) collectRelay(ch chan<- prometheus.Metric, r RelayCounters) {
 	c.emit(ch, defBubbles, float64(r.BubblesIndirect), BubbleIndirect)
 	c.emit(ch, defBubbleRetries, float64(r.BubbleRetries))
 	c.emit(ch, defBubbleExpiries, float64(r.BubbleExpiries))
+	c.emit(ch, defChecksumsCompleted, float64(r.ChecksumsCompleted))
 	c.emitCounts(ch, defICMPv6, r.ICMPv6Errors)
 	c.emitCounts(ch, defRateLimited, r.RateLimited)
 }

@@ -97,6 +97,9 @@ teredo_relay_drops_total{layer="relay",reason="malformed"} 7
 teredo_relay_drops_total{layer="relay",reason="mapping_mismatch"} 3
 teredo_relay_drops_total{layer="relay",reason="peer_table_full"} 0
 teredo_relay_drops_total{layer="xdp",reason="malformed_ipv4"} 8
+# HELP teredo_relay_encap_checksums_completed_total Native packets whose inner TCP or UDP checksum the relay completed before encapsulating them: the sender left a partial checksum (CHECKSUM_PARTIAL, as a Linux host on a veth or a VM with checksum offload does).
+# TYPE teredo_relay_encap_checksums_completed_total counter
+teredo_relay_encap_checksums_completed_total 7
 # HELP teredo_relay_icmpv6_errors_sent_total ICMPv6 error messages sent, by type.
 # TYPE teredo_relay_icmpv6_errors_sent_total counter
 teredo_relay_icmpv6_errors_sent_total{type="destination_unreachable"} 4
@@ -265,8 +268,8 @@ func TestCollectorCoversEveryDef(t *testing.T) {
 	for name := range got {
 		t.Errorf("%s exported but not in Defs", name)
 	}
-	if n := testutil.CollectAndCount(metrics.NewCollector(metricstest.Sample(), testBuild)); n != 114 {
-		t.Errorf("sample scrape has %d series, want 114", n)
+	if n := testutil.CollectAndCount(metrics.NewCollector(metricstest.Sample(), testBuild)); n != 115 {
+		t.Errorf("sample scrape has %d series, want 115", n)
 	}
 }
 

@@ -114,6 +114,9 @@ var (
 		Help: "Bubbles re-sent because a pending peer had not answered."}
 	defBubbleExpiries = Def{Name: n("bubble_expiries_total"), Kind: Counter,
 		Help: "Pending peers given up after the last bubble retry went unanswered."}
+	defChecksumsCompleted = Def{Name: n("encap_checksums_completed_total"), Kind: Counter,
+		Help: "Native packets whose inner TCP or UDP checksum the relay completed before encapsulating them: " +
+			"the sender left a partial checksum (CHECKSUM_PARTIAL, as a Linux host on a veth or a VM with checksum offload does)."}
 	defICMPv6 = Def{Name: n("icmpv6_errors_sent_total"), Kind: Counter,
 		Help:   "ICMPv6 error messages sent, by type.",
 		Labels: []string{"type"}, LabelValues: map[string]string{"type": "destination_unreachable, packet_too_big, time_exceeded, parameter_problem"}}
@@ -214,7 +217,7 @@ var (
 var Defs = []Def{
 	defPackets, defBytes, defDrops, defXDPPackets,
 	defPeers, defPeersCapacity, defEvictions, defQueuedBytes, defQueuedPackets, defQueueLimit,
-	defBubbles, defBubbleRetries, defBubbleExpiries, defICMPv6, defRateLimited, defRateLimit,
+	defBubbles, defBubbleRetries, defBubbleExpiries, defChecksumsCompleted, defICMPv6, defRateLimited, defRateLimit,
 	defRingEvents, defQueueInfo, defQueueRx, defQueueTx,
 	defReady, defDraining, defReloadOK, defReloadTime, defReloads, defStartTime, defBuildInfo, defSourceUp,
 	defAnnounceEnabled, defAnnounceState, defAnnounceDesired, defAnnounceTransitions, defAnnounceErrors,

@@ -45,6 +45,9 @@ type RelayCounters struct {
 	// BubbleRetries counts bubbles re-sent because a pending peer did not
 	// answer; BubbleExpiries counts pending peers given up after the last retry.
 	BubbleRetries, BubbleExpiries uint64
+	// ChecksumsCompleted counts native packets whose partial inner TCP or
+	// UDP checksum the relay completed before encapsulating them.
+	ChecksumsCompleted uint64
 	// ICMPv6Errors counts ICMPv6 error messages sent, by type
 	// (destination_unreachable, packet_too_big, time_exceeded, parameter_problem).
 	ICMPv6Errors []Count

@@ -194,6 +194,10 @@ type hop struct {
 	vlan   uint16
 	link   int32
 	srcMAC [6]byte
+	// A gateway's MAC, looked up once in Build (the per-packet path then
+	// needs no neighbour lookup); resolved is false when it has none.
+	gwMAC    [6]byte
+	resolved bool
 }
 
 type entry struct {
@@ -255,6 +259,9 @@ func (s *State) Build(ports []int32, generation uint64) *Snapshot {
 		e := entry{reject: r.Reject}
 		for _, g := range r.Hops {
 			h := s.hopFor(g, ports)
+			if !h.onLink {
+				h.gwMAC, h.resolved = snap.neighs[neighKey{link: h.link, ip: h.via}]
+			}
 			e.hops = append(e.hops, h)
 			if !h.onLink && h.port >= 0 && h.up && !r.Reject {
 				gateways[neighKey{link: h.link, ip: h.via}] = struct{}{}
@@ -443,11 +450,14 @@ func (s *Snapshot) resolve(e *entry, dst *[16]byte) (Hop, Result) {
 	if h.port < 0 {
 		return out, OtherLink
 	}
-	k := neighKey{link: h.link, ip: h.via}
-	if h.onLink {
-		k.ip = *dst
+	if !h.onLink {
+		if !h.resolved {
+			return out, Unresolved
+		}
+		out.DstMAC = h.gwMAC
+		return out, Resolved
 	}
-	mac, ok := s.neighs[k]
+	mac, ok := s.neighs[neighKey{link: h.link, ip: *dst}]
 	if !ok {
 		return out, Unresolved
 	}

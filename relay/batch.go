@@ -69,11 +69,12 @@ func (w *Worker) Resolve() {
 	}
 }
 
-// EndBatch publishes the batch's per-peer counters to the cache and ends
-// the batch.
+// EndBatch publishes the batch's per-peer counters to the cache and the
+// worker's counters to Engine.Counters, and ends the batch.
 func (w *Worker) EndBatch() {
 	w.batch.Reset()
 	w.inBatch = false
+	w.publish()
 }
 
 // now is the batch clock inside a batch, else the engine's clock.

@@ -309,3 +309,30 @@ func FuzzBatch(f *testing.F) {
 		batched.out.Take()
 	})
 }
+
+// Inside a batch the worker's counters reach Engine.Counters at EndBatch,
+// all at once; outside a batch after every packet.
+func TestCountersPublishedPerBatch(t *testing.T) {
+	h := newHarness(t, nil)
+	h.trustClient(clientMap)
+	pkt := fromClient(relaytest.UDPPayload(clientAddr, nativeHost, 64, 100))
+	if v, _ := h.decap(pkt); v != ToIPv6 {
+		t.Fatalf("verdict %v", v)
+	}
+	if c := h.e.Counters(); c.DecapForwarded != 1 {
+		t.Fatalf("outside a batch: forwarded %d, want 1", c.DecapForwarded)
+	}
+	h.w.BeginBatch()
+	for range 3 {
+		if v, _ := h.decap(pkt); v != ToIPv6 {
+			t.Fatalf("verdict %v", v)
+		}
+	}
+	if c := h.e.Counters(); c.DecapForwarded != 1 {
+		t.Fatalf("inside a batch: forwarded %d, want the last published 1", c.DecapForwarded)
+	}
+	h.w.EndBatch()
+	if c := h.e.Counters(); c.DecapForwarded != 4 || c.DecapPackets != 4 {
+		t.Fatalf("after EndBatch: %d of %d forwarded, want 4 of 4", c.DecapForwarded, c.DecapPackets)
+	}
+}

@@ -1,62 +1,124 @@
 package relay
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"unsafe"
+)
 
-// bump adds one to a counter owned by the calling goroutine. The single owner
-// writes with Store(Load()+1), which is a plain load and store on amd64 and
-// arm64 (no locked instruction, no cache-line bouncing); readers (Counters)
-// load at any time and see a recent value.
+// bump adds one to a counter of the slow path, which the slow-path goroutine
+// alone writes and Counters reads at any time.
 func bump(c *atomic.Uint64) { c.Store(c.Load() + 1) }
 
-// bumpN adds n to a counter owned by the calling goroutine.
+// bumpN adds n to a counter of the slow path.
 func bumpN(c *atomic.Uint64, n int) { c.Store(c.Load() + uint64(n)) }
 
 // pathCounters are the counters of one fast-path owner: a Worker, or the
-// kernel-socket path behind HandleUDP. Only the owner writes them.
+// kernel-socket path behind HandleUDP. Only the owner touches them, with
+// plain adds: an atomic store is a locked exchange on amd64 (about 20
+// cycles, and four or more per packet). The owner publishes them once per
+// batch (publish) for Counters to read.
 type pathCounters struct {
-	decapPackets        atomic.Uint64
-	decapBytes          atomic.Uint64
-	decapForwarded      atomic.Uint64
-	decapForwardedBytes atomic.Uint64
-	encapPackets        atomic.Uint64
-	encapBytes          atomic.Uint64
-	encapForwarded      atomic.Uint64
-	encapForwardedBytes atomic.Uint64
-	bubblesReceived     atomic.Uint64
-	slowPathHandoffs    atomic.Uint64
-	slowPathNotices     atomic.Uint64
-	slowPathNoticesLost atomic.Uint64
+	decapPackets        uint64
+	decapBytes          uint64
+	decapForwarded      uint64
+	decapForwardedBytes uint64
+	encapPackets        uint64
+	encapBytes          uint64
+	encapForwarded      uint64
+	encapForwardedBytes uint64
+	bubblesReceived     uint64
+	slowPathHandoffs    uint64
+	slowPathNotices     uint64
+	slowPathNoticesLost uint64
 	// slowPathNoticesLimited: notices skipped by the client rate limit.
-	slowPathNoticesLimited atomic.Uint64
-	checksumsCompleted     atomic.Uint64
+	slowPathNoticesLimited uint64
+	checksumsCompleted     uint64
+	// rare counts the additions to the arrays below (drops and suppressed
+	// errors, a minority of packets): publish looks at the arrays only when
+	// it moved.
+	rare uint64
 	// icmpSuppressed: ICMPv6 errors refused in the worker, before the
 	// hand-off (rate limit, hand-off budget, RFC 4443, disabled).
-	icmpSuppressed [NumICMPv6Kinds]atomic.Uint64
-	drops          [NumDropReasons]atomic.Uint64
+	icmpSuppressed [NumICMPv6Kinds]uint64
+	drops          [NumDropReasons]uint64
 }
 
-func (c *pathCounters) drop(r DropReason) { bump(&c.drops[r]) }
+func (c *pathCounters) drop(r DropReason) {
+	c.drops[r]++
+	c.rare++
+}
 
-func (c *pathCounters) addTo(s *Counters) {
-	s.DecapPackets += c.decapPackets.Load()
-	s.DecapBytes += c.decapBytes.Load()
-	s.DecapForwarded += c.decapForwarded.Load()
-	s.DecapForwardedBytes += c.decapForwardedBytes.Load()
-	s.EncapPackets += c.encapPackets.Load()
-	s.EncapBytes += c.encapBytes.Load()
-	s.EncapForwarded += c.encapForwarded.Load()
-	s.EncapForwardedBytes += c.encapForwardedBytes.Load()
-	s.BubblesReceived += c.bubblesReceived.Load()
-	s.SlowPathHandoffs += c.slowPathHandoffs.Load()
-	s.SlowPathNotices += c.slowPathNotices.Load()
-	s.SlowPathNoticesLost += c.slowPathNoticesLost.Load()
-	s.SlowPathNoticesRateLimited += c.slowPathNoticesLimited.Load()
-	s.EncapChecksumsCompleted += c.checksumsCompleted.Load()
+// suppressed counts an ICMPv6 error refused in the worker.
+func (c *pathCounters) suppressed(k ICMPv6Kind) {
+	c.icmpSuppressed[k]++
+	c.rare++
+}
+
+// pathCounterWords is the number of uint64 words in pathCounters, which
+// holds nothing else (publishedCounters copies it word by word).
+const pathCounterWords = unsafe.Sizeof(pathCounters{}) / 8
+
+var _ [unsafe.Sizeof(pathCounters{}) % 8]struct{} // only whole words
+
+// publishedCounters is the readers' copy of a pathCounters.
+type publishedCounters [pathCounterWords]atomic.Uint64
+
+// words views c as its words.
+func (c *pathCounters) words() *[pathCounterWords]uint64 {
+	return (*[pathCounterWords]uint64)(unsafe.Pointer(c))
+}
+
+// headWords is the number of words before the arrays, rare included.
+const headWords = unsafe.Offsetof(pathCounters{}.icmpSuppressed) / 8
+
+// rare is the last word before the arrays.
+var (
+	_ [unsafe.Offsetof(pathCounters{}.rare)/8 - (headWords - 1)]struct{}
+	_ [(headWords - 1) - unsafe.Offsetof(pathCounters{}.rare)/8]struct{}
+)
+
+// publish stores the words of c that changed since the last publish (the
+// arrays only when rare moved); the owner is the only writer, so loading
+// its own last value is a plain load.
+func (p *publishedCounters) publish(c *pathCounters) {
+	w := c.words()
+	n := headWords
+	if p[headWords-1].Load() != c.rare {
+		n = pathCounterWords
+	}
+	for i := range n {
+		if v := w[i]; p[i].Load() != v {
+			p[i].Store(v)
+		}
+	}
+}
+
+// addTo adds the published counters to s (any goroutine).
+func (p *publishedCounters) addTo(s *Counters) {
+	var c pathCounters
+	w := c.words()
+	for i := range p {
+		w[i] = p[i].Load()
+	}
+	s.DecapPackets += c.decapPackets
+	s.DecapBytes += c.decapBytes
+	s.DecapForwarded += c.decapForwarded
+	s.DecapForwardedBytes += c.decapForwardedBytes
+	s.EncapPackets += c.encapPackets
+	s.EncapBytes += c.encapBytes
+	s.EncapForwarded += c.encapForwarded
+	s.EncapForwardedBytes += c.encapForwardedBytes
+	s.BubblesReceived += c.bubblesReceived
+	s.SlowPathHandoffs += c.slowPathHandoffs
+	s.SlowPathNotices += c.slowPathNotices
+	s.SlowPathNoticesLost += c.slowPathNoticesLost
+	s.SlowPathNoticesRateLimited += c.slowPathNoticesLimited
+	s.EncapChecksumsCompleted += c.checksumsCompleted
 	for i := range c.icmpSuppressed {
-		s.ICMPv6Suppressed[i] += c.icmpSuppressed[i].Load()
+		s.ICMPv6Suppressed[i] += c.icmpSuppressed[i]
 	}
 	for i := range c.drops {
-		s.Drops[i] += c.drops[i].Load()
+		s.Drops[i] += c.drops[i]
 	}
 }
 

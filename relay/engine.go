@@ -183,9 +183,10 @@ func (e *Engine) HandleUDP(from netip.AddrPort, payload []byte) {
 	e.udpMu.Lock()
 	defer e.udpMu.Unlock()
 	w := e.udpWorker
+	defer w.publish()
 	c := &w.c
-	bump(&c.decapPackets)
-	bumpN(&c.decapBytes, len(payload))
+	c.decapPackets++
+	c.decapBytes += uint64(len(payload))
 	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 	if !from.Addr().Is4() {
 		c.drop(DropIPv4Malformed)
@@ -199,8 +200,8 @@ func (e *Engine) HandleUDP(from netip.AddrPort, payload []byte) {
 		c.drop(DropOutputError)
 		return
 	}
-	bump(&c.decapForwarded)
-	bumpN(&c.decapForwardedBytes, n)
+	c.decapForwarded++
+	c.decapForwardedBytes += uint64(n)
 }
 
 // Run is the slow path: it processes queued events (bubbles, pending queues,
@@ -244,10 +245,10 @@ func (e *Engine) Counters() Counters {
 	var s Counters
 	e.mu.Lock()
 	for _, w := range e.workers {
-		w.c.addTo(&s)
+		w.pub.addTo(&s)
 	}
 	e.mu.Unlock()
-	e.udpWorker.c.addTo(&s)
+	e.udpWorker.pub.addTo(&s)
 	e.slow.c.addTo(&s)
 	return s
 }

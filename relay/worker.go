@@ -15,7 +15,8 @@ import (
 // for concurrent use.
 type Worker struct {
 	e      *Engine
-	c      pathCounters
+	c      pathCounters      // the worker's own, plain adds
+	pub    publishedCounters // c as of the last publish, for Counters
 	pkt    teredo.Packet
 	ip4    teredo.IPv4Header
 	udp    teredo.UDPHeader
@@ -30,6 +31,10 @@ type Worker struct {
 	batchNow int64 // the clock, read once per batch
 }
 
+// publish makes the worker's counters visible to Counters: once per batch
+// (EndBatch), or after every packet outside a batch.
+func (w *Worker) publish() { w.pub.publish(&w.c) }
+
 // drop counts r and returns the Drop verdict.
 func (w *Worker) drop(r DropReason) (Verdict, int, int) {
 	w.c.drop(r)
@@ -43,10 +48,18 @@ func (w *Worker) drop(r DropReason) (Verdict, int, int) {
 // copied; RFC 6081 trailers and frame padding are cut off) with its hop limit
 // decremented.
 func (w *Worker) Decap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
+	v, newOff, newLen = w.decap(buf, off, n)
+	if !w.inBatch {
+		w.publish()
+	}
+	return v, newOff, newLen
+}
+
+func (w *Worker) decap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 	c := &w.c
 	pol := w.e.pol.Load()
-	bump(&c.decapPackets)
-	bumpN(&c.decapBytes, n)
+	c.decapPackets++
+	c.decapBytes += uint64(n)
 	if off < 0 || n < 0 || off > len(buf)-n {
 		return w.drop(DropIPv4Malformed)
 	}
@@ -82,8 +95,8 @@ func (w *Worker) Decap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 	from := netip.AddrPortFrom(netip.AddrFrom4(w.ip4.Src), w.udp.SrcPort)
 	v, newOff, newLen = w.decapPayload(pol, buf, off+hl+teredo.UDPHeaderLen, w.udp.Length-teredo.UDPHeaderLen, from)
 	if v == ToIPv6 {
-		bump(&c.decapForwarded)
-		bumpN(&c.decapForwardedBytes, newLen)
+		c.decapForwarded++
+		c.decapForwardedBytes += uint64(newLen)
 	}
 	return v, newOff, newLen
 }
@@ -127,7 +140,7 @@ func (w *Worker) decapPayload(pol *policy, buf []byte, off, n int, from netip.Ad
 		rx := w.observeRx(src, from, len(ip), now)
 		switch rx {
 		case cache.RxTrusted:
-			bump(&c.bubblesReceived)
+			c.bubblesReceived++
 			return Drop, 0, 0
 		case cache.RxUnknown:
 			return w.drop(DropUnknownPeer)
@@ -151,7 +164,7 @@ func (w *Worker) decapPayload(pol *policy, buf []byte, off, n int, from netip.Ad
 		if !w.clientAllowed(pol, from, now) {
 			return w.drop(DropClientRateLimited)
 		}
-		bump(&c.bubblesReceived)
+		c.bubblesReceived++
 		if w.notify(evTrust, src, from) {
 			return SlowPath, 0, 0
 		}
@@ -273,7 +286,7 @@ func (w *Worker) clientAllowed(pol *policy, from netip.AddrPort, now int64) bool
 // within the client's slow-path budget.
 func (w *Worker) limitedNotify(pol *policy, kind eventKind, key *[16]byte, from netip.AddrPort, now int64) {
 	if !w.clientAllowed(pol, from, now) {
-		bump(&w.c.slowPathNoticesLimited)
+		w.c.slowPathNoticesLimited++
 		return
 	}
 	w.notify(kind, key, from)
@@ -282,10 +295,10 @@ func (w *Worker) limitedNotify(pol *policy, kind eventKind, key *[16]byte, from 
 // notify posts a packet-less event (trust, learn) to the slow path.
 func (w *Worker) notify(kind eventKind, key *[16]byte, from netip.AddrPort) bool {
 	if w.e.q.notify(kind, key, from) {
-		bump(&w.c.slowPathNotices)
+		w.c.slowPathNotices++
 		return true
 	}
-	bump(&w.c.slowPathNoticesLost)
+	w.c.slowPathNoticesLost++
 	return false
 }
 
@@ -329,13 +342,13 @@ func (w *Worker) icmpHandoff(pol *policy, ie icmpError, key *[16]byte, perDest b
 		}
 		return w.drop(DropSlowPathQueue)
 	}
-	bump(&w.c.slowPathHandoffs)
+	w.c.slowPathHandoffs++
 	return SlowPath, 0, 0
 }
 
 // suppress drops a packet whose ICMPv6 error is not sent.
 func (w *Worker) suppress(ie icmpError) (Verdict, int, int) {
-	bump(&w.c.icmpSuppressed[ie.kind])
+	w.c.suppressed(ie.kind)
 	return w.drop(ie.reason)
 }
 
@@ -345,7 +358,7 @@ func (w *Worker) handoff(kind eventKind, key *[16]byte, from netip.AddrPort, pkt
 	if !w.e.q.post(kind, key, from, pkt) {
 		return w.drop(DropSlowPathQueue)
 	}
-	bump(&w.c.slowPathHandoffs)
+	w.c.slowPathHandoffs++
 	return SlowPath, 0, 0
 }
 
@@ -356,11 +369,19 @@ func (w *Worker) handoff(kind eventKind, key *[16]byte, from netip.AddrPort, pkt
 // result is buf[newOff:newOff+newLen] (ToIPv4). Anything else is dropped or
 // handed to the slow path.
 func (w *Worker) Encap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
+	v, newOff, newLen = w.encap(buf, off, n)
+	if !w.inBatch {
+		w.publish()
+	}
+	return v, newOff, newLen
+}
+
+func (w *Worker) encap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 	c := &w.c
 	e := w.e
 	pol := e.pol.Load()
-	bump(&c.encapPackets)
-	bumpN(&c.encapBytes, n)
+	c.encapPackets++
+	c.encapBytes += uint64(n)
 	if off < 0 || n < 0 || off > len(buf)-n {
 		return w.drop(DropIPv6Malformed)
 	}
@@ -420,7 +441,7 @@ func (w *Worker) Encap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 		outerSum := !pol.cfg.DisableEncapUDPChecksum
 		s, completed := teredo.InnerChecksum(ip, outerSum)
 		if completed {
-			bump(&c.checksumsCompleted)
+			c.checksumsCompleted++
 		}
 		newOff = off - teredo.EncapLen
 		if outerSum {
@@ -429,8 +450,8 @@ func (w *Worker) Encap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 			teredo.PutIPv4UDP(buf[newOff:off], e.relayAP, mapping, l, w.ipID, e.cfg.TTL)
 		}
 		w.ipID++
-		bump(&c.encapForwarded)
-		bumpN(&c.encapForwardedBytes, l+teredo.EncapLen)
+		c.encapForwarded++
+		c.encapForwardedBytes += uint64(l + teredo.EncapLen)
 		return ToIPv4, newOff, l + teredo.EncapLen
 	}
 	queued, known := w.queuedFor(dst)
@@ -460,7 +481,7 @@ func (w *Worker) Encap(buf []byte, off, n int) (v Verdict, newOff, newLen int) {
 // outer checksum, not the inner one).
 func (w *Worker) completeChecksum(ip []byte) {
 	if _, completed := teredo.InnerChecksum(ip, false); completed {
-		bump(&w.c.checksumsCompleted)
+		w.c.checksumsCompleted++
 	}
 }
 
@@ -488,6 +509,6 @@ func (w *Worker) handoffNewPeer(pol *policy, dst *[16]byte, ip []byte, now int64
 		e.destHandoffs.refund16(pol.destHandoff, dst, now)
 		return w.drop(DropSlowPathQueue)
 	}
-	bump(&w.c.slowPathHandoffs)
+	w.c.slowPathHandoffs++
 	return SlowPath, 0, 0
 }

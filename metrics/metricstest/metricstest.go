@@ -111,7 +111,7 @@ func Sample() *Source {
 				{Label: "peer_table_full", Value: 0},
 			},
 			BubblesDirect: 11, BubblesIndirect: 12,
-			BubbleRetries: 5, BubbleExpiries: 2,
+			BubbleRetries: 5, BubbleExpiries: 2, ChecksumsCompleted: 7,
 			ICMPv6Errors: []metrics.Count{
 				{Label: "destination_unreachable", Value: 4},
 				{Label: "time_exceeded", Value: 1},
