@@ -477,8 +477,21 @@ func TestClientDaemonOurServerAndRelay(t *testing.T) {
 	qualifiedDormant(t, l, c, NATOutside)
 	firstPacket(t, l, c)
 	dataPlane(t, l, Client, c.state(t).Address, true)
+	relayCompletedChecksums(t, l)
 	if !l.RelayRunning() {
 		t.Errorf("teredo-relayd (relay) exited:\n%s", l.ProcessLog("relay"))
+	}
+}
+
+// relayCompletedChecksums checks that teredo-relayd completed the partial
+// checksums of the native host's TCP segments to the client (10 MiB at
+// default offloads: thousands of segments).
+func relayCompletedChecksums(t *testing.T, l *Lab) {
+	t.Helper()
+	if n := relaydMetrics(t, l)["teredo_relay_encap_checksums_completed_total"]; n < 1000 {
+		t.Errorf("teredo-relayd completed %v checksums, want the native host's TCP segments to the client (>= 1000)", n)
+	} else {
+		t.Logf("teredo-relayd completed %v partial checksums", n)
 	}
 }
 
@@ -518,6 +531,7 @@ func TestClientDaemonSymmetricNATOurRelay(t *testing.T) {
 		return s.State == client.StateQualified && s.NAT == client.NATSymmetric
 	})
 	dataPlane(t, l, Client, s.Address, true)
+	relayCompletedChecksums(t, l)
 	// The relay serves the client at the mapping its NAT chose towards the
 	// relay, not the one the address embeds (towards the server).
 	_, embedded, _ := TeredoMapping(s.Address)
