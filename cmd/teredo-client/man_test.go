@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/teredorelay/teredorelay/internal/mancheck"
 )
 
 // The manual page documents every flag of run and show state (read from each
@@ -16,22 +17,16 @@ func TestManPageDocumentsEveryFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	flagLine := regexp.MustCompile(`(?m)^  -([a-z0-9-]+)`)
 	n := 0
 	for _, cmd := range [][]string{{"run", "-h"}, {"show", "state", "-h"}} {
 		var out bytes.Buffer
 		if code := run(context.Background(), cmd, &out, &out); code != 0 {
 			t.Fatalf("teredo-client %v: exit %d\n%s", cmd, code, out.String())
 		}
-		for _, m := range flagLine.FindAllStringSubmatch(out.String(), -1) {
-			n++
-			want := "**--" + m[1] + "**"
-			if len(m[1]) == 1 {
-				want = "**-" + m[1] + "**"
-			}
-			if !strings.Contains(string(page), want) {
-				t.Errorf("docs/man/teredo-client.8.md does not document %s (teredo-client %s)", want, strings.Join(cmd[:len(cmd)-1], " "))
-			}
+		flags := mancheck.HelpFlags(out.String())
+		n += len(flags)
+		for _, m := range mancheck.Undocumented(page, flags) {
+			t.Errorf("docs/man/teredo-client.8.md does not document %s (teredo-client %s)", m, strings.Join(cmd[:len(cmd)-1], " "))
 		}
 	}
 	if n < 20 {
