@@ -108,6 +108,10 @@ type Worker struct {
 	hops     *nexthop.Table
 	kernel   KernelPath
 	snap     *nexthop.Snapshot
+	// last6 and last4 remember the batch's last next-hop lookup of each
+	// family: consecutive frames of a flow go to the same destination.
+	last6 hopMemo[[16]byte]
+	last4 hopMemo[[4]byte]
 	// macs are the snapshot's OwnMACs of each port, loaded with it.
 	macs [MaxPorts]portMACs
 
@@ -164,6 +168,7 @@ func (w *Worker) Counters() Counters { return w.live.snapshot() }
 // completion and fill. It returns the number of frames received.
 func (w *Worker) Step() int {
 	w.snap = w.hops.Load()
+	w.last6.valid, w.last4.valid = false, false
 	for i := range w.nports {
 		w.macs[i].load(w.snap.OwnMACs(i))
 	}
@@ -338,14 +343,26 @@ func (w *Worker) forward(in int, d xsk.Desc, buf []byte, off int, v relay.Verdic
 			w.drop(src, d, DropNoRoute)
 			return
 		}
-		hop, res = w.snap.Lookup6((*[16]byte)(buf[pOff+24 : pOff+40]))
+		dst := (*[16]byte)(buf[pOff+24 : pOff+40])
+		if w.last6.hit(dst) {
+			hop, res = w.last6.hop, w.last6.res
+		} else {
+			hop, res = w.snap.Lookup6(dst)
+			w.last6.set(dst, hop, res)
+		}
 		et = etherTypeIPv6
 	} else {
 		if pLen < 20 || pOff < 0 || pOff+pLen > len(buf) {
 			w.drop(src, d, DropNoRoute)
 			return
 		}
-		hop, res = w.snap.Lookup4([4]byte(buf[pOff+16 : pOff+20]))
+		dst := (*[4]byte)(buf[pOff+16 : pOff+20])
+		if w.last4.hit(dst) {
+			hop, res = w.last4.hop, w.last4.res
+		} else {
+			hop, res = w.snap.Lookup4(*dst)
+			w.last4.set(dst, hop, res)
+		}
 		et = etherTypeIPv4
 	}
 	switch res {
@@ -458,4 +475,20 @@ func (w *Worker) flush(port int) {
 		s.Free(d)
 		w.batch.Events[DropTxRingFull]++
 	}
+}
+
+// hopMemo is the last next-hop lookup of one address family within a
+// batch (the snapshot does not change during one): a lookup is a pure
+// function of the snapshot and the destination.
+type hopMemo[A [16]byte | [4]byte] struct {
+	valid bool
+	dst   A
+	hop   nexthop.Hop
+	res   nexthop.Result
+}
+
+func (m *hopMemo[A]) hit(dst *A) bool { return m.valid && m.dst == *dst }
+
+func (m *hopMemo[A]) set(dst *A, hop nexthop.Hop, res nexthop.Result) {
+	m.valid, m.dst, m.hop, m.res = true, *dst, hop, res
 }

@@ -612,3 +612,49 @@ func TestStepPreparesBatchInOrder(t *testing.T) {
 		t.Fatalf("tx %v freed %v events %v", s.tx, s.freed, c.Events)
 	}
 }
+
+// The next-hop lookup a batch remembers serves only the same destination:
+// frames to alternating destinations in one batch leave by their own
+// routes, and a new snapshot in the next step is looked up again.
+func TestNextHopPerDestinationInBatch(t *testing.T) {
+	v4 := newFakeSocket(8)
+	v6 := &fakeSocket{umem: v4.umem, txLimit: -1}
+	table := hops(ifA, ifB)
+	w, err := NewWorker(WorkerConfig{
+		Ports: []Port{{Name: "a", Socket: v4, UMEM: "u", Receive: true}, {Name: "b", Socket: v6, UMEM: "u", Receive: true}},
+		Relay: &fakeRelay{decap: relay.ToIPv6}, Hops: table, CPU: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaA, viaB := netip.MustParseAddr("2001:db8:1::1"), netip.MustParseAddr("2a00::1") // port 0, port 1 (default)
+	for i, dst := range []netip.Addr{viaA, viaB, viaB, viaA, viaB, viaA} {             // ends with viaA
+		v4.put(i, ipv4Frame(0, dst))
+	}
+	w.Step()
+	if len(v4.tx) != 3 || len(v6.tx) != 3 {
+		t.Fatalf("port a sent %d, port b %d; want 3 and 3", len(v4.tx), len(v6.tx))
+	}
+	for _, d := range v4.tx {
+		wantEth(t, v4.bytes(d), macGW, macPortA, 0, etherTypeIPv6)
+	}
+	for _, d := range v6.tx {
+		wantEth(t, v6.bytes(d), macGW, macPortB, 0, etherTypeIPv6)
+	}
+
+	// A new snapshot in which viaA's /48 is gone: the next step's frame
+	// to it follows the default route (port b).
+	s := nexthop.NewState()
+	s.SetLink(nexthop.Link{Index: ifA, Name: "a", MAC: macPortA, Up: true})
+	s.SetLink(nexthop.Link{Index: ifB, Name: "b", MAC: macPortB, Up: true})
+	s.SetRoute(nexthop.Route{Dst: netip.MustParsePrefix("::/0"), Hops: []nexthop.Gateway{{Via: netip.MustParseAddr("fe80::1"), LinkIndex: ifB}}})
+	s.SetNeighbour(nexthop.Neighbour{LinkIndex: ifB, IP: netip.MustParseAddr("fe80::1"), MAC: macGW, Usable: true})
+	w.hops = nexthop.NewStatic(s.Build([]int32{ifA, ifB}, 2))
+	v4.rx, v4.rxPos, v4.tx, v6.tx = v4.rx[:0], 0, v4.tx[:0], v6.tx[:0]
+	v4.dstMACs = v4.dstMACs[:0]
+	v4.put(0, ipv4Frame(0, viaA))
+	w.Step()
+	if len(v4.tx) != 0 || len(v6.tx) != 1 {
+		t.Fatalf("after the route change: port a sent %d, port b %d; want 0 and 1", len(v4.tx), len(v6.tx))
+	}
+}
