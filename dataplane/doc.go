@@ -19,7 +19,9 @@
 // forwards them. Verdicts and counts are the same as frame by frame
 // (TestStepBatchedLikePerPacket); only the cost differs.
 //
-// Next hops come from a nexthop.Table snapshot loaded once per batch. A
+// Next hops come from a nexthop.Table snapshot loaded once per batch; the
+// batch remembers its last lookup of each address family, since the frames
+// of a flow share their destination. A
 // destination whose neighbour is not resolved yet, or whose route leaves
 // through a link that is not a port, goes out through the kernel (raw
 // sockets), which also resolves the neighbour; such packets are counted.
