@@ -515,11 +515,14 @@ func testRelaydPingOptions(t *testing.T, opts Options) {
 		t.Errorf("%v frames dropped as drop_oversize in native mode", m[relXDP("drop", "drop_oversize")])
 	}
 	// The native host's TCP at default veth offloads leaves partial
-	// checksums for the relay to complete; a NIC-like sender leaves none.
+	// checksums for the relay to complete; a NIC-like sender leaves none,
+	// but a complete checksum equals the folded pseudo-header sum once in
+	// 65536 segments and is then "completed" (rewritten with itself): about
+	// 0.2 of the 10 MiB transfer's segments, so more than 3 is an error.
 	completed := m["teredo_relay_encap_checksums_completed_total"]
 	switch {
-	case opts.NoTxChecksumOffload && completed != 0:
-		t.Errorf("%v checksums completed on NIC-like veths, want 0", completed)
+	case opts.NoTxChecksumOffload && completed > 3:
+		t.Errorf("%v checksums completed on NIC-like veths, want none beyond a coincidence (<= 3)", completed)
 	case !opts.NoTxChecksumOffload && completed < 100:
 		t.Errorf("%v checksums completed at default offloads, want the native host's TCP segments (>= 100)", completed)
 	}
