@@ -65,6 +65,9 @@ func (l *Lab) Iperf3(ctx context.Context, client, server Node, serverAddr netip.
 		if reverse {
 			argv = append(argv, "--reverse")
 		}
+		// Unmarshal leaves the fields the JSON lacks alone: a run that
+		// succeeds after a refused one has no "error" to clear the old one.
+		r.Error = ""
 		out, err := l.Command(ctx, client, argv...).Output()
 		if jerr := json.Unmarshal(out, &r); jerr != nil {
 			return res, fmt.Errorf("iperf3 client in %s: %v: output %w: %s", client, err, jerr, out)
@@ -73,7 +76,7 @@ func (l *Lab) Iperf3(ctx context.Context, client, server Node, serverAddr netip.
 			break
 		}
 		if !isConnectError(r.Error) || ctx.Err() != nil || srv.exited() {
-			return res, fmt.Errorf("iperf3 %s -> %s: %s", res.Sender, res.Receiver, r.Error)
+			return res, fmt.Errorf("iperf3 %s -> %s: %s (server log: %s)", res.Sender, res.Receiver, r.Error, srv.logTail(500))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
