@@ -466,8 +466,10 @@ var relaydBuild struct {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if relaydBuild.dir != "" {
-		os.RemoveAll(relaydBuild.dir)
+	for _, dir := range []string{relaydBuild.dir, clientBuild.dir} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }
