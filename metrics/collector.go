@@ -16,6 +16,21 @@ type BuildInfo struct {
 	GoVersion string // defaults to runtime.Version()
 }
 
+// WithDefaults fills what b leaves empty: runtime.Version() for GoVersion,
+// "unknown" for Version and Revision.
+func (b BuildInfo) WithDefaults() BuildInfo {
+	if b.GoVersion == "" {
+		b.GoVersion = runtime.Version()
+	}
+	if b.Version == "" {
+		b.Version = "unknown"
+	}
+	if b.Revision == "" {
+		b.Revision = "unknown"
+	}
+	return b
+}
+
 // Collector is a prometheus.Collector reading a Source at scrape time only.
 // It is safe for concurrent scrapes if the Source is.
 type Collector struct {
@@ -26,18 +41,10 @@ type Collector struct {
 
 // NewCollector returns a Collector over src.
 func NewCollector(src Source, build BuildInfo) *Collector {
-	if build.GoVersion == "" {
-		build.GoVersion = runtime.Version()
-	}
-	if build.Version == "" {
-		build.Version = "unknown"
-	}
-	if build.Revision == "" {
-		build.Revision = "unknown"
-	}
+	build = build.WithDefaults()
 	c := &Collector{src: src, build: build, descs: make(map[string]*prometheus.Desc, len(Defs))}
 	for _, d := range Defs {
-		c.descs[d.Name] = d.desc()
+		c.descs[d.Name] = d.Desc()
 	}
 	return c
 }
@@ -72,11 +79,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (c *Collector) emit(ch chan<- prometheus.Metric, d Def, v float64, labels ...string) {
-	t := prometheus.GaugeValue
-	if d.Kind == Counter {
-		t = prometheus.CounterValue
-	}
-	ch <- prometheus.MustNewConstMetric(c.descs[d.Name], t, v, labels...)
+	ch <- prometheus.MustNewConstMetric(c.descs[d.Name], d.ValueType(), v, labels...)
 }
 
 func (c *Collector) emitCounts(ch chan<- prometheus.Metric, d Def, counts []Count, prefix ...string) {

@@ -20,10 +20,17 @@ counters, the peer cache, AF_XDP ` + "`XDP_STATISTICS`" + `) at scrape time only
 holds a peer address: the per-peer view is ` + "`relayctl peers`" + `. The Go runtime
 (` + "`go_*`" + `) and process (` + "`process_*`" + `) collectors are registered as well.
 
-| Metric | Type | Labels | Meaning |
-|---|---|---|---|
 `)
-	for _, d := range Defs {
+	b.WriteString(DefTable(Defs))
+	return b.String()
+}
+
+// DefTable returns the Markdown table of defs (name, type, labels with their
+// documented values, help), for a metrics reference page.
+func DefTable(defs []Def) string {
+	var b strings.Builder
+	b.WriteString("| Metric | Type | Labels | Meaning |\n|---|---|---|---|\n")
+	for _, d := range defs {
 		labels := make([]string, 0, len(d.Labels))
 		for _, l := range d.Labels {
 			s := "`" + l + "`"

@@ -26,8 +26,17 @@ type Def struct {
 	LabelValues map[string]string
 }
 
-func (d Def) desc() *prometheus.Desc {
+// Desc returns the metric's descriptor.
+func (d Def) Desc() *prometheus.Desc {
 	return prometheus.NewDesc(d.Name, d.Help, d.Labels, nil)
+}
+
+// ValueType is the Prometheus value type of the metric's Kind.
+func (d Def) ValueType() prometheus.ValueType {
+	if d.Kind == Counter {
+		return prometheus.CounterValue
+	}
+	return prometheus.GaugeValue
 }
 
 func n(name string) string { return Namespace + "_" + name }

@@ -2,78 +2,56 @@ package clientmetrics
 
 import (
 	"fmt"
-	"runtime"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/teredorelay/teredorelay/client"
+	"github.com/teredorelay/teredorelay/metrics"
 )
 
 // Namespace is the prefix of every metric.
 const Namespace = "teredo_client"
 
-// Def describes one metric.
-type Def struct {
-	Name, Kind, Help string
-	Labels           []string
-	LabelValues      map[string]string // documented value set of each label
-}
-
 func n(s string) string { return Namespace + "_" + s }
-
-func dropReasons() string {
-	var s []string
-	for _, r := range client.DropReasons() {
-		s = append(s, r.String())
-	}
-	return strings.Join(s, ", ")
-}
-
-func stateNames() string {
-	var s []string
-	for _, st := range client.States {
-		s = append(s, st.String())
-	}
-	return strings.Join(s, ", ")
-}
 
 // NATTypes lists the values of teredo_client_nat's type label.
 var NATTypes = []client.NATType{client.NATUnknown, client.NATNone, client.NATCone, client.NATRestricted, client.NATPortRestricted, client.NATSymmetric}
 
-func natNames() string {
-	var s []string
-	for _, t := range NATTypes {
-		s = append(s, t.String())
+// names joins the label values of vs for a Def's LabelValues.
+func names[T fmt.Stringer](vs []T) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = v.String()
 	}
 	return strings.Join(s, ", ")
 }
 
 // Defs lists every metric the Collector exports.
-var Defs = []Def{
-	{n("state"), "gauge", "1 for the client's current state (offline, probe: qualifying, dormant: address known but no traffic yet, qualified), 0 for the others.", []string{"state"}, map[string]string{"state": stateNames()}},
-	{n("nat"), "gauge", "1 for the NAT type the client detected, 0 for the others.", []string{"type"}, map[string]string{"type": natNames()}},
-	{n("network_managed"), "gauge", "1 when the managed-network detection found the organisation's hosts (a plain client then stays offline), else 0.", nil, nil},
-	{n("qualifications_total"), "counter", "Qualifications (at start, after offline, and dormant to qualified), by result.", []string{"result"}, map[string]string{"result": "success, failure"}},
-	{n("refreshes_total"), "counter", "Maintenance router solicitations answered or failed (RFC 4380 §5.2.5), by result.", []string{"result"}, map[string]string{"result": "success, failure"}},
-	{n("server_failovers_total"), "counter", "Switches to the server's other address after the current one stopped answering.", nil, nil},
-	{n("address_changes_total"), "counter", "New Teredo addresses taken after the NAT mapping changed.", nil, nil},
-	{n("activations_total"), "counter", "Transitions from dormant to qualified because of IPv6 traffic.", nil, nil},
-	{n("packets_total"), "counter", "IPv6 packets carried, by direction (to_host: received and written to the TUN device; from_host: read from it and sent).", []string{"direction"}, map[string]string{"direction": "to_host, from_host"}},
-	{n("bytes_total"), "counter", "Bytes of the IPv6 packets carried (encapsulation excluded), by direction.", []string{"direction"}, map[string]string{"direction": "to_host, from_host"}},
-	{n("bubbles_sent_total"), "counter", "Bubbles sent, by kind (direct: to a peer's mapping; indirect: through a peer's server; reply: answering an indirect bubble relayed by our server).", []string{"kind"}, map[string]string{"kind": "direct, indirect, reply"}},
-	{n("bubbles_received_total"), "counter", "Bubbles received, direct or relayed by the server.", nil, nil},
-	{n("echo_requests_sent_total"), "counter", "Echo requests of the direct IPv6 connectivity test sent through the server.", nil, nil},
-	{n("connectivity_tests_total"), "counter", "Direct IPv6 connectivity tests finished, by result (relay_found: an echo reply named the relay; failed: no answer after the retries).", []string{"result"}, map[string]string{"result": "relay_found, failed"}},
-	{n("drops_total"), "counter", "Packets dropped, by reason.", []string{"reason"}, map[string]string{"reason": dropReasons()}},
-	{n("icmpv6_errors_sent_total"), "counter", "ICMPv6 errors written to the host (destination unreachable for packets the tunnel cannot deliver).", nil, nil},
-	{n("icmpv6_errors_suppressed_total"), "counter", "ICMPv6 errors the rate limit (10/s) did not send.", nil, nil},
-	{n("peers"), "gauge", "Peers in the peer table, by kind (teredo: another Teredo client; native: a native IPv6 host through a relay) and state.", []string{"kind", "state"}, map[string]string{"kind": "teredo, native", "state": "trusted, pending"}},
-	{n("peer_queued_bytes"), "gauge", "Bytes queued for peers whose path is being opened, both directions.", nil, nil},
-	{n("relays"), "gauge", "Distinct relays serving the native peers in the table.", nil, nil},
-	{n("server_last_contact_seconds"), "gauge", "Seconds since the last packet from the Teredo server (-1: never).", nil, nil},
-	{n("build_info"), "gauge", "Always 1; labels give the build's version, VCS revision and Go version.", []string{"version", "revision", "goversion"}, nil},
+var Defs = []metrics.Def{
+	{Name: n("state"), Kind: metrics.Gauge, Help: "1 for the client's current state (offline, probe: qualifying, dormant: address known but no traffic yet, qualified), 0 for the others.", Labels: []string{"state"}, LabelValues: map[string]string{"state": names(client.States)}},
+	{Name: n("nat"), Kind: metrics.Gauge, Help: "1 for the NAT type the client detected, 0 for the others.", Labels: []string{"type"}, LabelValues: map[string]string{"type": names(NATTypes)}},
+	{Name: n("network_managed"), Kind: metrics.Gauge, Help: "1 when the managed-network detection found the organisation's hosts (a plain client then stays offline), else 0."},
+	{Name: n("qualifications_total"), Kind: metrics.Counter, Help: "Qualifications (at start, after offline, and dormant to qualified), by result.", Labels: []string{"result"}, LabelValues: map[string]string{"result": "success, failure"}},
+	{Name: n("refreshes_total"), Kind: metrics.Counter, Help: "Maintenance router solicitations answered or failed (RFC 4380 §5.2.5), by result.", Labels: []string{"result"}, LabelValues: map[string]string{"result": "success, failure"}},
+	{Name: n("server_failovers_total"), Kind: metrics.Counter, Help: "Switches to the server's other address after the current one stopped answering."},
+	{Name: n("address_changes_total"), Kind: metrics.Counter, Help: "New Teredo addresses taken after the NAT mapping changed."},
+	{Name: n("activations_total"), Kind: metrics.Counter, Help: "Transitions from dormant to qualified because of IPv6 traffic."},
+	{Name: n("packets_total"), Kind: metrics.Counter, Help: "IPv6 packets carried, by direction (to_host: received and written to the TUN device; from_host: read from it and sent).", Labels: []string{"direction"}, LabelValues: map[string]string{"direction": "to_host, from_host"}},
+	{Name: n("bytes_total"), Kind: metrics.Counter, Help: "Bytes of the IPv6 packets carried (encapsulation excluded), by direction.", Labels: []string{"direction"}, LabelValues: map[string]string{"direction": "to_host, from_host"}},
+	{Name: n("bubbles_sent_total"), Kind: metrics.Counter, Help: "Bubbles sent, by kind (direct: to a peer's mapping; indirect: through a peer's server; reply: answering an indirect bubble relayed by our server).", Labels: []string{"kind"}, LabelValues: map[string]string{"kind": "direct, indirect, reply"}},
+	{Name: n("bubbles_received_total"), Kind: metrics.Counter, Help: "Bubbles received, direct or relayed by the server."},
+	{Name: n("echo_requests_sent_total"), Kind: metrics.Counter, Help: "Echo requests of the direct IPv6 connectivity test sent through the server."},
+	{Name: n("connectivity_tests_total"), Kind: metrics.Counter, Help: "Direct IPv6 connectivity tests finished, by result (relay_found: an echo reply named the relay; failed: no answer after the retries).", Labels: []string{"result"}, LabelValues: map[string]string{"result": "relay_found, failed"}},
+	{Name: n("drops_total"), Kind: metrics.Counter, Help: "Packets dropped, by reason.", Labels: []string{"reason"}, LabelValues: map[string]string{"reason": names(client.DropReasons())}},
+	{Name: n("icmpv6_errors_sent_total"), Kind: metrics.Counter, Help: "ICMPv6 errors written to the host (destination unreachable for packets the tunnel cannot deliver)."},
+	{Name: n("icmpv6_errors_suppressed_total"), Kind: metrics.Counter, Help: "ICMPv6 errors the rate limit (10/s) did not send."},
+	{Name: n("peers"), Kind: metrics.Gauge, Help: "Peers in the peer table, by kind (teredo: another Teredo client; native: a native IPv6 host through a relay) and state.", Labels: []string{"kind", "state"}, LabelValues: map[string]string{"kind": "teredo, native", "state": "trusted, pending"}},
+	{Name: n("peer_queued_bytes"), Kind: metrics.Gauge, Help: "Bytes queued for peers whose path is being opened, both directions."},
+	{Name: n("relays"), Kind: metrics.Gauge, Help: "Distinct relays serving the native peers in the table."},
+	{Name: n("server_last_contact_seconds"), Kind: metrics.Gauge, Help: "Seconds since the last packet from the Teredo server (-1: never)."},
+	{Name: n("build_info"), Kind: metrics.Gauge, Help: "Always 1; labels give the build's version, VCS revision and Go version.", Labels: []string{"version", "revision", "goversion"}},
 }
 
 // Source is what the collector reads at scrape time.
@@ -83,7 +61,7 @@ type Source interface {
 }
 
 // BuildInfo identifies the build in teredo_client_build_info.
-type BuildInfo struct{ Version, Revision, GoVersion string }
+type BuildInfo = metrics.BuildInfo
 
 // Collector is a prometheus.Collector over a Source.
 type Collector struct {
@@ -95,22 +73,11 @@ type Collector struct {
 
 // NewCollector returns a collector over src.
 func NewCollector(src Source, build BuildInfo) *Collector {
-	if build.GoVersion == "" {
-		build.GoVersion = runtime.Version()
-	}
-	if build.Version == "" {
-		build.Version = "unknown"
-	}
-	if build.Revision == "" {
-		build.Revision = "unknown"
-	}
+	build = build.WithDefaults()
 	c := &Collector{src: src, build: build, descs: map[string]*prometheus.Desc{}, kinds: map[string]prometheus.ValueType{}}
 	for _, d := range Defs {
-		c.descs[d.Name] = prometheus.NewDesc(d.Name, d.Help, d.Labels, nil)
-		c.kinds[d.Name] = prometheus.GaugeValue
-		if d.Kind == "counter" {
-			c.kinds[d.Name] = prometheus.CounterValue
-		}
+		c.descs[d.Name] = d.Desc()
+		c.kinds[d.Name] = d.ValueType()
 	}
 	return c
 }
@@ -221,23 +188,7 @@ teredo-client serves these on ` + "`--metrics-listen`" + ` (` + "`/metrics`" + `
 scrape time. No label holds an address: peers and relays are in ` + "`teredo-client show state`" + `.
 The Go runtime (` + "`go_*`" + `) and process (` + "`process_*`" + `) collectors are registered as well.
 
-| Metric | Type | Labels | Meaning |
-|---|---|---|---|
 `)
-	for _, d := range Defs {
-		var labels []string
-		for _, l := range d.Labels {
-			s := "`" + l + "`"
-			if v, ok := d.LabelValues[l]; ok {
-				s += " (" + v + ")"
-			}
-			labels = append(labels, s)
-		}
-		l := strings.Join(labels, "; ")
-		if l == "" {
-			l = "—"
-		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", d.Name, d.Kind, l, strings.ReplaceAll(d.Help, "|", `\|`))
-	}
+	b.WriteString(metrics.DefTable(Defs))
 	return b.String()
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
 	"github.com/teredorelay/teredorelay/client"
+	"github.com/teredorelay/teredorelay/metrics"
 )
 
 type sample struct{ c client.Counters }
@@ -49,7 +50,7 @@ func TestPromlint(t *testing.T) {
 		if !names[d.Name] || !strings.HasPrefix(d.Name, Namespace+"_") {
 			t.Errorf("%s not exported or without the prefix", d.Name)
 		}
-		if (d.Kind == "counter") != strings.HasSuffix(d.Name, "_total") {
+		if (d.Kind == metrics.Counter) != strings.HasSuffix(d.Name, "_total") {
 			t.Errorf("%s: counters and only counters end in _total", d.Name)
 		}
 	}
