@@ -67,7 +67,7 @@ func writeFootprint(w io.Writer, cfg *config.Config, fp Footprint) {
 	}
 	rows := [][2]string{
 		{IEC(fp.UMEMLocked), "UMEM, locked: " + umem},
-		{IEC(fp.PeerTable), fmt.Sprintf("peer table: %d entries (peers.capacity), allocated at start, pages used as peers arrive (%s)", cfg.Peers.Capacity, how)},
+		{IEC(fp.PeerTable), fmt.Sprintf("peer table: %d entries (peers.capacity), allocated and made resident at start (%s)", cfg.Peers.Capacity, how)},
 		{IEC(fp.QueueArena), fmt.Sprintf("queue arena: peers.queue_bytes_total %s and its chunk index, allocated at start", IEC(uint64(cfg.Peers.QueueBytesTotal)))},
 		{IEC(fp.Total()), "total"},
 	}

@@ -108,7 +108,7 @@ func TestCheckConfigReport(t *testing.T) {
 		"  host checks skipped (-skip-host-checks): interfaces and addresses not verified\n",
 		"memory:\n",
 		"   16 MiB  UMEM, locked: 1 UMEM(s) of 8192 frames × 2048 B, pinned by the kernel\n",
-		"KiB  peer table: 1024 entries (peers.capacity), allocated at start, pages used as peers arrive (measured)\n",
+		"KiB  peer table: 1024 entries (peers.capacity), allocated and made resident at start (measured)\n",
 		"KiB  queue arena: peers.queue_bytes_total 128 KiB and its chunk index, allocated at start\n",
 		"MiB  total\n",
 	} {
