@@ -179,9 +179,7 @@ func (b *Batch) ObserveRx(i int, from netip.AddrPort, n int, now int64) RxResult
 	}
 	r := rxResult(e, m, from)
 	if r == RxTrusted {
-		if now-e.lastRx.Load() >= b.c.step {
-			e.lastRx.Store(now)
-		}
+		b.c.touch(&e.lastRx, now)
 		o := b.owner[i]
 		b.rxPackets[o]++
 		b.rxBytes[o] += uint64(n)
@@ -202,9 +200,7 @@ func (b *Batch) LookupTx(i int, n int, now, validFor int64) (netip.AddrPort, boo
 	if !txUsable(e, m, now, validFor) {
 		return netip.AddrPort{}, false
 	}
-	if now-e.lastTx.Load() >= b.c.step {
-		e.lastTx.Store(now)
-	}
+	b.c.touch(&e.lastTx, now)
 	o := b.owner[i]
 	b.txPackets[o]++
 	b.txBytes[o] += uint64(n)

@@ -295,30 +295,32 @@ func txUsable(e *entry, m uint64, now, validFor int64) bool {
 	return e != nil && metaState(m) == Trusted && now-e.lastRx.Load() < validFor
 }
 
+// touch moves a LastRx or LastTx to now once now is a time step past it:
+// the shared cache line is written once per step, not once per packet.
+func (c *Cache) touch(last *atomic.Int64, now int64) {
+	if now-last.Load() >= c.step {
+		last.Store(now)
+	}
+}
+
 // countRx records packets received from the peer held by e at seq: LastRx
-// moves to now once now is a time step past it, and the counters grow. An
-// entry whose seq moved on no longer holds that peer and is left alone.
+// is touched and the counters grow. An entry whose seq moved on no longer
+// holds that peer and is left alone.
 func (c *Cache) countRx(e *entry, seq uint32, packets, bytes uint64, now int64) {
-	if e.seq.Load() != seq {
-		return
+	if e.seq.Load() == seq {
+		c.touch(&e.lastRx, now)
+		e.rxPackets.Add(packets)
+		e.rxBytes.Add(bytes)
 	}
-	if now-e.lastRx.Load() >= c.step {
-		e.lastRx.Store(now)
-	}
-	e.rxPackets.Add(packets)
-	e.rxBytes.Add(bytes)
 }
 
 // countTx is countRx for transmitted packets and LastTx.
 func (c *Cache) countTx(e *entry, seq uint32, packets, bytes uint64, now int64) {
-	if e.seq.Load() != seq {
-		return
+	if e.seq.Load() == seq {
+		c.touch(&e.lastTx, now)
+		e.txPackets.Add(packets)
+		e.txBytes.Add(bytes)
 	}
-	if now-e.lastTx.Load() >= c.step {
-		e.lastTx.Store(now)
-	}
-	e.txPackets.Add(packets)
-	e.txBytes.Add(bytes)
 }
 
 // ObserveRx classifies a packet of n bytes received from the UDP source
