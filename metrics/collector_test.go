@@ -7,7 +7,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
 	"github.com/teredorelay/teredorelay/metrics"
 	"github.com/teredorelay/teredorelay/metrics/metricstest"
@@ -442,18 +441,7 @@ teredo_relay_server_rs_received_total 0
 }
 
 func TestPromlint(t *testing.T) {
-	reg := metrics.NewRegistry(metricstest.Sample(), testBuild)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	problems, err := promlint.NewWithMetricFamilies(mfs).Lint()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
-	}
+	metricstest.Lint(t, metrics.NewRegistry(metricstest.Sample(), testBuild))
 }
 
 func TestDefsAreWellFormed(t *testing.T) {

@@ -8,10 +8,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
 	"github.com/teredorelay/teredorelay/client"
 	"github.com/teredorelay/teredorelay/metrics"
+	"github.com/teredorelay/teredorelay/metrics/metricstest"
 )
 
 type sample struct{ c client.Counters }
@@ -30,18 +30,7 @@ func (s *sample) Snapshot() (client.Snapshot, error) {
 }
 
 func TestPromlint(t *testing.T) {
-	reg := NewRegistry(&sample{}, BuildInfo{Version: "test"})
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	problems, err := promlint.NewWithMetricFamilies(mfs).Lint()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
-	}
+	mfs := metricstest.Lint(t, NewRegistry(&sample{}, BuildInfo{Version: "test"}))
 	names := map[string]bool{}
 	for _, mf := range mfs {
 		names[mf.GetName()] = true
