@@ -206,12 +206,11 @@ func (w *Worker) Step() int {
 // rxFrame is a received frame after Step's first pass: where it is and its
 // link layer, or why it is dropped.
 type rxFrame struct {
-	buf  []byte
+	buf  []byte // nil: not a frame of this UMEM (nothing to free)
 	off  int
 	l2   l2Frame
 	drop Reason // when !ok
 	ok   bool
-	free bool // when !ok: the frame is ours to free
 }
 
 // receive handles the n frames in w.rx from port in, in two passes: link
@@ -251,11 +250,11 @@ func (w *Worker) receive(in, n int) {
 
 // parse locates received frame d and checks its link layer into f.
 func (w *Worker) parse(in int, src Socket, d xsk.Desc, f *rxFrame) {
-	f.ok, f.free = false, true
 	buf, off := src.Frame(d)
+	f.buf, f.off, f.ok = buf, off, false
 	switch {
 	case buf == nil:
-		f.drop, f.free = DropL2Malformed, false // not a frame of this UMEM: nothing to free
+		f.drop = DropL2Malformed // not a frame of this UMEM: nothing to free
 		return
 	case off+int(d.Len) > len(buf):
 		f.drop = DropL2Malformed // runs past its chunk: the chunk is still ours
@@ -273,7 +272,7 @@ func (w *Worker) parse(in int, src Socket, d xsk.Desc, f *rxFrame) {
 	case l2.etherType != etherTypeIPv4 && l2.etherType != etherTypeIPv6:
 		f.drop = DropL2Unsupported
 	default:
-		f.buf, f.off, f.l2, f.ok = buf, off, l2, true
+		f.l2, f.ok = l2, true
 	}
 }
 
@@ -281,7 +280,7 @@ func (w *Worker) parse(in int, src Socket, d xsk.Desc, f *rxFrame) {
 func (w *Worker) handle(in int, d xsk.Desc, f *rxFrame) {
 	src := w.ports[in].Socket
 	if !f.ok {
-		if f.free {
+		if f.buf != nil {
 			w.drop(src, d, f.drop)
 		} else {
 			w.batch.Events[f.drop]++

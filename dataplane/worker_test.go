@@ -658,3 +658,18 @@ func TestNextHopPerDestinationInBatch(t *testing.T) {
 		t.Fatalf("after the route change: port a sent %d, port b %d; want 0 and 1", len(v4.tx), len(v6.tx))
 	}
 }
+
+// A descriptor outside the socket's UMEM is counted and not freed: the
+// chunk is not the worker's to give back.
+func TestDescriptorOutsideUMEMCounted(t *testing.T) {
+	w, s := oneArmed(t, &fakeRelay{decap: relay.ToIPv6}, nil)
+	s.rx = append(s.rx, xsk.Desc{Addr: uint64(len(s.umem)) + rxOffset, Len: 100})
+	s.dstMACs = append(s.dstMACs, [6]byte{})
+	w.Step()
+	if len(s.tx) != 0 || len(s.freed) != 0 {
+		t.Fatalf("tx %v freed %v", s.tx, s.freed)
+	}
+	if c := w.Counters(); c.Events[DropL2Malformed] != 1 || c.RxFrames[0] != 1 {
+		t.Fatalf("counters %+v", c)
+	}
+}
