@@ -374,16 +374,10 @@ func TestClientDaemonMaintenance(t *testing.T) {
 	t.Run("mapping change", func(t *testing.T) {
 		old := c.state(t).Address
 		newPublic := NATOutside.Next()
-		for _, argv := range [][]string{
-			{"ip", "addr", "add", pfx(newPublic, NATOutsideBits), "dev", NATOutsideIface},
-			{"iptables", "-w", "-t", "nat", "-F", "POSTROUTING"},
-			{"iptables", "-w", "-t", "nat", "-A", "POSTROUTING", "-o", NATOutsideIface, "-j", "SNAT", "--to-source", newPublic.String()},
-		} {
-			if _, err := l.Exec(ctx, NAT, argv...); err != nil {
-				t.Fatal(err)
-			}
+		if _, err := l.Exec(ctx, NAT, "ip", "addr", "add", pfx(newPublic, NATOutsideBits), "dev", NATOutsideIface); err != nil {
+			t.Fatal(err)
 		}
-		if err := l.Do(NAT, func() error { return netlink.ConntrackTableFlush(netlink.ConntrackTable) }); err != nil {
+		if err := l.SetNATSource(ctx, newPublic); err != nil {
 			t.Fatal(err)
 		}
 		s := c.waitState(t, 20*time.Second, "a new address after the refresh", func(s client.Snapshot) bool {
@@ -501,15 +495,7 @@ func randomFully(t *testing.T, l *Lab) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for _, argv := range [][]string{
-		{"iptables", "-w", "-t", "nat", "-F", "POSTROUTING"},
-		{"iptables", "-w", "-t", "nat", "-A", "POSTROUTING", "-o", NATOutsideIface, "-j", "SNAT", "--to-source", NATOutside.String(), "--random-fully"},
-	} {
-		if _, err := l.Exec(ctx, NAT, argv...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := l.Do(NAT, func() error { return netlink.ConntrackTableFlush(netlink.ConntrackTable) }); err != nil {
+	if err := l.SetNATSource(ctx, NATOutside, "--random-fully"); err != nil {
 		t.Fatal(err)
 	}
 }

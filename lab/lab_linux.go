@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vishvananda/netlink"
+
 	"github.com/teredorelay/teredorelay/internal/netnsutil"
 )
 
@@ -433,13 +435,32 @@ func (l *Lab) addressAndRoute() error {
 			return err
 		}
 	}
-	nat := []string{"-j", "MASQUERADE"}
 	if l.opts.NATRandomFully {
-		nat = []string{"-j", "SNAT", "--to-source", NATOutside.String(), "--random-fully"}
+		return l.SetNATSource(context.Background(), NATOutside, "--random-fully")
 	}
-	if _, err := l.Exec(context.Background(), NAT, append([]string{"iptables", "-w", "-t", "nat", "-A", "POSTROUTING",
-		"-o", NATOutsideIface}, nat...)...); err != nil {
-		return fmt.Errorf("NAT %s: %w", nat[1], err)
+	if _, err := l.Exec(context.Background(), NAT, "iptables", "-w", "-t", "nat", "-A", "POSTROUTING",
+		"-o", NATOutsideIface, "-j", "MASQUERADE"); err != nil {
+		return fmt.Errorf("NAT MASQUERADE: %w", err)
+	}
+	return nil
+}
+
+// SetNATSource makes the NAT translate to src (SNAT, with extra iptables
+// arguments such as "--random-fully") instead of its current rule, and
+// flushes its connection tracking so that every flow gets a new mapping:
+// what a client sees when its NAT changes address or behaviour. src must be
+// on the NAT's outside interface.
+func (l *Lab) SetNATSource(ctx context.Context, src netip.Addr, extra ...string) error {
+	for _, argv := range [][]string{
+		{"iptables", "-w", "-t", "nat", "-F", "POSTROUTING"},
+		append([]string{"iptables", "-w", "-t", "nat", "-A", "POSTROUTING", "-o", NATOutsideIface, "-j", "SNAT", "--to-source", src.String()}, extra...),
+	} {
+		if out, err := l.Exec(ctx, NAT, argv...); err != nil {
+			return fmt.Errorf("NAT source %v: %w (%s)", src, err, out)
+		}
+	}
+	if err := l.Do(NAT, func() error { return netlink.ConntrackTableFlush(netlink.ConntrackTable) }); err != nil {
+		return fmt.Errorf("NAT source %v: flush connection tracking: %w", src, err)
 	}
 	return nil
 }

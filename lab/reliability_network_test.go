@@ -9,8 +9,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/vishvananda/netlink"
 )
 
 // TestReliabilityRelayLinkFlap (reliability.md E5, relay side): the relay's
@@ -230,17 +228,11 @@ func TestReliabilityNATMappingChange(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	newPublic := NATOutside.Next() // 203.0.113.2
-	for _, argv := range [][]string{
-		{"ip", "addr", "add", pfx(newPublic, NATOutsideBits), "dev", NATOutsideIface},
-		{"iptables", "-w", "-t", "nat", "-F", "POSTROUTING"},
-		{"iptables", "-w", "-t", "nat", "-A", "POSTROUTING", "-o", NATOutsideIface, "-j", "SNAT", "--to-source", newPublic.String()},
-	} {
-		if _, err := l.Exec(ctx, NAT, argv...); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := l.Exec(ctx, NAT, "ip", "addr", "add", pfx(newPublic, NATOutsideBits), "dev", NATOutsideIface); err != nil {
+		t.Fatal(err)
 	}
-	if err := l.Do(NAT, func() error { return netlink.ConntrackTableFlush(netlink.ConntrackTable) }); err != nil {
-		t.Fatalf("flush the NAT's connection tracking: %v", err)
+	if err := l.SetNATSource(ctx, newPublic); err != nil {
+		t.Fatal(err)
 	}
 
 	before := relaydMetrics(t, l)
