@@ -52,41 +52,43 @@ const (
 // ErrTruncated, ErrBadVersion, ErrLength, ErrChecksum, or ErrFragment for a
 // valid header of a fragment (the fields are filled in that case).
 func (h *IPv4Header) Decode(b []byte) error {
-	*h = IPv4Header{}
 	if len(b) < IPv4HeaderLen {
+		*h = IPv4Header{}
 		return ErrTruncated
-	}
-	if b[0]>>4 != 4 {
-		return ErrBadVersion
 	}
 	hl := int(b[0]&0x0f) * 4
-	if hl < IPv4HeaderLen {
-		return ErrLength
-	}
-	if len(b) < hl {
-		return ErrTruncated
-	}
 	tl := int(binary.BigEndian.Uint16(b[2:4]))
-	if tl < hl || tl > len(b) {
-		return ErrLength
+	var err error
+	switch {
+	case b[0]>>4 != 4:
+		err = ErrBadVersion
+	case hl < IPv4HeaderLen:
+		err = ErrLength
+	case len(b) < hl:
+		err = ErrTruncated
+	case tl < hl || tl > len(b):
+		err = ErrLength
+	case fold(sum(b[:hl], 0)) != 0xffff:
+		err = ErrChecksum
 	}
-	if fold(sum(b[:hl], 0)) != 0xffff {
-		return ErrChecksum
+	if err != nil {
+		*h = IPv4Header{}
+		return err
 	}
+	// Field by field: a composite literal is built on the stack and copied,
+	// and IsFragment would then read back what that copy just stored.
 	ff := binary.BigEndian.Uint16(b[6:8])
-	*h = IPv4Header{
-		HeaderLen: hl,
-		TotalLen:  tl,
-		TOS:       b[1],
-		ID:        binary.BigEndian.Uint16(b[4:6]),
-		Flags:     uint8(ff >> 13),
-		FragOff:   ff & 0x1fff,
-		TTL:       b[8],
-		Protocol:  b[9],
-		Src:       [4]byte(b[12:16]),
-		Dst:       [4]byte(b[16:20]),
-	}
-	if h.IsFragment() {
+	h.HeaderLen = hl
+	h.TotalLen = tl
+	h.TOS = b[1]
+	h.ID = binary.BigEndian.Uint16(b[4:6])
+	h.Flags = uint8(ff >> 13)
+	h.FragOff = ff & 0x1fff
+	h.TTL = b[8]
+	h.Protocol = b[9]
+	h.Src = [4]byte(b[12:16])
+	h.Dst = [4]byte(b[16:20])
+	if ff&(IPv4FlagMF<<13|0x1fff) != 0 {
 		return ErrFragment
 	}
 	return nil
