@@ -54,8 +54,21 @@ var SpecialPurposeBogons = []netip.Prefix{
 // after NewBogons and safe for concurrent use; a nil *Bogons applies the RFC
 // 4380 list only.
 type Bogons struct {
-	extra []v4net
+	// first[o] says what to check for an address whose first octet is o:
+	// nothing (no listed prefix overlaps o/8), everything (a prefix of /8
+	// or shorter covers it), or the longer prefixes nets[start:start+n].
+	// One table load decides most addresses, however long the lists are.
+	first [256]octetRule
+	nets  []v4net
 }
+
+type octetRule struct {
+	start, end uint32
+	all        bool
+}
+
+// rfc4380Only is the table a nil *Bogons uses.
+var rfc4380Only = newBogons(nil)
 
 // NewBogons returns a Bogons that also rejects the IPv4 prefixes in extra (for
 // example SpecialPurposeBogons, or the directed-broadcast /32s of the relay's
@@ -63,11 +76,34 @@ type Bogons struct {
 // accepted as their IPv4 equivalent; other prefixes are ignored, so validate
 // configuration with ParseBogons first.
 func NewBogons(extra []netip.Prefix) *Bogons {
-	b := &Bogons{extra: make([]v4net, 0, len(extra))}
+	nets := make([]v4net, 0, len(extra))
 	for _, p := range extra {
 		if q, ok := toV4Prefix(p); ok {
-			b.extra = append(b.extra, mkv4net(q))
+			nets = append(nets, mkv4net(q))
 		}
+	}
+	return newBogons(nets)
+}
+
+// newBogons builds the first-octet table over the RFC 4380 list and extra.
+func newBogons(extra []v4net) *Bogons {
+	all := append(rfc4380NotGlobal[:len(rfc4380NotGlobal):len(rfc4380NotGlobal)], extra...)
+	b := &Bogons{}
+	for o := range b.first {
+		r := &b.first[o]
+		r.start = uint32(len(b.nets))
+		for _, n := range all {
+			switch {
+			case n.mask&0x00ffffff == 0: // /8 or shorter: o/8 is inside or outside it
+				r.all = r.all || n.contains(uint32(o)<<24)
+			case n.addr>>24 == uint32(o):
+				b.nets = append(b.nets, n)
+			}
+		}
+		if r.all {
+			b.nets = b.nets[:r.start]
+		}
+		r.end = uint32(len(b.nets))
 	}
 	return b
 }
@@ -121,17 +157,17 @@ func (b *Bogons) GlobalUnicast(ip netip.Addr) bool {
 
 // GlobalUnicast4 is GlobalUnicast for a raw IPv4 address.
 func (b *Bogons) GlobalUnicast4(ip [4]byte) bool {
+	if b == nil {
+		b = rfc4380Only
+	}
 	v := binary.BigEndian.Uint32(ip[:])
-	for _, n := range rfc4380NotGlobal {
+	r := b.first[v>>24]
+	if r.all {
+		return false
+	}
+	for _, n := range b.nets[r.start:r.end] {
 		if n.contains(v) {
 			return false
-		}
-	}
-	if b != nil {
-		for _, n := range b.extra {
-			if n.contains(v) {
-				return false
-			}
 		}
 	}
 	return true

@@ -1,6 +1,8 @@
 package teredo
 
 import (
+	"encoding/binary"
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 )
@@ -120,4 +122,76 @@ func TestParseBogons(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBogonsTableMatchesList checks the first-octet table against the
+// plain definition (any listed prefix contains the address) on every
+// prefix's first, last and neighbouring addresses and on random ones, with
+// the RFC 4380 list alone, with SpecialPurposeBogons and with extra /32s
+// and short prefixes.
+func TestBogonsTableMatchesList(t *testing.T) {
+	extras := [][]netip.Prefix{
+		nil,
+		SpecialPurposeBogons,
+		append([]netip.Prefix{
+			netip.MustParsePrefix("198.51.100.255/32"),
+			netip.MustParsePrefix("198.51.100.0/32"),
+			netip.MustParsePrefix("203.0.113.128/25"),
+			netip.MustParsePrefix("64.0.0.0/3"),
+			netip.MustParsePrefix("11.0.0.0/8"),
+			netip.MustParsePrefix("::ffff:192.0.2.7/128"),
+		}, SpecialPurposeBogons...),
+	}
+	for _, extra := range extras {
+		b := NewBogons(extra)
+		var nets []v4net
+		nets = append(nets, rfc4380NotGlobal[:]...)
+		for _, p := range extra {
+			if q, ok := toV4Prefix(p); ok {
+				nets = append(nets, mkv4net(q))
+			}
+		}
+		want := func(v uint32) bool {
+			for _, n := range nets {
+				if n.contains(v) {
+					return false
+				}
+			}
+			return true
+		}
+		var probes []uint32
+		for _, n := range nets {
+			first, last := n.addr, n.addr|^n.mask
+			probes = append(probes, first, last, first-1, last+1)
+		}
+		rng := rand.New(rand.NewPCG(1, 2))
+		for range 100000 {
+			probes = append(probes, rng.Uint32())
+		}
+		for _, v := range probes {
+			var ip [4]byte
+			binary.BigEndian.PutUint32(ip[:], v)
+			if got := b.GlobalUnicast4(ip); got != want(v) {
+				t.Fatalf("extra %v: GlobalUnicast4(%v) = %v, the list says %v", extra, netip.AddrFrom4(ip), got, want(v))
+			}
+			if extra == nil {
+				var nb *Bogons
+				if got := nb.GlobalUnicast4(ip); got != want(v) {
+					t.Fatalf("nil Bogons: GlobalUnicast4(%v) = %v, the list says %v", netip.AddrFrom4(ip), got, want(v))
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkGlobalUnicast4(b *testing.B) {
+	bg := NewBogons(SpecialPurposeBogons)
+	ips := [][4]byte{{198, 51, 100, 7}, {192, 168, 1, 1}, {8, 8, 8, 8}, {100, 64, 0, 1}}
+	n := 0
+	for i := 0; b.Loop(); i++ {
+		if bg.GlobalUnicast4(ips[i&3]) {
+			n++
+		}
+	}
+	_ = n
 }
