@@ -106,6 +106,7 @@ func (b *Batch) Lookup() {
 	// Pass 2: the entry each key's tag points to, found on the index lines
 	// pass 1 brought in; a key without one touches the batch itself.
 	var lines [2 * MaxBatch]*atomic.Uint64
+	var cand [MaxBatch]*entry
 	for i := range b.n {
 		h := b.hash[i]
 		s := c.shardOf(h)
@@ -121,6 +122,7 @@ func (b *Batch) Lookup() {
 			}
 			if v>>16 == tag {
 				e := &s.entries[v&0xffff-1]
+				cand[i] = e
 				lines[2*i], lines[2*i+1] = &e.key[0], &e.txBytes
 				break
 			}
@@ -132,11 +134,19 @@ func (b *Batch) Lookup() {
 		sink64 += l.Load()
 	}
 	b.sink = sink + uint32(sink64)
-	// Pass 3: the lookups proper.
+	// Pass 3: the lookups proper. The entry pass 2 found holds the key
+	// when it holds it at a stable even seq (a hit is always right, however
+	// it was found); anything else takes the validated probe.
 	for i := range b.n {
 		if i > 0 && b.key[i] == b.key[i-1] { // a peer with several packets in a row
 			b.ent[i], b.seq[i] = b.ent[i-1], b.seq[i-1]
 			continue
+		}
+		if e := cand[i]; e != nil {
+			if seq, ok := e.holds(b.key[i][0], b.key[i][1]); ok {
+				b.ent[i], b.seq[i] = e, seq
+				continue
+			}
 		}
 		e, seq, _ := c.lookup(b.key[i][0], b.key[i][1], b.hash[i])
 		b.ent[i], b.seq[i] = e, seq

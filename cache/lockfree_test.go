@@ -218,3 +218,85 @@ func TestSweepSlices(t *testing.T) {
 		t.Fatalf("Range saw %d of 1000", len(seen))
 	}
 }
+
+// Entries change hands while full batches look them up: a writer deletes
+// peers and inserts others, so the same entries hold one key, then none,
+// then another. A batch hit must be the entry of its own key (the mapping
+// carries the key's number) and a key never inserted must never hit,
+// however Lookup found the entry.
+func TestBatchHitsOnlyItsOwnKey(t *testing.T) {
+	const keys = 600 // present at a time: about half; ids ≥ 2*keys are never inserted
+	c := newTest(t, Config{Capacity: 1024, Shards: 1, QueueBytes: 4096})
+	mappingOf := func(i uint64) netip.AddrPort {
+		return netip.AddrPortFrom(mapA.Addr(), uint16(1000+i))
+	}
+	insert := func(i uint64) {
+		k := key(i)
+		m := mappingOf(i)
+		if _, err := c.InsertPending(&k, m, 0); err != nil {
+			panic(err)
+		}
+		c.Trust(&k, m, 50, sec, nil)
+	}
+	for i := range uint64(keys) {
+		insert(i)
+	}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var wrong, hits atomic.Uint64
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := c.NewBatch()
+			x := uint64(w + 7)
+			for n := 0; !stop.Load() || n < 200; n++ {
+				b.Reset()
+				var ids [MaxBatch]uint64
+				for j := range MaxBatch {
+					x ^= x << 13
+					x ^= x >> 7
+					x ^= x << 17
+					ids[j] = x % (3 * keys)
+					k := key(ids[j])
+					b.Add(&k)
+				}
+				b.Lookup()
+				for j, id := range ids {
+					m, ok := b.LookupTx(j, 1, 2*sec, 1000*sec)
+					if !ok {
+						continue
+					}
+					hits.Add(1)
+					if id >= 2*keys || m != mappingOf(id) {
+						wrong.Add(1)
+					}
+				}
+			}
+			b.Reset()
+		}()
+	}
+	d := 300 * time.Millisecond
+	if raceEnabled || testing.Short() {
+		d = 100 * time.Millisecond
+	}
+	for i, end := 0, time.Now().Add(d); time.Now().Before(end); i++ {
+		// Key i leaves, key i+keys (mod 2*keys) takes an entry.
+		out, in := uint64(i)%(2*keys), uint64(i+keys)%(2*keys)
+		k := key(out)
+		c.Delete(&k)
+		insert(in)
+	}
+	stop.Store(true)
+	wg.Wait()
+	if wrong.Load() != 0 {
+		t.Fatalf("%d of %d batch hits returned another key's entry", wrong.Load(), hits.Load())
+	}
+	if hits.Load() == 0 {
+		t.Fatal("no batch hit at all: the test looked up nothing")
+	}
+	t.Logf("%d batch hits", hits.Load())
+	if err := c.check(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -44,6 +44,18 @@ type entry struct {
 	bubbles      uint8
 }
 
+// holds reports whether the entry holds key k0, k1, and its seq: the key
+// read between two equal even reads of seq, so a peer the entry held at
+// that seq. Lookups may find an entry any way they like and validate it
+// with holds; only a miss needs the index's own validation.
+func (e *entry) holds(k0, k1 uint64) (uint32, bool) {
+	seq := e.seq.Load()
+	if seq&1 != 0 || e.key[0].Load() != k0 || e.key[1].Load() != k1 {
+		return 0, false
+	}
+	return seq, e.seq.Load() == seq
+}
+
 // meta packs what a lookup decides on into one word, so that the slow path
 // changes the state, the mapping and the queued flag with a single atomic
 // store and a lookup never sees half of a change.
