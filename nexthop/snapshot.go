@@ -212,6 +212,35 @@ type level struct {
 	bits  uint8
 	short map[uint64]int32   // IPv4, and IPv6 lengths <= 64
 	long  map[[16]byte]int32 // IPv6 lengths > 64
+	// IPv4 levels: near has a bit for every value of an address's first 16
+	// bits that a route of the level covers, so a destination with no
+	// route of this length near it costs one load instead of a map
+	// lookup. (A relay's table is a few connected prefixes and a default
+	// route, and its encapsulated traffic goes to scattered addresses.)
+	near *[1 << 16 / 64]uint64
+	// only is the entry of a /0 level: its one route needs no map.
+	only int32
+}
+
+// setNear marks the first-16-bit values that the IPv4 prefix a/bits covers.
+func (l *level) setNear(a uint32, bits int) {
+	if l.near == nil {
+		l.near = new([1 << 16 / 64]uint64)
+	}
+	first := a >> 16
+	n := uint32(1)
+	if bits < 16 {
+		n = 1 << (16 - bits)
+	}
+	for v := first; v < first+n; v++ {
+		l.near[v/64] |= 1 << (v % 64)
+	}
+}
+
+// mayHold reports whether a route of the IPv4 level may cover d.
+func (l *level) mayHold(d uint32) bool {
+	v := d >> 16
+	return l.near[v/64]&(1<<(v%64)) != 0
 }
 
 // Snapshot is an immutable view of the kernel's forwarding state. Lookups are
@@ -277,7 +306,12 @@ func (s *State) Build(ports []int32, generation uint64) *Snapshot {
 			if by4[bits] == nil {
 				by4[bits] = &level{bits: uint8(bits), short: map[uint64]int32{}}
 			}
-			by4[bits].short[uint64(be32(dst.Addr().As4()))] = idx
+			a := be32(dst.Addr().As4())
+			by4[bits].short[uint64(a)] = idx
+			by4[bits].setNear(a, bits)
+			if bits == 0 {
+				by4[bits].only = idx
+			}
 			continue
 		}
 		if by6[bits] == nil {
@@ -384,8 +418,11 @@ func (s *Snapshot) Lookup4(dst [4]byte) (Hop, Result) {
 	d := be32(dst)
 	for i := range s.lv4 {
 		lv := &s.lv4[i]
-		key := uint64(d &^ (0xffffffff >> lv.bits)) // Go shifts by >= 32 yield 0
-		if idx, ok := lv.short[key]; ok {
+		idx, ok := lv.only, lv.bits == 0
+		if !ok && lv.mayHold(d) {
+			idx, ok = lv.short[uint64(d&^(0xffffffff>>lv.bits))]
+		}
+		if ok {
 			var d16 [16]byte
 			d16[10], d16[11] = 0xff, 0xff
 			copy(d16[12:], dst[:])

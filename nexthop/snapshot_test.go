@@ -1,6 +1,8 @@
 package nexthop
 
 import (
+	"encoding/binary"
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 )
@@ -251,5 +253,92 @@ func TestOwnMACs(t *testing.T) {
 	}
 	if got := snap.OwnMACs(2); got != nil {
 		t.Errorf("unknown port: %x", got)
+	}
+}
+
+// TestLookup4MatchesLongestPrefix checks Lookup4's per-level filters against
+// a plain longest-prefix match over the routes, on the first, last and
+// neighbouring addresses of every route and on random addresses, with
+// routes of every length from /0 to /32, some nested.
+func TestLookup4MatchesLongestPrefix(t *testing.T) {
+	s := NewState()
+	s.SetLink(Link{Index: 10, Name: "eth0", MAC: macPort0, Up: true})
+	rng := rand.New(rand.NewPCG(3, 4))
+	var prefixes []netip.Prefix
+	for bits := 0; bits <= 32; bits++ {
+		for range 3 {
+			var a [4]byte
+			binary.BigEndian.PutUint32(a[:], rng.Uint32())
+			p := netip.PrefixFrom(netip.AddrFrom4(a), bits).Masked()
+			prefixes = append(prefixes, p)
+		}
+	}
+	// Nested routes around one address.
+	for _, p := range []string{"198.51.100.0/24", "198.51.0.0/16", "198.0.0.0/8", "198.51.100.128/25", "198.51.100.7/32"} {
+		prefixes = append(prefixes, netip.MustParsePrefix(p))
+	}
+	// Each route its own gateway, so the hop tells which route matched.
+	gw := map[netip.Prefix]netip.Addr{}
+	for i, p := range prefixes {
+		if _, dup := gw[p]; dup {
+			continue
+		}
+		g := netip.AddrFrom4([4]byte{192, 0, 2, byte(i)})
+		gw[p] = g
+		s.SetRoute(Route{Dst: p, Hops: []Gateway{{Via: g, LinkIndex: 10}}})
+		s.SetNeighbour(Neighbour{LinkIndex: 10, IP: g, MAC: [6]byte{2, 0, 0, 0, 0, byte(i)}, Usable: true})
+	}
+	snap := s.Build([]int32{10}, 1)
+	want := func(a [4]byte) ([6]byte, bool) {
+		best := -1
+		var mac [6]byte
+		for p, g := range gw {
+			if p.Contains(netip.AddrFrom4(a)) && p.Bits() > best {
+				best = p.Bits()
+				mac = [6]byte{2, 0, 0, 0, 0, g.As4()[3]}
+			}
+		}
+		return mac, best >= 0
+	}
+	var probes [][4]byte
+	for p := range gw {
+		first := binary.BigEndian.Uint32(p.Addr().AsSlice())
+		last := first | (0xffffffff >> p.Bits())
+		if p.Bits() == 0 {
+			last = 0xffffffff
+		}
+		for _, v := range []uint32{first, last, first - 1, last + 1} {
+			var a [4]byte
+			binary.BigEndian.PutUint32(a[:], v)
+			probes = append(probes, a)
+		}
+	}
+	for range 20000 {
+		var a [4]byte
+		binary.BigEndian.PutUint32(a[:], rng.Uint32())
+		probes = append(probes, a)
+	}
+	for _, a := range probes {
+		h, res := snap.Lookup4(a)
+		mac, ok := want(a)
+		if !ok {
+			if res != NoRoute {
+				t.Fatalf("%v: %v %+v, want no route", netip.AddrFrom4(a), res, h)
+			}
+			continue
+		}
+		if res != Resolved || h.DstMAC != mac {
+			t.Fatalf("%v: %v via %x, want the route with gateway MAC %x", netip.AddrFrom4(a), res, h.DstMAC, mac)
+		}
+	}
+}
+
+func BenchmarkLookup4Scattered(b *testing.B) {
+	snap := testState().Build([]int32{10, 11}, 1)
+	b.ReportAllocs()
+	x := uint32(1)
+	for b.Loop() {
+		x = x*1664525 + 1013904223
+		snap.Lookup4([4]byte{198, 51, byte(x >> 24), byte(x >> 16)})
 	}
 }
