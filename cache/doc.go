@@ -74,15 +74,20 @@
 //
 // A worker looks up the peers of a whole RX batch with a Batch, the way
 // DPDK's rte_hash_lookup_bulk and VPP's quad loops do. Add hashes each key
-// as the batch is parsed; Lookup then loads every key's index slot, then the
-// entry each slot points to (both of its cache lines), and only then runs
-// the validated probes above on lines that are already cached. The loads of
-// one stage do not depend on each other, so the CPU keeps as many misses in
-// flight as it has miss buffers instead of one after the other; scattered
-// lookups into a cache of millions of entries cost a fraction of a DRAM
-// access each instead of two or three (see Performance). ObserveRx, LookupTx
-// and Known then act on a slot without probing again, checking the entry's
-// seq so that a peer changed since Lookup is looked up afresh.
+// as the batch is parsed; Lookup then loads every key's index slot, finds
+// on those lines the entry each key's tag points to, loads both cache lines
+// of every such entry, and only then validates each key on lines that are
+// already cached. The loads of one pass do not depend on each other and the
+// passes that wait for memory are tight loops with nothing else in them, so
+// the CPU keeps as many misses in flight as its reorder window and miss
+// buffers allow instead of one after the other; scattered lookups into a
+// cache of millions of entries cost a fraction of a DRAM access each
+// instead of two or three (see Performance). The validation takes the entry
+// the index pass found when it holds the key at a stable even seq (a hit is
+// right however the entry was found) and probes the index only for a miss.
+// ObserveRx, LookupTx and Known then act on a slot without probing again,
+// checking the entry's seq so that a peer changed since Lookup is looked up
+// afresh.
 //
 // # Why it holds under a flood of new peers
 //
@@ -194,26 +199,32 @@
 // # Performance
 //
 // go test -bench . ./cache on the 2-core AMD EPYC development VM (shared; the
-// figures are medians of 5 runs under the team's benchmark lock,
+// figures are medians of 3–5 runs under the team's benchmark lock,
 // 2026-12-07), caches 90% full of trusted peers, keys visited in a scattered
 // order (the worst case: every lookup misses the CPU caches and the TLB);
 // ns per key, 1 hot peer / 64k / 1M / 10M peers:
 //
-//	LookupTx                 42 / 247 / 554 / 909   0 allocs
-//	ObserveRx                41 / 276 / 655 / 1074  0 allocs
-//	LookupTx, 64-key Batch   32 /  96 / 164 / 284   0 allocs
-//	ObserveRx, 64-key Batch  32 / 100 / 147 / 207   0 allocs
-//	2 goroutines, Batch      1.9–2.0× / 1.2–1.7× / 1.6–1.8× / 1.7–2.0× one goroutine's throughput
-//	2 goroutines, LookupTx   0.6× on one hot peer (its counters), 1.0–2.4× on scattered peers
+//	LookupTx                 40 / 224 / 488 / 836   0 allocs
+//	ObserveRx                41 / 225 / 474 / 835   0 allocs
+//	LookupTx, 64-key Batch   31 /  69 /  88 / 133   0 allocs
+//	ObserveRx, 64-key Batch  32 /  66 /  89 / 138   0 allocs
+//	2 goroutines, Batch      0.9–1.3× / 0.8–1.0× / 1.5–1.6× / 1.7–2.0× one goroutine's throughput
 //	LookupTx (miss)          1M 171, 10M 369
 //	InsertPending            1M 793, 10M 836 (evicting when full)
 //	queue cycle (insert, 2 × Enqueue, Trust release, Delete)  463 ns  0 allocs
 //	Sweep                    5 ns per entry inspected
 //
-// The same sets on 4 KiB pages (Config.NoHugePages) measure the same on this
-// VM: the hypervisor's own page size seems to cap the TLB reach there. A
-// scattered DRAM access costs 140–240 ns on this VM; a Batch brings a lookup
-// to the cost of two or three independent accesses. The slow path's writes
-// cost more than with the former RWMutex (InsertPending +30 % at 1M): every
-// field lookups read is now written with an atomic store.
+// BenchmarkMemory gives the machine's side: a dependent access costs 104 ns
+// over 8 MiB, 236 over 128 MiB and 400 over 1 GiB on this VM, one of 64
+// independent loads in a tight loop 1.2, 7.2 and 12.8 ns. A batch lookup
+// loads three lines per key (an index slot, the entry's two lines) and adds
+// the peer's counters with two locked adds (about 6 ns each here), so at 1M
+// the batch is within some 35 ns of its floor. Two goroutines that both visit
+// every peer of a small set gain little: both write the same peers'
+// counters, and at 64k the lines are still in the other core's cache when it
+// comes back to them. The same sets on 4 KiB pages (Config.NoHugePages)
+// measure the same on this VM: the hypervisor's own page size seems to cap
+// the TLB reach there. The slow path's writes cost more than with the former
+// RWMutex (InsertPending +30 % at 1M): every field lookups read is now
+// written with an atomic store.
 package cache
