@@ -82,14 +82,15 @@ func (b *Batch) Find(k *[16]byte, from int) int {
 	return -1
 }
 
-// Lookup resolves every slot in four passes over the batch: the index
-// slot of every key, then the entries the slots' tags point to (both of
-// their cache lines), then the lookups proper (the same lock-free,
-// validated probe as ObserveRx's) on lines that are now cached. The passes
-// that wait for memory are tight loops of independent loads with nothing
-// else in them, so the CPU's reorder window holds many of them at once and
-// their misses overlap; a loop that also computed addresses or compared
-// tags would hold only a few (measured: 30 % slower at 1M peers).
+// Lookup resolves every slot in passes over the whole batch: it loads the
+// home index slot of every key, finds on those lines the entry each key's
+// tag points to and loads both of its cache lines, and then validates each
+// key (entry.holds, or the lock-free probe of ObserveRx for a miss) on
+// lines that are now cached. The passes that wait for memory are tight
+// loops of independent loads with nothing else in them, so the CPU's
+// reorder window holds many of them and their misses overlap; a loop that
+// also compared tags held only a few (1M peers: 139 ns per key, this one
+// 96).
 func (b *Batch) Lookup() {
 	c := b.c
 	// Pass 1: the home index slot of every key.

@@ -56,7 +56,7 @@ var SpecialPurposeBogons = []netip.Prefix{
 type Bogons struct {
 	// first[o] says what to check for an address whose first octet is o:
 	// nothing (no listed prefix overlaps o/8), everything (a prefix of /8
-	// or shorter covers it), or the longer prefixes nets[start:start+n].
+	// or shorter covers it), or the longer prefixes nets[start:end].
 	// One table load decides most addresses, however long the lists are.
 	first [256]octetRule
 	nets  []v4net
