@@ -198,6 +198,11 @@ type hop struct {
 	// needs no neighbour lookup); resolved is false when it has none.
 	gwMAC    [6]byte
 	resolved bool
+	// base is the Hop a lookup returns through this hop without a
+	// destination MAC, gw the one with gwMAC. Lookups copy them whole:
+	// a Hop built field by field and then copied out stalls the CPU on
+	// store forwarding (a 16-byte load over several smaller stores).
+	base, gw Hop
 }
 
 type entry struct {
@@ -291,6 +296,9 @@ func (s *State) Build(ports []int32, generation uint64) *Snapshot {
 			if !h.onLink {
 				h.gwMAC, h.resolved = snap.neighs[neighKey{link: h.link, ip: h.via}]
 			}
+			h.base = Hop{Port: h.port, VLAN: h.vlan, SrcMAC: h.srcMAC, LinkIndex: h.link}
+			h.gw = h.base
+			h.gw.DstMAC = h.gwMAC
 			e.hops = append(e.hops, h)
 			if !h.onLink && h.port >= 0 && h.up && !r.Reject {
 				gateways[neighKey{link: h.link, ip: h.via}] = struct{}{}
@@ -480,24 +488,23 @@ func (s *Snapshot) resolve(e *entry, dst *[16]byte) (Hop, Result) {
 			h = &e.hops[(i+j)%n]
 		}
 	}
-	out := Hop{Port: h.port, VLAN: h.vlan, SrcMAC: h.srcMAC, LinkIndex: h.link}
 	if !h.up {
-		return out, NoRoute
+		return h.base, NoRoute
 	}
 	if h.port < 0 {
-		return out, OtherLink
+		return h.base, OtherLink
 	}
 	if !h.onLink {
 		if !h.resolved {
-			return out, Unresolved
+			return h.base, Unresolved
 		}
-		out.DstMAC = h.gwMAC
-		return out, Resolved
+		return h.gw, Resolved
 	}
 	mac, ok := s.neighs[neighKey{link: h.link, ip: *dst}]
 	if !ok {
-		return out, Unresolved
+		return h.base, Unresolved
 	}
+	out := h.base
 	out.DstMAC = mac
 	return out, Resolved
 }
