@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -317,15 +318,26 @@ func benchmarkWorkerStep(b *testing.B, perPacket bool) {
 // shared peers (with one peer, every queue serves the same hot client, as
 // RSS spreads native flows to one busy client). Run with -cpu 1,2:
 // ns/frame is wall time per frame over all goroutines.
-func BenchmarkWorkerStepParallel(b *testing.B) { benchmarkWorkerStepParallel(b, false) }
+func BenchmarkWorkerStepParallel(b *testing.B) { benchmarkWorkerStepParallel(b, false, false) }
 
 // BenchmarkWorkerStepPerPacketParallel is BenchmarkWorkerStepParallel
 // without the batch lookup.
-func BenchmarkWorkerStepPerPacketParallel(b *testing.B) { benchmarkWorkerStepParallel(b, true) }
+func BenchmarkWorkerStepPerPacketParallel(b *testing.B) { benchmarkWorkerStepParallel(b, true, false) }
 
-func benchmarkWorkerStepParallel(b *testing.B, perPacket bool) {
+// BenchmarkWorkerStepParallelByQueue is BenchmarkWorkerStepParallel with
+// each goroutine on its own share of the peers (every G-th peer of G
+// goroutines), as RSS keeps a client's traffic to the relay on one queue:
+// no peer's entry is written by two workers. Against
+// BenchmarkWorkerStepParallel it shows what sharing the peers' entries
+// costs.
+func BenchmarkWorkerStepParallelByQueue(b *testing.B) { benchmarkWorkerStepParallel(b, false, true) }
+
+func benchmarkWorkerStepParallel(b *testing.B, perPacket, byQueue bool) {
 	for _, dir := range stepDirections() {
 		for _, sz := range stepSizes {
+			if byQueue && sz.peers < 64 {
+				continue // nothing to share out
+			}
 			b.Run(dir.name+"/"+sz.name, func(b *testing.B) {
 				env := getStepEnv(b, sz)
 				var seed atomic.Int64
@@ -334,8 +346,14 @@ func benchmarkWorkerStepParallel(b *testing.B, perPacket bool) {
 				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {
 					sw := newStepWorker(b, env, dir.decap, perPacket)
-					base := int(seed.Add(1) << 32)
+					g := int(seed.Add(1))
+					base := g << 32
 					peer := func(i int) int { return int(spreadPeer(base+i, env.n)) }
+					if byQueue {
+						queues := runtime.GOMAXPROCS(0)
+						share := env.n / queues
+						peer = func(i int) int { return int(spreadPeer(base+i, share))*queues + g%queues }
+					}
 					n := 0
 					for pb.Next() {
 						sw.load(peer)
