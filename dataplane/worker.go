@@ -334,7 +334,7 @@ func (w *Worker) drop(s Socket, d xsk.Desc, r Reason) {
 // and queues the frame on the egress port.
 func (w *Worker) forward(in int, d xsk.Desc, buf []byte, off int, v relay.Verdict, pOff, pLen int) {
 	src := w.ports[in].Socket
-	var hop nexthop.Hop
+	var hop *nexthop.Hop // the snapshot's: read only
 	var res nexthop.Result
 	var et uint16
 	if v == relay.ToIPv6 {
@@ -346,7 +346,7 @@ func (w *Worker) forward(in int, d xsk.Desc, buf []byte, off int, v relay.Verdic
 		if w.last6.hit(dst) {
 			hop, res = w.last6.hop, w.last6.res
 		} else {
-			hop, res = w.snap.Lookup6(dst)
+			hop, res = w.snap.Find6(dst)
 			w.last6.set(dst, hop, res)
 		}
 		et = etherTypeIPv6
@@ -359,7 +359,7 @@ func (w *Worker) forward(in int, d xsk.Desc, buf []byte, off int, v relay.Verdic
 		if w.last4.hit(dst) {
 			hop, res = w.last4.hop, w.last4.res
 		} else {
-			hop, res = w.snap.Lookup4(*dst)
+			hop, res = w.snap.Find4(*dst)
 			w.last4.set(dst, hop, res)
 		}
 		et = etherTypeIPv4
@@ -482,12 +482,12 @@ func (w *Worker) flush(port int) {
 type hopMemo[A [16]byte | [4]byte] struct {
 	valid bool
 	dst   A
-	hop   nexthop.Hop
+	hop   *nexthop.Hop // the snapshot's
 	res   nexthop.Result
 }
 
 func (m *hopMemo[A]) hit(dst *A) bool { return m.valid && m.dst == *dst }
 
-func (m *hopMemo[A]) set(dst *A, hop nexthop.Hop, res nexthop.Result) {
+func (m *hopMemo[A]) set(dst *A, hop *nexthop.Hop, res nexthop.Result) {
 	m.valid, m.dst, m.hop, m.res = true, *dst, hop, res
 }

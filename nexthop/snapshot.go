@@ -258,6 +258,11 @@ type Snapshot struct {
 	entries  []entry
 	lv4, lv6 []level // longest prefix first
 	neighs   map[neighKey][6]byte
+	// neighHops: the Hop to each usable neighbour on a port (or a VLAN of
+	// one), for on-link routes; lookups return pointers to them.
+	neighHops map[neighKey]*Hop
+	// noRoute is the Hop of a destination without a route (Port -1).
+	noRoute Hop
 	// gateways: the distinct gateways of the routes, through a port (or a
 	// VLAN of one) that is up, in (link, address) order. The relay sends to
 	// them directly, so StaleGateways has the kernel re-validate them.
@@ -272,6 +277,7 @@ type Snapshot struct {
 // transmits on, in Hop.Port order.
 func (s *State) Build(ports []int32, generation uint64) *Snapshot {
 	snap := &Snapshot{
+		noRoute:    Hop{Port: -1},
 		Generation: generation,
 		neighs:     make(map[neighKey][6]byte, len(s.neighs)),
 	}
@@ -281,6 +287,14 @@ func (s *State) Build(ports []int32, generation uint64) *Snapshot {
 		}
 	}
 	snap.Neighbours = len(snap.neighs)
+	snap.neighHops = make(map[neighKey]*Hop, len(snap.neighs))
+	neighHops := make([]Hop, 0, len(snap.neighs))
+	for k, mac := range snap.neighs {
+		if h := s.hopFor(Gateway{LinkIndex: k.link}, ports); h.port >= 0 {
+			neighHops = append(neighHops, Hop{Port: h.port, VLAN: h.vlan, SrcMAC: h.srcMAC, LinkIndex: h.link, DstMAC: mac})
+			snap.neighHops[k] = &neighHops[len(neighHops)-1]
+		}
+	}
 	best := map[netip.Prefix]Route{}
 	for _, r := range s.routes {
 		if b, ok := best[r.Dst]; !ok || r.Priority < b.Priority {
@@ -423,6 +437,21 @@ func be64(b []byte) uint64 {
 
 // Lookup4 finds the next hop for an IPv4 destination.
 func (s *Snapshot) Lookup4(dst [4]byte) (Hop, Result) {
+	h, r := s.Find4(dst)
+	return *h, r
+}
+
+// Lookup6 finds the next hop for an IPv6 destination.
+func (s *Snapshot) Lookup6(dst *[16]byte) (Hop, Result) {
+	h, r := s.Find6(dst)
+	return *h, r
+}
+
+// Find4 is Lookup4 for the per-packet path: it returns the snapshot's own
+// Hop, built with the snapshot, instead of a copy. The caller must not
+// modify it. (Returning a 20-byte Hop by value costs a copy per call, and
+// reading it back right after stalls the CPU on store forwarding.)
+func (s *Snapshot) Find4(dst [4]byte) (*Hop, Result) {
 	d := be32(dst)
 	for i := range s.lv4 {
 		lv := &s.lv4[i]
@@ -437,11 +466,11 @@ func (s *Snapshot) Lookup4(dst [4]byte) (Hop, Result) {
 			return s.resolve(&s.entries[idx], &d16)
 		}
 	}
-	return Hop{Port: -1}, NoRoute
+	return &s.noRoute, NoRoute
 }
 
-// Lookup6 finds the next hop for an IPv6 destination.
-func (s *Snapshot) Lookup6(dst *[16]byte) (Hop, Result) {
+// Find6 is Lookup6 for the per-packet path, as Find4.
+func (s *Snapshot) Find6(dst *[16]byte) (*Hop, Result) {
 	hi := be64(dst[:8])
 	for i := range s.lv6 {
 		lv := &s.lv6[i]
@@ -462,7 +491,7 @@ func (s *Snapshot) Lookup6(dst *[16]byte) (Hop, Result) {
 			return s.resolve(&s.entries[idx], dst)
 		}
 	}
-	return Hop{Port: -1}, NoRoute
+	return &s.noRoute, NoRoute
 }
 
 // Lookup is Lookup4 or Lookup6 for a netip.Addr (not for the per-packet path).
@@ -474,9 +503,9 @@ func (s *Snapshot) Lookup(dst netip.Addr) (Hop, Result) {
 	return s.Lookup6(&a)
 }
 
-func (s *Snapshot) resolve(e *entry, dst *[16]byte) (Hop, Result) {
+func (s *Snapshot) resolve(e *entry, dst *[16]byte) (*Hop, Result) {
 	if e.reject {
-		return Hop{Port: -1}, NoRoute
+		return &s.noRoute, NoRoute
 	}
 	h := &e.hops[0]
 	if n := uint32(len(e.hops)); n > 1 {
@@ -489,24 +518,22 @@ func (s *Snapshot) resolve(e *entry, dst *[16]byte) (Hop, Result) {
 		}
 	}
 	if !h.up {
-		return h.base, NoRoute
+		return &h.base, NoRoute
 	}
 	if h.port < 0 {
-		return h.base, OtherLink
+		return &h.base, OtherLink
 	}
 	if !h.onLink {
 		if !h.resolved {
-			return h.base, Unresolved
+			return &h.base, Unresolved
 		}
-		return h.gw, Resolved
+		return &h.gw, Resolved
 	}
-	mac, ok := s.neighs[neighKey{link: h.link, ip: *dst}]
+	nh, ok := s.neighHops[neighKey{link: h.link, ip: *dst}]
 	if !ok {
-		return h.base, Unresolved
+		return &h.base, Unresolved
 	}
-	out := h.base
-	out.DstMAC = mac
-	return out, Resolved
+	return nh, Resolved
 }
 
 // flowHash spreads destinations over the hops of a multipath route (FNV-1a).

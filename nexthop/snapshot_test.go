@@ -215,6 +215,8 @@ func TestLookupAllocs(t *testing.T) {
 	allocs := testing.AllocsPerRun(1000, func() {
 		snap.Lookup4(d4)
 		snap.Lookup6(&d6)
+		snap.Find4(d4)
+		snap.Find6(&d6)
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per lookup pair", allocs)
