@@ -217,35 +217,62 @@ type level struct {
 	bits  uint8
 	short map[uint64]int32   // IPv4, and IPv6 lengths <= 64
 	long  map[[16]byte]int32 // IPv6 lengths > 64
-	// IPv4 levels: near has a bit for every value of an address's first 16
-	// bits that a route of the level covers, so a destination with no
-	// route of this length near it costs one load instead of a map
-	// lookup. (A relay's table is a few connected prefixes and a default
-	// route, and its encapsulated traffic goes to scattered addresses.)
+	// near has a bit for every 16-bit key (nearKey4, nearKey6) of the
+	// addresses a route of the level covers, so a destination with no route
+	// of this length near it costs one load instead of a map lookup. (A
+	// relay's table is a few connected prefixes and a default route, and
+	// its traffic goes to scattered addresses.) nil: no filter (IPv6
+	// levels shorter than /16).
 	near *[1 << 16 / 64]uint64
 	// only is the entry of a /0 level: its one route needs no map.
 	only int32
 }
 
-// setNear marks the first-16-bit values that the IPv4 prefix a/bits covers.
-func (l *level) setNear(a uint32, bits int) {
-	if l.near == nil {
-		l.near = new([1 << 16 / 64]uint64)
-	}
-	first := a >> 16
+// nearKey4 is an IPv4 address's filter key: its first 16 bits.
+func nearKey4(d uint32) uint32 { return d >> 16 }
+
+// nearKey6 is an IPv6 address's filter key: its first 32 bits folded to 16
+// (global unicast addresses share most of their first 16).
+func nearKey6(hi uint64) uint32 { return uint32(hi>>48) ^ uint32(hi>>32)&0xffff }
+
+// setNear4 marks the keys of the addresses the IPv4 prefix a/bits covers.
+func (l *level) setNear4(a uint32, bits int) {
 	n := uint32(1)
 	if bits < 16 {
 		n = 1 << (16 - bits)
 	}
-	for v := first; v < first+n; v++ {
-		l.near[v/64] |= 1 << (v % 64)
+	for v := range n {
+		l.mark(nearKey4(a) + v)
 	}
 }
 
-// mayHold reports whether a route of the IPv4 level may cover d.
-func (l *level) mayHold(d uint32) bool {
-	v := d >> 16
-	return l.near[v/64]&(1<<(v%64)) != 0
+// setNear6 marks the keys of the addresses the IPv6 prefix with first 64
+// bits hi and length bits covers; a prefix shorter than /16 would cover
+// every key, so its level keeps no filter.
+func (l *level) setNear6(hi uint64, bits int) {
+	if bits < 16 {
+		return
+	}
+	n := uint64(1)
+	if bits < 32 {
+		n = 1 << (32 - bits)
+	}
+	for v := range n {
+		l.mark(nearKey6(hi + v<<32))
+	}
+}
+
+func (l *level) mark(k uint32) {
+	if l.near == nil {
+		l.near = new([1 << 16 / 64]uint64)
+	}
+	l.near[k/64] |= 1 << (k % 64)
+}
+
+// mayHold reports whether a route of the level may cover an address with
+// filter key k.
+func (l *level) mayHold(k uint32) bool {
+	return l.near == nil || l.near[k/64]&(1<<(k%64)) != 0
 }
 
 // Snapshot is an immutable view of the kernel's forwarding state. Lookups are
@@ -330,7 +357,7 @@ func (s *State) Build(ports []int32, generation uint64) *Snapshot {
 			}
 			a := be32(dst.Addr().As4())
 			by4[bits].short[uint64(a)] = idx
-			by4[bits].setNear(a, bits)
+			by4[bits].setNear4(a, bits)
 			if bits == 0 {
 				by4[bits].only = idx
 			}
@@ -349,6 +376,10 @@ func (s *State) Build(ports []int32, generation uint64) *Snapshot {
 			by6[bits].short[be64(a[:8])] = idx
 		} else {
 			by6[bits].long[a] = idx
+		}
+		by6[bits].setNear6(be64(a[:8]), bits)
+		if bits == 0 {
+			by6[bits].only = idx
 		}
 	}
 	for l := 128; l >= 0; l-- {
@@ -456,7 +487,7 @@ func (s *Snapshot) Find4(dst [4]byte) (*Hop, Result) {
 	for i := range s.lv4 {
 		lv := &s.lv4[i]
 		idx, ok := lv.only, lv.bits == 0
-		if !ok && lv.mayHold(d) {
+		if !ok && lv.mayHold(nearKey4(d)) {
 			idx, ok = lv.short[uint64(d&^(0xffffffff>>lv.bits))]
 		}
 		if ok {
@@ -472,13 +503,17 @@ func (s *Snapshot) Find4(dst [4]byte) (*Hop, Result) {
 // Find6 is Lookup6 for the per-packet path, as Find4.
 func (s *Snapshot) Find6(dst *[16]byte) (*Hop, Result) {
 	hi := be64(dst[:8])
+	key := nearKey6(hi)
 	for i := range s.lv6 {
 		lv := &s.lv6[i]
-		var idx int32
-		var ok bool
-		if lv.bits <= 64 {
+		idx, ok := lv.only, lv.bits == 0
+		switch {
+		case ok:
+		case !lv.mayHold(key):
+			continue
+		case lv.bits <= 64:
 			idx, ok = lv.short[hi&^(^uint64(0)>>lv.bits)]
-		} else {
+		default:
 			var k [16]byte
 			copy(k[:8], dst[:8])
 			lo := be64(dst[8:]) &^ (^uint64(0) >> (lv.bits - 64))

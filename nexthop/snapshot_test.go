@@ -344,3 +344,101 @@ func BenchmarkLookup4Scattered(b *testing.B) {
 		snap.Lookup4([4]byte{198, 51, byte(x >> 24), byte(x >> 16)})
 	}
 }
+
+// TestLookup6MatchesLongestPrefix is TestLookup4MatchesLongestPrefix for
+// IPv6: routes of every length from /0 to /128 (random ones and ones nested
+// under 2001:db8::/32), checked on each route's first, last and
+// neighbouring addresses and on random addresses in and around them.
+func TestLookup6MatchesLongestPrefix(t *testing.T) {
+	s := NewState()
+	s.SetLink(Link{Index: 10, Name: "eth0", MAC: macPort0, Up: true})
+	rng := rand.New(rand.NewPCG(5, 6))
+	randAddr := func() [16]byte {
+		var a [16]byte
+		binary.BigEndian.PutUint64(a[:8], 0x2000_0000_0000_0000|rng.Uint64()>>3)
+		binary.BigEndian.PutUint64(a[8:], rng.Uint64())
+		return a
+	}
+	var prefixes []netip.Prefix
+	for bits := 0; bits <= 128; bits++ {
+		for range 2 {
+			prefixes = append(prefixes, netip.PrefixFrom(netip.AddrFrom16(randAddr()), bits).Masked())
+		}
+	}
+	for _, p := range []string{"2001:db8::/32", "2001:db8:1::/48", "2001:db8:1:2::/64", "2001:db8:1:2::80/121", "2001:db8:1:2::85/128", "2001::/16", "2001::/20", "2001:db8::/31"} {
+		prefixes = append(prefixes, netip.MustParsePrefix(p))
+	}
+	// Each route its own gateway, so the hop's MAC tells which route matched.
+	mac := map[netip.Prefix][6]byte{}
+	for i, p := range prefixes {
+		if _, dup := mac[p]; dup {
+			continue
+		}
+		g := netip.AddrFrom16([16]byte{0xfe, 0x80, 14: byte(i >> 8), 15: byte(i)})
+		mac[p] = [6]byte{2, 0, 0, 0, byte(i >> 8), byte(i)}
+		s.SetRoute(Route{Dst: p, Hops: []Gateway{{Via: g, LinkIndex: 10}}})
+		s.SetNeighbour(Neighbour{LinkIndex: 10, IP: g, MAC: mac[p], Usable: true})
+	}
+	snap := s.Build([]int32{10}, 1)
+	var probes [][16]byte
+	for p := range mac {
+		first := p.Addr().As16()
+		last := first
+		for b := p.Bits(); b < 128; b++ {
+			last[b/8] |= 0x80 >> (b % 8)
+		}
+		before, after := first, last
+		for i := 15; i >= 0; i-- { // first - 1
+			if before[i]--; before[i] != 0xff {
+				break
+			}
+		}
+		for i := 15; i >= 0; i-- { // last + 1
+			if after[i]++; after[i] != 0 {
+				break
+			}
+		}
+		probes = append(probes, first, last, before, after)
+		for range 8 { // random addresses inside the prefix
+			a, in := randAddr(), first
+			for b := p.Bits(); b < 128; b++ {
+				in[b/8] |= a[b/8] & (0x80 >> (b % 8))
+			}
+			probes = append(probes, in)
+		}
+	}
+	for range 20000 {
+		probes = append(probes, randAddr())
+	}
+	for _, a := range probes {
+		var want [6]byte
+		best := -1
+		for p, m := range mac {
+			if p.Contains(netip.AddrFrom16(a)) && p.Bits() > best {
+				best, want = p.Bits(), m
+			}
+		}
+		h, res := snap.Find6(&a)
+		if best < 0 {
+			if res != NoRoute {
+				t.Fatalf("%v: %v %+v, want no route", netip.AddrFrom16(a), res, *h)
+			}
+			continue
+		}
+		if res != Resolved || h.DstMAC != want {
+			t.Fatalf("%v: %v via %x, want the /%d route with gateway MAC %x", netip.AddrFrom16(a), res, h.DstMAC, best, want)
+		}
+	}
+}
+
+func BenchmarkLookup6Scattered(b *testing.B) {
+	snap := testState().Build([]int32{10, 11}, 1)
+	b.ReportAllocs()
+	x := uint64(1)
+	var d [16]byte
+	for b.Loop() {
+		x = x*6364136223846793005 + 1442695040888963407
+		binary.BigEndian.PutUint64(d[:8], 0x2a00_0000_0000_0000|x>>8)
+		snap.Find6(&d)
+	}
+}
