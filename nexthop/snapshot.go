@@ -199,9 +199,9 @@ type hop struct {
 	gwMAC    [6]byte
 	resolved bool
 	// base is the Hop a lookup returns through this hop without a
-	// destination MAC, gw the one with gwMAC. Lookups copy them whole:
-	// a Hop built field by field and then copied out stalls the CPU on
-	// store forwarding (a 16-byte load over several smaller stores).
+	// destination MAC, gw the one with gwMAC, built once by Build: Find4
+	// and Find6 return pointers to them (a Hop built field by field per
+	// lookup and copied out stalled the CPU on store forwarding).
 	base, gw Hop
 }
 
