@@ -185,23 +185,17 @@ func keyOf(link int32, ip netip.Addr) neighKey {
 	return neighKey{link: link, ip: ip.Unmap().As16()}
 }
 
-// hop is a resolved route next hop template (everything but the neighbour MAC).
+// hop is one next hop of a route. base is the Hop a lookup returns through
+// it without a destination MAC (port -1: not a port); gw is base with the
+// gateway's MAC, looked up once in Build, when resolved. Find4 and Find6
+// return pointers to them: the per-packet path neither looks the
+// neighbour up nor builds a Hop (one built field by field per lookup and
+// copied out stalled the CPU on store forwarding).
 type hop struct {
-	via    [16]byte // neighbour address; IPv4 as IPv4-mapped
-	onLink bool     // the neighbour is the destination itself
-	up     bool
-	port   int8 // -1: not a port
-	vlan   uint16
-	link   int32
-	srcMAC [6]byte
-	// A gateway's MAC, looked up once in Build (the per-packet path then
-	// needs no neighbour lookup); resolved is false when it has none.
-	gwMAC    [6]byte
-	resolved bool
-	// base is the Hop a lookup returns through this hop without a
-	// destination MAC, gw the one with gwMAC, built once by Build: Find4
-	// and Find6 return pointers to them (a Hop built field by field per
-	// lookup and copied out stalled the CPU on store forwarding).
+	via      [16]byte // neighbour address; IPv4 as IPv4-mapped
+	onLink   bool     // the neighbour is the destination itself
+	up       bool
+	resolved bool // gw has the gateway's MAC
 	base, gw Hop
 }
 
@@ -317,8 +311,9 @@ func (s *State) Build(ports []int32, generation uint64) *Snapshot {
 	snap.neighHops = make(map[neighKey]*Hop, len(snap.neighs))
 	neighHops := make([]Hop, 0, len(snap.neighs))
 	for k, mac := range snap.neighs {
-		if h := s.hopFor(Gateway{LinkIndex: k.link}, ports); h.port >= 0 {
-			neighHops = append(neighHops, Hop{Port: h.port, VLAN: h.vlan, SrcMAC: h.srcMAC, LinkIndex: h.link, DstMAC: mac})
+		if h := s.hopFor(Gateway{LinkIndex: k.link}, ports); h.base.Port >= 0 {
+			h.base.DstMAC = mac
+			neighHops = append(neighHops, h.base)
 			snap.neighHops[k] = &neighHops[len(neighHops)-1]
 		}
 	}
@@ -335,14 +330,12 @@ func (s *State) Build(ports []int32, generation uint64) *Snapshot {
 		for _, g := range r.Hops {
 			h := s.hopFor(g, ports)
 			if !h.onLink {
-				h.gwMAC, h.resolved = snap.neighs[neighKey{link: h.link, ip: h.via}]
+				h.gw = h.base
+				h.gw.DstMAC, h.resolved = snap.neighs[neighKey{link: g.LinkIndex, ip: h.via}]
 			}
-			h.base = Hop{Port: h.port, VLAN: h.vlan, SrcMAC: h.srcMAC, LinkIndex: h.link}
-			h.gw = h.base
-			h.gw.DstMAC = h.gwMAC
 			e.hops = append(e.hops, h)
-			if !h.onLink && h.port >= 0 && h.up && !r.Reject {
-				gateways[neighKey{link: h.link, ip: h.via}] = struct{}{}
+			if !h.onLink && h.base.Port >= 0 && h.up && !r.Reject {
+				gateways[neighKey{link: g.LinkIndex, ip: h.via}] = struct{}{}
 			}
 		}
 		if !e.reject && len(e.hops) == 0 {
@@ -433,7 +426,7 @@ func compareKeys(a, b neighKey) int {
 }
 
 func (s *State) hopFor(g Gateway, ports []int32) hop {
-	h := hop{port: -1, link: g.LinkIndex, onLink: !g.Via.IsValid()}
+	h := hop{base: Hop{Port: -1, LinkIndex: g.LinkIndex}, onLink: !g.Via.IsValid()}
 	if !h.onLink {
 		h.via = g.Via.Unmap().As16() // IPv4 as IPv4-mapped, like keyOf
 	}
@@ -441,13 +434,13 @@ func (s *State) hopFor(g Gateway, ports []int32) hop {
 	if !ok {
 		return h
 	}
-	h.up, h.srcMAC = l.Up, l.MAC
+	h.up, h.base.SrcMAC = l.Up, l.MAC
 	for i, p := range ports {
 		switch {
 		case l.Index == p:
-			h.port = int8(i)
+			h.base.Port = int8(i)
 		case l.VLANParent == p && l.VLANID != 0:
-			h.port, h.vlan = int8(i), l.VLANID
+			h.base.Port, h.base.VLAN = int8(i), l.VLANID
 			if parent, ok := s.links[p]; ok && !parent.Up {
 				h.up = false
 			}
@@ -555,7 +548,7 @@ func (s *Snapshot) resolve(e *entry, dst *[16]byte) (*Hop, Result) {
 	if !h.up {
 		return &h.base, NoRoute
 	}
-	if h.port < 0 {
+	if h.base.Port < 0 {
 		return &h.base, OtherLink
 	}
 	if !h.onLink {
@@ -564,7 +557,7 @@ func (s *Snapshot) resolve(e *entry, dst *[16]byte) (*Hop, Result) {
 		}
 		return &h.gw, Resolved
 	}
-	nh, ok := s.neighHops[neighKey{link: h.link, ip: *dst}]
+	nh, ok := s.neighHops[neighKey{link: h.base.LinkIndex, ip: *dst}]
 	if !ok {
 		return &h.base, Unresolved
 	}
