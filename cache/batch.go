@@ -135,9 +135,10 @@ func (b *Batch) Lookup() {
 		sink64 += l.Load()
 	}
 	b.sink = sink + uint32(sink64)
-	// Pass 3: the lookups proper. The entry pass 2 found holds the key
-	// when it holds it at a stable even seq (a hit is always right, however
-	// it was found); anything else takes the validated probe.
+	// Pass 3: the lookups proper. An entry pass 2 found that holds the key
+	// at an even seq is the key's (a hit is right however it was found):
+	// current and Flush read seq again after the fields they use, as
+	// lookup does after the meta word. Anything else takes the probe.
 	for i := range b.n {
 		if i > 0 && b.key[i] == b.key[i-1] { // a peer with several packets in a row
 			b.ent[i], b.seq[i] = b.ent[i-1], b.seq[i-1]

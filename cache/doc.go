@@ -83,8 +83,9 @@
 // buffers allow instead of one after the other; scattered lookups into a
 // cache of millions of entries cost a fraction of a DRAM access each
 // instead of two or three (see Performance). The validation takes the entry
-// the index pass found when it holds the key at a stable even seq (a hit is
-// right however the entry was found) and probes the index only for a miss.
+// the index pass found when it holds the key at an even seq (read again
+// whenever the slot is used; a hit is right however the entry was found)
+// and probes the index only for a miss.
 // ObserveRx, LookupTx and Known then act on a slot without probing again,
 // checking the entry's seq so that a peer changed since Lookup is looked up
 // afresh.

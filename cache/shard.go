@@ -44,16 +44,13 @@ type entry struct {
 	bubbles      uint8
 }
 
-// holds reports whether the entry holds key k0, k1, and its seq: the key
-// read between two equal even reads of seq, so a peer the entry held at
-// that seq. Lookups may find an entry any way they like and validate it
-// with holds; only a miss needs the index's own validation.
+// holds reports whether the entry holds key k0, k1 at an even seq, and that
+// seq. A caller that goes on to read other fields reads seq again after
+// them, as a seqlock reader does: the same value means the key and those
+// fields belong to one peer.
 func (e *entry) holds(k0, k1 uint64) (uint32, bool) {
 	seq := e.seq.Load()
-	if seq&1 != 0 || e.key[0].Load() != k0 || e.key[1].Load() != k1 {
-		return 0, false
-	}
-	return seq, e.seq.Load() == seq
+	return seq, seq&1 == 0 && e.key[0].Load() == k0 && e.key[1].Load() == k1
 }
 
 // meta packs what a lookup decides on into one word, so that the slow path
@@ -208,8 +205,7 @@ func (s *shard) probe(k0, k1, h uint64) (e *entry, seq uint32, ok bool) {
 		}
 		if v>>16 == tag {
 			e := &s.entries[v&0xffff-1]
-			seq := e.seq.Load()
-			if seq&1 == 0 && e.key[0].Load() == k0 && e.key[1].Load() == k1 {
+			if seq, ok := e.holds(k0, k1); ok {
 				return e, seq, true
 			}
 		}
