@@ -213,6 +213,11 @@ type rxFrame struct {
 	ok   bool
 }
 
+// packet returns where the packet after the link layer is in f.buf.
+func (f *rxFrame) packet(d xsk.Desc) (off, n int) {
+	return f.off + f.l2.hdrLen, int(d.Len) - f.l2.hdrLen
+}
+
 // receive handles the n frames in w.rx from port in, in two passes: link
 // layers first (and the relay's batch lookup of their peers), then the
 // relay's verdicts and forwarding, frame by frame in order.
@@ -228,11 +233,10 @@ func (w *Worker) receive(in, n int) {
 		if br == nil || !f.ok {
 			continue
 		}
-		l3, l3Len := f.off+f.l2.hdrLen, int(d.Len)-f.l2.hdrLen
-		switch f.l2.etherType {
-		case etherTypeIPv4:
+		l3, l3Len := f.packet(d)
+		if f.l2.etherType == etherTypeIPv4 {
 			br.PrepareDecap(f.buf, l3, l3Len)
-		case etherTypeIPv6:
+		} else {
 			br.PrepareEncap(f.buf, l3, l3Len)
 		}
 	}
@@ -241,7 +245,6 @@ func (w *Worker) receive(in, n int) {
 	}
 	for j, d := range w.rx[:n] {
 		w.handle(in, d, &w.rxL2[j])
-		w.rxL2[j].buf = nil
 	}
 	if br != nil {
 		br.EndBatch()
@@ -288,7 +291,7 @@ func (w *Worker) handle(in int, d xsk.Desc, f *rxFrame) {
 		return
 	}
 	buf, off := f.buf, f.off
-	l3, n := off+f.l2.hdrLen, int(d.Len)-f.l2.hdrLen
+	l3, n := f.packet(d)
 	var v relay.Verdict
 	var pOff, pLen int
 	if f.l2.etherType == etherTypeIPv4 {
