@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
 	"strings"
 	"testing"
 
@@ -13,23 +12,11 @@ import (
 // The manual page documents every flag of every command (read from each
 // command's -h).
 func TestManPageDocumentsEveryFlag(t *testing.T) {
-	page, err := os.ReadFile("../../docs/man/teredo-probe.1.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, cmd := range []string{"qualify", "ping", "bubble"} {
+	mancheck.CommandFlags(t, "../../docs/man/teredo-probe.1.md", "teredo-probe", [][]string{{"qualify"}, {"ping"}, {"bubble"}}, 15, func(cmd []string) string {
 		var out bytes.Buffer
-		run(context.Background(), []string{cmd, "-h"}, &out, &out)
-		flags := mancheck.HelpFlags(out.String())
-		n += len(flags)
-		for _, m := range mancheck.Undocumented(page, flags) {
-			t.Errorf("docs/man/teredo-probe.1.md does not document %s (teredo-probe %s)", m, cmd)
-		}
-	}
-	if n < 15 {
-		t.Fatalf("only %d flags found in the commands' help", n)
-	}
+		run(context.Background(), append(cmd, "-h"), &out, &out)
+		return out.String()
+	})
 }
 
 func TestVersion(t *testing.T) {

@@ -2,7 +2,11 @@ package mancheck
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strings"
+	"testing"
 )
 
 // flagLine matches a flag in the usage text of Go's flag package: two
@@ -38,4 +42,29 @@ func Undocumented(page []byte, names []string) []string {
 		}
 	}
 	return missing
+}
+
+// CommandFlags checks that the manual page at path documents every flag in
+// the help of each command in cmds (help returns it: the command's -h
+// output), and returns the page. It reports each undocumented flag through
+// t, naming tool and the command, and fails when the commands list fewer
+// than minFlags flags in all, which means the help is no longer read right.
+func CommandFlags(t testing.TB, path, tool string, cmds [][]string, minFlags int, help func(cmd []string) string) []byte {
+	t.Helper()
+	page, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, cmd := range cmds {
+		flags := HelpFlags(help(cmd))
+		n += len(flags)
+		for _, m := range Undocumented(page, flags) {
+			t.Errorf("%s does not document %s (%s %s)", filepath.Base(path), m, tool, strings.Join(cmd, " "))
+		}
+	}
+	if n < minFlags {
+		t.Fatalf("only %d flags found in the help of %s %q", n, tool, cmds)
+	}
+	return page
 }
