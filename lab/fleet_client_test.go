@@ -104,16 +104,5 @@ func TestFleetOurClient(t *testing.T) {
 		t.Errorf("connectivity tests that found a relay: %v, want at least %d (%d flows, %d moved there and back)", got, len(flows)+2*moved, len(flows), moved)
 	}
 	t.Logf("teredo-client: %v connectivity tests found a relay, %v packets to the host, drops %v",
-		m[`teredo_client_connectivity_tests_total{result="relay_found"}`], m[`teredo_client_packets_total{direction="to_host"}`], drops(m))
-}
-
-// drops lists the client's non-zero drop counters.
-func drops(m map[string]float64) map[string]float64 {
-	out := map[string]float64{}
-	for k, v := range m {
-		if v != 0 && len(k) > len("teredo_client_drops_total") && k[:len("teredo_client_drops_total")] == "teredo_client_drops_total" {
-			out[k] = v
-		}
-	}
-	return out
+		m[`teredo_client_connectivity_tests_total{result="relay_found"}`], m[`teredo_client_packets_total{direction="to_host"}`], nonZero(m, "teredo_client_drops_total"))
 }

@@ -91,3 +91,14 @@ func TestRelaydDebug(t *testing.T) {
 	}
 	t.Logf("relay log:\n%s", l.ProcessLog("relay"))
 }
+
+// nonZero returns the series of metric (every label set) that are not 0.
+func nonZero(m map[string]float64, metric string) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range m {
+		if v != 0 && strings.HasPrefix(k, metric+"{") {
+			out[k] = v
+		}
+	}
+	return out
+}

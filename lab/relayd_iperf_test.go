@@ -4,8 +4,6 @@ package lab
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 )
@@ -37,13 +35,7 @@ func TestRelaydIperf3(t *testing.T) {
 			t.Errorf("%v: want 10 MB sent and received", r)
 		}
 	}
-	var drops []string
-	for k, v := range relaydMetrics(t, l) {
-		if v != 0 && strings.HasPrefix(k, "teredo_relay_drops_total") {
-			drops = append(drops, fmt.Sprintf("%s %v", k, v))
-		}
-	}
-	if len(drops) != 0 {
+	if drops := nonZero(relaydMetrics(t, l), "teredo_relay_drops_total"); len(drops) != 0 {
 		t.Errorf("the relay dropped packets during the runs: %v", drops)
 	}
 }
