@@ -53,16 +53,20 @@ func stepPeer(j int) netip.AddrPort {
 }
 
 // putStepPeerAddr writes peer j's Teredo address (server stepServer4, flags
-// 0) into b[0:16].
-func putStepPeerAddr(b []byte, j int) {
+// 0) into b[0:16] and returns the sum of its 16-bit words (unfolded), from
+// the values rather than read back from the bytes just stored.
+func putStepPeerAddr(b []byte, j int) uint32 {
 	m := stepPeer(j)
 	a4 := m.Addr().As4()
 	s4 := stepServer4.As4()
+	port, client := ^m.Port(), ^binary.BigEndian.Uint32(a4[:])
 	binary.BigEndian.PutUint32(b[0:4], 0x20010000)
 	copy(b[4:8], s4[:])
 	b[8], b[9] = 0, 0
-	binary.BigEndian.PutUint16(b[10:12], ^m.Port())
-	b[12], b[13], b[14], b[15] = ^a4[0], ^a4[1], ^a4[2], ^a4[3]
+	binary.BigEndian.PutUint16(b[10:12], port)
+	binary.BigEndian.PutUint32(b[12:16], client)
+	server := binary.BigEndian.Uint32(s4[:])
+	return 0x2001 + server>>16 + server&0xffff + uint32(port) + client>>16 + client&0xffff
 }
 
 // stepEnv is a relay engine over a cache of trusted peers, shared by the
@@ -141,12 +145,17 @@ const errStepFill = stepError("step benchmark: not every peer is trusted (a shar
 const stepBatchNanos = BatchSize * 100
 
 // Frame layout: Ethernet 14, then for decap IPv4 20 + UDP 8 + IPv6 100,
-// for encap IPv6 100. The IPv6 packet carries 52 bytes of UDP payload.
+// for encap IPv6 100. The IPv6 packet is a TCP segment with 40 bytes of
+// data and a correct checksum, as native hosts send (encap derives its
+// outer UDP checksum from it: teredo.InnerChecksum); load keeps the
+// checksum correct as it writes each frame's peer address.
 const (
-	stepIPv6Len = 100
-	stepDecapL3 = ethLen
-	stepDecapV6 = ethLen + teredo.EncapLen
-	stepEncapV6 = ethLen
+	stepIPv6Len   = 100
+	stepTCPData   = stepIPv6Len - teredo.IPv6HeaderLen - 20
+	stepTCPSumOff = teredo.IPv6HeaderLen + 16 // the TCP checksum field
+	stepDecapL3   = ethLen
+	stepDecapV6   = ethLen + teredo.EncapLen
+	stepEncapV6   = ethLen
 )
 
 // perPacketRelay hides the relay worker's batch methods: the Worker then
@@ -161,6 +170,10 @@ type stepWorker struct {
 	rw    *relay.Worker
 	decap bool
 	descs [BatchSize]uint64 // frame start in the UMEM
+	// tcpSum is the frames' TCP checksum sum without the peer address
+	// (RFC 1624: the complement of the checksum minus the template's
+	// address); load adds each frame's address to it.
+	tcpSum uint32
 }
 
 // newStepWorker returns a worker on env's engine; perPacket hides the
@@ -176,8 +189,13 @@ func newStepWorker(b testing.TB, env *stepEnv, decap, perPacket bool) *stepWorke
 	if err != nil {
 		b.Fatal(err)
 	}
-	sw := &stepWorker{w: w, s: s, rw: rw, decap: decap}
-	ipv6 := relaytest.UDPPayload(stepNative, stepNative, 64, stepIPv6Len-teredo.IPv6HeaderLen-8)
+	ipv6 := relaytest.TCPSegment(stepNative, stepNative, 64, stepTCPData, false)
+	addr := ipv6[24:40] // the destination: encap's peer
+	if decap {
+		addr = ipv6[8:24] // the source: decap's peer
+	}
+	sw := &stepWorker{w: w, s: s, rw: rw, decap: decap,
+		tcpSum: uint32(^binary.BigEndian.Uint16(ipv6[stepTCPSumOff:])) + uint32(^onesSum16(addr))}
 	for i := range BatchSize {
 		f := append([]byte{}, macPortA[:]...)
 		f = append(f, macPeer[:]...)
@@ -207,7 +225,7 @@ func (sw *stepWorker) load(peer func(i int) int) {
 		if sw.decap {
 			putStepIPv4UDP(f[stepDecapL3:stepDecapV6], j)
 			v6 := f[stepDecapV6:]
-			putStepPeerAddr(v6[8:24], j)
+			sw.putTCPSum(v6, putStepPeerAddr(v6[8:24], j))
 			v6[7] = 64
 			continue
 		}
@@ -215,10 +233,31 @@ func (sw *stepWorker) load(peer func(i int) int) {
 		copy(f[6:12], macPeer[:])
 		binary.BigEndian.PutUint16(f[12:14], etherTypeIPv6)
 		v6 := f[stepEncapV6:]
-		putStepPeerAddr(v6[24:40], j)
+		sw.putTCPSum(v6, putStepPeerAddr(v6[24:40], j))
 		v6[7] = 64
 	}
 	sw.s.reset()
+}
+
+// putTCPSum writes the TCP checksum of the IPv6 packet v6 whose peer
+// address load has just written; addrSum is that address's word sum.
+func (sw *stepWorker) putTCPSum(v6 []byte, addrSum uint32) {
+	s := sw.tcpSum + addrSum
+	s = s&0xffff + s>>16
+	s = s&0xffff + s>>16
+	binary.BigEndian.PutUint16(v6[stepTCPSumOff:], ^uint16(s))
+}
+
+// onesSum16 is the folded one's complement sum of b as big-endian 16-bit
+// words (len(b) even).
+func onesSum16(b []byte) uint16 {
+	var s uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		s += uint32(binary.BigEndian.Uint16(b[i:]))
+	}
+	s = s&0xffff + s>>16
+	s = s&0xffff + s>>16
+	return uint16(s)
 }
 
 // stepIPv4Template is the IPv4/UDP header of a decap frame from 0.0.0.0:0 and
@@ -429,4 +468,60 @@ func withoutIPv4ID(frame []byte) []byte {
 		clear(f[ethLen+10 : ethLen+12])
 	}
 	return f
+}
+
+// The benchmark's frames are what hosts send: every inner TCP checksum the
+// harness writes is correct, and so is the outer UDP checksum encap derives
+// from it (a frame left with a wrong or zero checksum would send encap
+// down the full-sum path that real traffic does not take).
+func TestStepFramesCarryCorrectChecksums(t *testing.T) {
+	for _, dir := range stepDirections() {
+		t.Run(dir.name, func(t *testing.T) {
+			env := newStepEnvT(t, 1000)
+			sw := newStepWorker(t, env, dir.decap, false)
+			for round := range 3 {
+				peer := func(i int) int { return (round*BatchSize + i) * 13 % 1000 }
+				sw.load(peer)
+				v6at := stepEncapV6
+				if dir.decap {
+					v6at = stepDecapV6
+				}
+				for i, a := range sw.descs {
+					if !tcpChecksumOK(sw.s.umem[a+uint64(v6at):][:stepIPv6Len]) {
+						t.Fatalf("round %d, frame %d: the harness wrote a wrong TCP checksum", round, i)
+					}
+				}
+				sw.w.Step()
+				if len(sw.s.tx) != BatchSize {
+					t.Fatalf("forwarded %d of %d", len(sw.s.tx), BatchSize)
+				}
+				for i, d := range sw.s.tx {
+					f := sw.s.bytes(d)
+					if dir.decap {
+						if !tcpChecksumOK(f[ethLen:]) {
+							t.Fatalf("round %d, frame %d: decapsulated TCP checksum wrong", round, i)
+						}
+						continue
+					}
+					ip4 := f[ethLen:]
+					src, dst := [4]byte(ip4[12:16]), [4]byte(ip4[16:20])
+					udp := ip4[teredo.IPv4HeaderLen:]
+					if binary.BigEndian.Uint16(udp[6:8]) == 0 || teredo.UDPChecksum(src, dst, udp) != 0 {
+						t.Fatalf("round %d, frame %d: outer UDP checksum %#04x does not verify", round, i, binary.BigEndian.Uint16(udp[6:8]))
+					}
+					if !tcpChecksumOK(udp[teredo.UDPHeaderLen:]) {
+						t.Fatalf("round %d, frame %d: encapsulated TCP checksum wrong", round, i)
+					}
+				}
+			}
+		})
+	}
+}
+
+// tcpChecksumOK verifies the TCP checksum of an IPv6 packet without
+// extension headers.
+func tcpChecksumOK(v6 []byte) bool {
+	seg := v6[teredo.IPv6HeaderLen : teredo.IPv6HeaderLen+teredo.PayloadLen(v6)]
+	pseudo := uint32(onesSum16(v6[8:40])) + uint32(len(seg)) + 6
+	return v6[6] == 6 && teredo.Checksum(seg, pseudo) == 0
 }
