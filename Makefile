@@ -21,6 +21,11 @@ DEB_ARCH := $(shell $(GO) env GOARCH)
 DEB_ROOT := build/deb/root
 RACE_PKGS := ./cache/... ./peerstate/... ./relay/... ./teredo/... ./server/... ./client/... ./announce/... ./nexthop/... ./dataplane/... ./control/... ./xsk/...
 MICRO_PKGS := ./teredo/... ./relay/ ./cache/... ./server/ ./dataplane/ ./nexthop/
+# The CPU profile teredo-relayd is built with (PGO: go build picks up a
+# main package's default.pgo); bench-micro builds with it too, so that its
+# figures are those of the daemon. `make pgo` rebuilds it.
+PGO_PROFILE := cmd/teredo-relayd/default.pgo
+PGO_BENCH := BenchmarkWorkerStep$$/(decap|encap)/(1|64k|1M)$$
 # package:FuzzTarget pairs run for a few seconds each by `make test`.
 FUZZ_TARGETS := ./teredo:FuzzDecode ./peerstate:FuzzLoad ./relay:FuzzDecap ./relay:FuzzEncap ./server:FuzzHandle ./config:FuzzParse ./dataplane:FuzzParseL2 ./client:FuzzTunnelUDP ./client:FuzzTunnelTUN
 
@@ -88,11 +93,18 @@ bench: deps
 
 ## bench-micro: Go micro-benchmarks of the fast path (decap, encap, cache at 1 to 10M peers, worker steps, wire format) with allocations; the parallel ones at -cpu 1,2
 bench-micro:
-	$(GO) test -run '^$$' -bench . -skip 'Parallel' -benchmem $(MICRO_PKGS)
-	$(GO) test -run '^$$' -bench 'Parallel' -cpu 1,2 -benchmem ./cache/ ./dataplane/ ./relay/
+	$(GO) test -pgo=$(CURDIR)/$(PGO_PROFILE) -run '^$$' -bench . -skip 'Parallel' -benchmem $(MICRO_PKGS)
+	$(GO) test -pgo=$(CURDIR)/$(PGO_PROFILE) -run '^$$' -bench 'Parallel' -cpu 1,2 -benchmem ./cache/ ./dataplane/ ./relay/
+
+## pgo: rebuild cmd/teredo-relayd/default.pgo, the profile teredo-relayd is built with, from the worker step benchmarks (~1 min)
+pgo:
+	@d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \
+	$(GO) test -run '^$$' -bench '$(PGO_BENCH)' -benchtime 3s -cpuprofile "$$d/step.pprof" -o "$$d/dataplane.test" ./dataplane/ && \
+	$(GO) tool pprof -proto "$$d/step.pprof" >$(PGO_PROFILE) && \
+	$(GO) test -count=1 -run TestDefaultPGOProfileCoversFastPath ./cmd/teredo-relayd/
 
 ## demo: namespace lab with a real Miredo client through teredo-relayd (root)
 demo: deps build
 	$(BIN)/teredo-lab
 
-.PHONY: help deps build version deb deb-check generate check-generated lint test bench bench-micro demo
+.PHONY: help deps build version deb deb-check generate check-generated lint test bench bench-micro pgo demo

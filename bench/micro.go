@@ -5,13 +5,21 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
 
 // MicroPackages are the packages whose Go benchmarks the run includes.
 var MicroPackages = []string{"./relay/", "./cache/", "./teredo/"}
+
+// DaemonPGOProfile is the profile teredo-relayd is built with (go build's
+// -pgo=auto takes a main package's default.pgo), relative to the module:
+// the micro-benchmarks are built with it too, so that they measure the
+// code the daemon runs.
+const DaemonPGOProfile = "cmd/teredo-relayd/default.pgo"
 
 // MicroResult holds the Go micro-benchmarks' results.
 type MicroResult struct {
@@ -36,6 +44,9 @@ type Benchmark struct {
 func runMicro(ctx context.Context, moduleDir, goTool string) *MicroResult {
 	res := &MicroResult{}
 	args := []string{"test", "-run", "^$", "-bench", ".", "-benchmem", "-benchtime", "200ms", "-count", "1"}
+	if pgo := filepath.Join(moduleDir, DaemonPGOProfile); fileExists(pgo) {
+		args = append(args, "-pgo="+pgo)
+	}
 	res.Command = "go " + strings.Join(args, " ") + " " + strings.Join(MicroPackages, " ")
 	for _, pkg := range MicroPackages {
 		cmd := exec.CommandContext(ctx, goTool, append(args, pkg)...)
@@ -104,4 +115,9 @@ func lastLines(b []byte, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, " | ")
+}
+
+func fileExists(name string) bool {
+	_, err := os.Stat(name)
+	return err == nil
 }
