@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 )
@@ -241,6 +242,7 @@ func TestIPv4HeaderDecode(t *testing.T) {
 		{"relay frame 2", good, nil, 20, 68, false},
 		{"ethernet padding after total length", cat(good, make([]byte, 6)), nil, 20, 68, false},
 		{"options", withOpts, nil, 24, 28, false},
+		{"options, bad checksum", func() []byte { b := bytes.Clone(withOpts); b[21]++; return b }(), ErrChecksum, 0, 0, false},
 		{"DF set", mut(func(b []byte) { b[6] = 0x40 }), nil, 20, 68, false},
 		{"MF set", mut(func(b []byte) { b[6] = 0x20 }), ErrFragment, 20, 68, true},
 		{"offset set", mut(func(b []byte) { b[7] = 0x01 }), ErrFragment, 20, 68, true},
@@ -318,6 +320,25 @@ func TestIsRoutable(t *testing.T) {
 		a := netip.MustParseAddr(c.addr).As16()
 		if got := IsRoutable(&a); got != c.want {
 			t.Errorf("IsRoutable(%s) = %v, want %v", c.addr, got, c.want)
+		}
+	}
+}
+
+// headerSumOK's inline sum of a 20-byte header agrees with sum on every
+// header, right or wrong: random ones and each with its checksum set.
+func TestHeaderSumOKMatchesSum(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4380, 5991))
+	for i := range 100000 {
+		var h [IPv4HeaderLen]byte
+		for j := range h {
+			h[j] = byte(rng.Uint32())
+		}
+		if i%2 == 0 {
+			h[10], h[11] = 0, 0
+			binary.BigEndian.PutUint16(h[10:12], ^fold(sum(h[:], 0)))
+		}
+		if got, want := headerSumOK(h[:]), fold(sum(h[:], 0)) == 0xffff; got != want {
+			t.Fatalf("header % x: headerSumOK %v, sum says %v", h, got, want)
 		}
 	}
 }

@@ -68,7 +68,7 @@ func (h *IPv4Header) Decode(b []byte) error {
 		err = ErrTruncated
 	case tl < hl || tl > len(b):
 		err = ErrLength
-	case fold(sum(b[:hl], 0)) != 0xffff:
+	case !headerSumOK(b[:hl]):
 		err = ErrChecksum
 	}
 	if err != nil {
@@ -92,6 +92,19 @@ func (h *IPv4Header) Decode(b []byte) error {
 		return ErrFragment
 	}
 	return nil
+}
+
+// headerSumOK reports whether the IPv4 header h (IHL*4 bytes) sums to
+// 0xffff, its checksum included. The common 20-byte header is five 32-bit
+// words added inline; a header with options takes sum.
+func headerSumOK(h []byte) bool {
+	if len(h) != IPv4HeaderLen {
+		return fold(sum(h, 0)) == 0xffff
+	}
+	s := uint64(binary.BigEndian.Uint32(h[0:4])) + uint64(binary.BigEndian.Uint32(h[4:8])) +
+		uint64(binary.BigEndian.Uint32(h[8:12])) + uint64(binary.BigEndian.Uint32(h[12:16])) +
+		uint64(binary.BigEndian.Uint32(h[16:20]))
+	return fold(fold64(s)) == 0xffff
 }
 
 // IsFragment reports whether the header describes a fragment.
