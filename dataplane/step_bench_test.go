@@ -171,8 +171,8 @@ type stepWorker struct {
 	decap bool
 	descs [BatchSize]uint64 // frame start in the UMEM
 	// tcpSum is the frames' TCP checksum sum without the peer address
-	// (RFC 1624: the complement of the checksum minus the template's
-	// address); load adds each frame's address to it.
+	// (RFC 1624: the complement of the checksum plus the complement of
+	// the template's address sum); load adds each frame's address to it.
 	tcpSum uint32
 }
 
@@ -195,7 +195,7 @@ func newStepWorker(b testing.TB, env *stepEnv, decap, perPacket bool) *stepWorke
 		addr = ipv6[8:24] // the source: decap's peer
 	}
 	sw := &stepWorker{w: w, s: s, rw: rw, decap: decap,
-		tcpSum: uint32(^binary.BigEndian.Uint16(ipv6[stepTCPSumOff:])) + uint32(^onesSum16(addr))}
+		tcpSum: uint32(^binary.BigEndian.Uint16(ipv6[stepTCPSumOff:])) + uint32(teredo.Checksum(addr, 0))}
 	for i := range BatchSize {
 		f := append([]byte{}, macPortA[:]...)
 		f = append(f, macPeer[:]...)
@@ -246,18 +246,6 @@ func (sw *stepWorker) putTCPSum(v6 []byte, addrSum uint32) {
 	s = s&0xffff + s>>16
 	s = s&0xffff + s>>16
 	binary.BigEndian.PutUint16(v6[stepTCPSumOff:], ^uint16(s))
-}
-
-// onesSum16 is the folded one's complement sum of b as big-endian 16-bit
-// words (len(b) even).
-func onesSum16(b []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(binary.BigEndian.Uint16(b[i:]))
-	}
-	s = s&0xffff + s>>16
-	s = s&0xffff + s>>16
-	return uint16(s)
 }
 
 // stepIPv4Template is the IPv4/UDP header of a decap frame from 0.0.0.0:0 and
@@ -519,9 +507,9 @@ func TestStepFramesCarryCorrectChecksums(t *testing.T) {
 }
 
 // tcpChecksumOK verifies the TCP checksum of an IPv6 packet without
-// extension headers.
+// extension headers (RFC 8200 §8.1 pseudo-header: addresses, length, 6).
 func tcpChecksumOK(v6 []byte) bool {
 	seg := v6[teredo.IPv6HeaderLen : teredo.IPv6HeaderLen+teredo.PayloadLen(v6)]
-	pseudo := uint32(onesSum16(v6[8:40])) + uint32(len(seg)) + 6
-	return v6[6] == 6 && teredo.Checksum(seg, pseudo) == 0
+	pseudo := uint32(^teredo.Checksum(v6[8:40], 0)) + uint32(len(seg)) + teredo.ProtoTCP
+	return v6[6] == teredo.ProtoTCP && teredo.Checksum(seg, pseudo) == 0
 }
