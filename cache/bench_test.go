@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/teredorelay/teredorelay/internal/scatter"
 )
 
 // benchCaches holds one prefilled cache per size, shared by the benchmarks
@@ -68,17 +70,15 @@ func getBenchCache(b *testing.B, sz benchSize) *benchCache {
 	return bc
 }
 
-// spread visits the trusted keys in a scattered order (i * large odd mod n).
-func spread(i, n int) uint64 { return uint64(i) * 0x9E3779B1 % uint64(n) }
-
 func BenchmarkLookupTx(b *testing.B) {
 	for _, sz := range append(benchSizes, pageSizes...) {
 		b.Run(sz.name, func(b *testing.B) {
 			bc := getBenchCache(b, sz)
+			order := scatter.New(0, bc.n)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {
-				k := key(spread(i, bc.n))
+				k := key(uint64(order.At(i)))
 				if _, ok := bc.c.LookupTx(&k, 100, 2, 1<<62); !ok {
 					b.Fatal("miss")
 				}
@@ -91,10 +91,11 @@ func BenchmarkObserveRx(b *testing.B) {
 	for _, sz := range append(benchSizes, pageSizes...) {
 		b.Run(sz.name, func(b *testing.B) {
 			bc := getBenchCache(b, sz)
+			order := scatter.New(0, bc.n)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {
-				k := key(spread(i, bc.n))
+				k := key(uint64(order.At(i)))
 				if bc.c.ObserveRx(&k, mapA, 100, 2) != RxTrusted {
 					b.Fatal("not trusted")
 				}
@@ -110,12 +111,13 @@ func BenchmarkLookupTxBatch(b *testing.B) {
 		b.Run(sz.name, func(b *testing.B) {
 			bc := getBenchCache(b, sz)
 			bt := bc.c.NewBatch()
+			order := scatter.New(0, bc.n)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; {
 				bt.Reset()
 				for ; bt.Len() < MaxBatch; i++ {
-					k := key(spread(i, bc.n))
+					k := key(uint64(order.At(i)))
 					bt.Add(&k)
 				}
 				bt.Lookup()
@@ -136,12 +138,13 @@ func BenchmarkObserveRxBatch(b *testing.B) {
 		b.Run(sz.name, func(b *testing.B) {
 			bc := getBenchCache(b, sz)
 			bt := bc.c.NewBatch()
+			order := scatter.New(0, bc.n)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; {
 				bt.Reset()
 				for ; bt.Len() < MaxBatch; i++ {
-					k := key(spread(i, bc.n))
+					k := key(uint64(order.At(i)))
 					bt.Add(&k)
 				}
 				bt.Lookup()
@@ -173,8 +176,9 @@ func BenchmarkLookupMiss(b *testing.B) {
 }
 
 // BenchmarkLookupTxParallel: all Ps look up trusted peers of one shared set
-// at once, each goroutine in its own scattered order (with one peer, all of
-// them hit the same entry). Run with -cpu 1,2: ns/op is wall time per lookup
+// at once, each goroutine in its own scattered order (a permutation of its
+// own, internal/scatter, so that goroutines meet on an entry only by chance;
+// with one peer, all of them hit the same entry). Run with -cpu 1,2: ns/op is wall time per lookup
 // over all goroutines, so the ratio of the two figures is the speed-up.
 func BenchmarkLookupTxParallel(b *testing.B) {
 	for _, sz := range benchSizes {
@@ -184,10 +188,9 @@ func BenchmarkLookupTxParallel(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
-				i := int(seed.Add(1) << 32)
-				for pb.Next() {
-					i++
-					k := key(spread(i, bc.n))
+				order := scatter.New(int(seed.Add(1)-1), bc.n)
+				for i := 0; pb.Next(); i++ {
+					k := key(uint64(order.At(i)))
 					if _, ok := bc.c.LookupTx(&k, 100, 2, 1<<62); !ok {
 						b.Error("miss")
 						return
@@ -207,10 +210,9 @@ func BenchmarkObserveRxParallel(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
-				i := int(seed.Add(1) << 32)
-				for pb.Next() {
-					i++
-					k := key(spread(i, bc.n))
+				order := scatter.New(int(seed.Add(1)-1), bc.n)
+				for i := 0; pb.Next(); i++ {
+					k := key(uint64(order.At(i)))
 					if bc.c.ObserveRx(&k, mapA, 100, 2) != RxTrusted {
 						b.Error("not trusted")
 						return
@@ -246,15 +248,16 @@ func benchmarkBatchParallel(b *testing.B, act func(bt *Batch, slot int) bool) {
 			b.RunParallel(func(pb *testing.PB) {
 				bt := bc.c.NewBatch()
 				defer bt.Reset()
-				i := int(seed.Add(1) << 32)
+				order := scatter.New(int(seed.Add(1)-1), bc.n)
+				i := 0
 				for more := true; more; {
 					bt.Reset()
 					for bt.Len() < MaxBatch {
 						if more = pb.Next(); !more {
 							break
 						}
+						k := key(uint64(order.At(i)))
 						i++
-						k := key(spread(i, bc.n))
 						bt.Add(&k)
 					}
 					bt.Lookup()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/teredorelay/teredorelay/cache"
+	"github.com/teredorelay/teredorelay/internal/scatter"
 	"github.com/teredorelay/teredorelay/relay"
 	"github.com/teredorelay/teredorelay/relay/relaytest"
 	"github.com/teredorelay/teredorelay/teredo"
@@ -310,7 +311,8 @@ func benchmarkWorkerStep(b *testing.B, perPacket bool) {
 				env := getStepEnv(b, sz)
 				sw := newStepWorker(b, env, dir.decap, perPacket)
 				base := 0
-				peer := func(i int) int { return int(spreadPeer(base+i, env.n)) }
+				order := scatter.New(0, env.n)
+				peer := func(i int) int { return order.At(base + i) }
 				b.ReportAllocs()
 				b.ResetTimer()
 				for b.Loop() {
@@ -329,7 +331,8 @@ func benchmarkWorkerStep(b *testing.B, perPacket bool) {
 			env := getStepEnv(b, stepSizes[2])
 			sw := newStepWorker(b, env, dir.decap, false)
 			base := 0
-			peer := func(i int) int { return int(spreadPeer(base+i, env.n)) }
+			order := scatter.New(0, env.n)
+			peer := func(i int) int { return order.At(base + i) }
 			b.ReportAllocs()
 			for b.Loop() {
 				sw.load(peer)
@@ -342,8 +345,10 @@ func benchmarkWorkerStep(b *testing.B, perPacket bool) {
 
 // BenchmarkWorkerStepParallel: one worker per goroutine (one per RX queue)
 // on one shared engine and cache, each in its own scattered order over the
-// shared peers (with one peer, every queue serves the same hot client, as
-// RSS spreads native flows to one busy client). Run with -cpu 1,2:
+// shared peers (a permutation of its own, internal/scatter: two workers meet
+// on an entry only by chance, as independent flows do, instead of walking
+// one sequence in step; with one peer, every queue serves the same hot
+// client, as RSS spreads native flows to one busy client). Run with -cpu 1,2:
 // ns/frame is wall time per frame over all goroutines.
 func BenchmarkWorkerStepParallel(b *testing.B) { benchmarkWorkerStepParallel(b, false, false) }
 
@@ -373,13 +378,14 @@ func benchmarkWorkerStepParallel(b *testing.B, perPacket, byQueue bool) {
 				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {
 					sw := newStepWorker(b, env, dir.decap, perPacket)
-					g := int(seed.Add(1))
-					base := g << 32
-					peer := func(i int) int { return int(spreadPeer(base+i, env.n)) }
+					g := int(seed.Add(1)) - 1
+					base := 0
+					order := scatter.New(g, env.n)
+					peer := func(i int) int { return order.At(base + i) }
 					if byQueue {
 						queues := runtime.GOMAXPROCS(0)
-						share := env.n / queues
-						peer = func(i int) int { return int(spreadPeer(base+i, share))*queues + g%queues }
+						share := scatter.New(g, env.n/queues)
+						peer = func(i int) int { return share.At(base+i)*queues + g%queues }
 					}
 					n := 0
 					for pb.Next() {
@@ -396,9 +402,6 @@ func benchmarkWorkerStepParallel(b *testing.B, perPacket, byQueue bool) {
 		}
 	}
 }
-
-// spreadPeer visits the peers in a scattered order (i * large odd mod n).
-func spreadPeer(i, n int) uint64 { return uint64(i) * 0x9E3779B1 % uint64(n) }
 
 // Step with the batch lookup forwards every frame of a batch of scattered
 // peers exactly as without it, counts the same, and allocates nothing.
