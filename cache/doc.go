@@ -209,7 +209,7 @@
 //	ObserveRx                41 / 225 / 474 / 835   0 allocs
 //	LookupTx, 64-key Batch   31 /  69 /  88 / 133   0 allocs
 //	ObserveRx, 64-key Batch  32 /  66 /  89 / 138   0 allocs
-//	2 goroutines, Batch      0.9–1.3× / 0.8–1.0× / 1.5–1.6× / 1.7–2.0× one goroutine's throughput
+//	2 goroutines, Batch      1.7× / 1.2× / 1.6× / 1.9× one goroutine's throughput (2026-12-08)
 //	LookupTx (miss)          1M 171, 10M 369
 //	InsertPending            1M 793, 10M 836 (evicting when full)
 //	queue cycle (insert, 2 × Enqueue, Trust release, Delete)  463 ns  0 allocs
@@ -221,11 +221,13 @@
 // loads three lines per key (an index slot, the entry's two lines) and adds
 // the peer's counters with two locked adds (about 6 ns each here), so at 1M
 // the batch is within some 35 ns of its floor. Two goroutines that both visit
-// every peer of a small set gain little: both write the same peers'
-// counters, and at 64k the lines are still in the other core's cache when it
-// comes back to them. The same sets on 4 KiB pages (Config.NoHugePages)
-// measure the same on this VM: the hypervisor's own page size seems to cap
-// the TLB reach there. The slow path's writes cost more than with the former
+// every peer of a small set gain least: both write the same peers'
+// counters, and at 64k a line is often still in the other core's cache when
+// one comes back to it. (Each goroutine of the parallel benchmarks walks a
+// permutation of its own, internal/scatter: with one permutation at two
+// offsets the goroutines fell into step, and 64k took 0.7×.) The same sets
+// on 4 KiB pages (Config.NoHugePages) measure the same on this VM: the
+// hypervisor's own page size seems to cap the TLB reach there. The slow path's writes cost more than with the former
 // RWMutex (InsertPending +30 % at 1M): every field lookups read is now
 // written with an atomic store.
 package cache
