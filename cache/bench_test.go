@@ -178,8 +178,9 @@ func BenchmarkLookupMiss(b *testing.B) {
 // BenchmarkLookupTxParallel: all Ps look up trusted peers of one shared set
 // at once, each goroutine in its own scattered order (a permutation of its
 // own, internal/scatter, so that goroutines meet on an entry only by chance;
-// with one peer, all of them hit the same entry). Run with -cpu 1,2: ns/op is wall time per lookup
-// over all goroutines, so the ratio of the two figures is the speed-up.
+// with one peer, all of them hit the same entry). Run with -cpu 1,2: ns/op
+// is wall time per lookup over all goroutines, so the ratio of the two
+// figures is the speed-up.
 func BenchmarkLookupTxParallel(b *testing.B) {
 	for _, sz := range benchSizes {
 		b.Run(sz.name, func(b *testing.B) {
