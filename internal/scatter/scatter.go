@@ -15,29 +15,19 @@ type Order struct{ k, n uint64 }
 // permutations for every n whose factors none of the multipliers share;
 // order 0 is the one single-goroutine benchmarks use.
 func New(g, n int) Order {
-	if n < 1 {
-		n = 1
-	}
-	coprime := 0
+	n = max(n, 1)
+	var coprime [len(multipliers)]uint64
+	m := 0
 	for _, k := range multipliers {
 		if gcd(k, uint64(n)) == 1 {
-			coprime++
+			coprime[m] = k
+			m++
 		}
 	}
-	if coprime == 0 {
+	if m == 0 {
 		return Order{k: 1, n: uint64(n)}
 	}
-	want := g % coprime
-	for _, k := range multipliers {
-		if gcd(k, uint64(n)) != 1 {
-			continue
-		}
-		if want == 0 {
-			return Order{k: k, n: uint64(n)}
-		}
-		want--
-	}
-	panic("unreachable")
+	return Order{k: coprime[g%m], n: uint64(n)}
 }
 
 // At returns the item at position i ≥ 0 (positions wrap every n).
