@@ -44,7 +44,8 @@ type Benchmark struct {
 func runMicro(ctx context.Context, moduleDir, goTool string) *MicroResult {
 	res := &MicroResult{}
 	args := []string{"test", "-run", "^$", "-bench", ".", "-benchmem", "-benchtime", "200ms", "-count", "1"}
-	if pgo := filepath.Join(moduleDir, DaemonPGOProfile); fileExists(pgo) {
+	pgo := filepath.Join(moduleDir, DaemonPGOProfile)
+	if _, err := os.Stat(pgo); err == nil {
 		args = append(args, "-pgo="+pgo)
 	}
 	res.Command = "go " + strings.Join(args, " ") + " " + strings.Join(MicroPackages, " ")
@@ -115,9 +116,4 @@ func lastLines(b []byte, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, " | ")
-}
-
-func fileExists(name string) bool {
-	_, err := os.Stat(name)
-	return err == nil
 }
