@@ -96,11 +96,7 @@ func TestLookupsDuringShifts(t *testing.T) {
 			b.Reset()
 		}()
 	}
-	d := 300 * time.Millisecond
-	if raceEnabled || testing.Short() {
-		d = 100 * time.Millisecond
-	}
-	for i, end := 0, time.Now().Add(d); time.Now().Before(end); i++ {
+	for i, end := 0, time.Now().Add(writerRun()); time.Now().Before(end); i++ {
 		j := uint64(i*7919) % keys
 		k := key(j)
 		ver[j].Add(1)
@@ -276,11 +272,7 @@ func TestBatchHitsOnlyItsOwnKey(t *testing.T) {
 			b.Reset()
 		}()
 	}
-	d := 300 * time.Millisecond
-	if raceEnabled || testing.Short() {
-		d = 100 * time.Millisecond
-	}
-	for i, end := 0, time.Now().Add(d); time.Now().Before(end); i++ {
+	for i, end := 0, time.Now().Add(writerRun()); time.Now().Before(end); i++ {
 		// Key i leaves, key i+keys (mod 2*keys) takes an entry.
 		out, in := uint64(i)%(2*keys), uint64(i+keys)%(2*keys)
 		k := key(out)
@@ -299,4 +291,13 @@ func TestBatchHitsOnlyItsOwnKey(t *testing.T) {
 	if err := c.check(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// writerRun is how long the stress tests' writer keeps changing the cache
+// under the lookups: shorter under the race detector and -short.
+func writerRun() time.Duration {
+	if raceEnabled || testing.Short() {
+		return 100 * time.Millisecond
+	}
+	return 300 * time.Millisecond
 }
